@@ -1,0 +1,68 @@
+"""perpmargin: perpetual-futures accounts as real venues model them.
+
+Isolated and cross margin, exactly (Decimal money), on venue rules loaded from
+versioned data files::
+
+    import perpmargin as pm
+
+    venue = pm.load_venue("binance-usdm")
+    acct = pm.Account(venue, balance="10000")
+    acct.set_margin_mode("BTCUSDT", "isolated")
+    acct.set_leverage("BTCUSDT", 10)
+    acct.open("BTCUSDT", "long", qty="0.1", price="50000")
+    events = acct.mark({"BTCUSDT": "45000"})
+"""
+
+from perpmargin import events
+from perpmargin._version import __version__
+from perpmargin.engine import (
+    Account,
+    AccountState,
+    InsuranceFund,
+    Order,
+    PositionView,
+    replay,
+)
+from perpmargin.errors import (
+    InsufficientMargin,
+    InvalidInput,
+    LeverageChangeError,
+    LeverageTooHigh,
+    MarginRemovalNotAllowed,
+    ModeSwitchError,
+    NoPosition,
+    OrderError,
+    PerpMarginError,
+    PositionTooLarge,
+    UnknownSymbol,
+    UnknownVenue,
+    VenueDataError,
+)
+from perpmargin.venues import Venue, bundled_venues, load_venue
+
+__all__ = [
+    "Account",
+    "AccountState",
+    "InsufficientMargin",
+    "InsuranceFund",
+    "InvalidInput",
+    "LeverageChangeError",
+    "LeverageTooHigh",
+    "MarginRemovalNotAllowed",
+    "ModeSwitchError",
+    "NoPosition",
+    "Order",
+    "OrderError",
+    "PerpMarginError",
+    "PositionTooLarge",
+    "PositionView",
+    "UnknownSymbol",
+    "UnknownVenue",
+    "Venue",
+    "VenueDataError",
+    "__version__",
+    "bundled_venues",
+    "events",
+    "load_venue",
+    "replay",
+]

@@ -1,0 +1,293 @@
+"""Load and validate venue files (bundled under ``venues/data`` or the user's own).
+
+A venue file is JSON with ``schema: "perpmargin.venue/1"``. Numbers are strings so they
+parse exactly. Every error names the file and the field that failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any, cast
+
+from perpmargin.errors import UnknownVenue, VenueDataError
+from perpmargin.numeric import ONE, ZERO, to_decimal
+from perpmargin.venues.schema import (
+    LiquidationRules,
+    SymbolSpec,
+    Tier,
+    TierBasis,
+    TierTable,
+    Venue,
+    VenueRules,
+)
+
+__all__ = ["bundled_venues", "load_venue", "parse_tiers"]
+
+SCHEMA = "perpmargin.venue/1"
+_MM_CONTINUITY_TOLERANCE = Decimal("0.01")  # settle-asset units; data rounded MMRs (Hyperliquid)
+
+
+def bundled_venues() -> list[str]:
+    """Names of the venue files shipped with the package."""
+    root = resources.files("perpmargin.venues") / "data"
+    return sorted(p.name[: -len(".json")] for p in root.iterdir() if p.name.endswith(".json"))
+
+
+def load_venue(name_or_path: str | Path) -> Venue:
+    """Load a bundled venue by name (``"binance-usdm"``) or a venue JSON file by path.
+
+    Raises
+    ------
+    UnknownVenue
+        No bundled venue of that name and no such file.
+    VenueDataError
+        The file fails validation; the message names the file and the field.
+    """
+    text: str
+    label: str
+    if isinstance(name_or_path, str) and name_or_path in bundled_venues():
+        res = resources.files("perpmargin.venues") / "data" / f"{name_or_path}.json"
+        text = res.read_text(encoding="utf-8")
+        label = f"{name_or_path}.json"
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise UnknownVenue(
+                f"no bundled venue and no file named {str(name_or_path)!r}; "
+                f"bundled: {', '.join(bundled_venues())}"
+            )
+        text = path.read_text(encoding="utf-8")
+        label = str(path)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise VenueDataError(f"{label}: not valid JSON ({exc})") from None
+    return parse_venue(doc, label)
+
+
+def _req(doc: Mapping[str, Any], key: str, where: str) -> Any:
+    if not isinstance(doc, Mapping):
+        raise VenueDataError(f"{where} must be an object")
+    if key not in doc:
+        raise VenueDataError(f"{where}.{key} is missing")
+    return doc[key]
+
+
+def _dec(doc: Mapping[str, Any], key: str, where: str, **kw: bool) -> Decimal:
+    value = _req(doc, key, where)
+    if isinstance(value, float):
+        raise VenueDataError(f"{where}.{key} must be a string or integer, not a float ({value})")
+    try:
+        return to_decimal(value, f"{where}.{key}", **kw)
+    except VenueDataError:
+        raise
+    except Exception as exc:
+        raise VenueDataError(str(exc)) from None
+
+
+def _choice(doc: Mapping[str, Any], key: str, where: str, allowed: tuple[str, ...]) -> str:
+    value = _req(doc, key, where)
+    if value not in allowed:
+        raise VenueDataError(f"{where}.{key} must be one of {allowed}, was {value!r}")
+    return cast(str, value)
+
+
+def parse_tiers(rows: list[Any], basis: TierBasis, where: str) -> TierTable:
+    """Validate a tier list and build a :class:`TierTable`.
+
+    Checks: at least one tier; the first starts at 0; each starts where the previous
+    ends; bounds increase; only the last may be uncapped; 0 < MMR < 1/max leverage;
+    MMR does not fall and max leverage does not rise with size; for notional tiers the
+    maintenance amounts keep maintenance margin continuous at each boundary.
+    """
+    if not isinstance(rows, list) or not rows:
+        raise VenueDataError(f"{where}: tiers must be a non-empty list")
+    lo_key, hi_key = (
+        ("min_notional", "max_notional")
+        if basis == "notional"
+        else ("min_quantity", "max_quantity")
+    )
+    tiers: list[Tier] = []
+    for i, row in enumerate(rows):
+        w = f"{where}.tiers[{i}]"
+        lower = _dec(row, lo_key, w, non_negative=True)
+        upper_raw = _req(row, hi_key, w)
+        upper = None if upper_raw is None else _dec(row, hi_key, w, positive=True)
+        mmr = _dec(row, "maintenance_margin_rate", w, positive=True)
+        amount = _dec(row, "maintenance_amount", w, non_negative=True)
+        lev = _dec(row, "max_leverage", w, positive=True)
+        imr = (
+            _dec(row, "initial_margin_rate", w, positive=True)
+            if row.get("initial_margin_rate") is not None
+            else None
+        )
+        if lev < ONE:
+            raise VenueDataError(f"{w}.max_leverage must be >= 1, was {lev}")
+        if mmr * lev >= ONE:
+            raise VenueDataError(
+                f"{w}.maintenance_margin_rate {mmr} must be below 1/max_leverage ({ONE / lev:.6f})"
+            )
+        if upper is not None and upper <= lower:
+            raise VenueDataError(f"{w}.{hi_key} {upper} must be above {lo_key} {lower}")
+        if i == 0 and lower != ZERO:
+            raise VenueDataError(f"{w}.{lo_key} must be 0 for the first tier, was {lower}")
+        if i > 0:
+            prev = tiers[-1]
+            if prev.upper is None:
+                raise VenueDataError(f"{where}.tiers[{i - 1}].{hi_key} is null but is not last")
+            if lower != prev.upper:
+                raise VenueDataError(
+                    f"{w}.{lo_key} {lower} must equal the previous tier's {hi_key} {prev.upper} "
+                    "(tiers must be contiguous)"
+                )
+            if mmr < prev.maintenance_margin_rate:
+                raise VenueDataError(f"{w}.maintenance_margin_rate must not fall with size")
+            if lev > prev.max_leverage:
+                raise VenueDataError(f"{w}.max_leverage must not rise with size")
+            if basis == "notional":
+                expected = prev.maintenance_amount + lower * (mmr - prev.maintenance_margin_rate)
+                if abs(expected - amount) > _MM_CONTINUITY_TOLERANCE:
+                    raise VenueDataError(
+                        f"{w}.maintenance_amount {amount} breaks maintenance-margin continuity "
+                        f"at {lower} (expected {expected})"
+                    )
+        tiers.append(
+            Tier(
+                tier=int(row.get("tier", i + 1)),
+                lower=lower,
+                upper=upper,
+                maintenance_margin_rate=mmr,
+                maintenance_amount=amount,
+                max_leverage=lev,
+                initial_margin_rate=imr,
+            )
+        )
+    return TierTable(basis=basis, tiers=tuple(tiers))
+
+
+def _parse_symbol(
+    name: str, doc: Mapping[str, Any], where: str, default_liq_fee: Decimal, funding_h: int
+) -> SymbolSpec:
+    contract = _choice(doc, "contract", where, ("linear",))
+    basis = cast(TierBasis, _choice(doc, "tier_basis", where, ("notional", "quantity")))
+    step = _dec(doc, "step_size", where, positive=True)
+    min_q = _dec(doc, "min_quantity", where, positive=True)
+    max_q = _dec(doc, "max_quantity", where, positive=True)
+    if max_q < min_q:
+        raise VenueDataError(f"{where}.max_quantity must be >= min_quantity")
+    modes = tuple(doc.get("margin_modes", ("isolated", "cross")))
+    for m in modes:
+        if m not in ("isolated", "cross"):
+            raise VenueDataError(f"{where}.margin_modes has unknown mode {m!r}")
+    liq_fee = (
+        _dec(doc, "liquidation_fee_rate", where, non_negative=True)
+        if "liquidation_fee_rate" in doc
+        else default_liq_fee
+    )
+    interval = int(doc.get("funding_interval_hours", funding_h))
+    if interval <= 0:
+        raise VenueDataError(f"{where}.funding_interval_hours must be > 0")
+    cv = doc.get("contract_value")
+    return SymbolSpec(
+        symbol=name,
+        ccxt_symbol=str(_req(doc, "ccxt_symbol", where)),
+        base=str(_req(doc, "base", where)),
+        quote=str(_req(doc, "quote", where)),
+        settle=str(_req(doc, "settle", where)),
+        contract=cast(Any, contract),
+        tick_size=_dec(doc, "tick_size", where, positive=True),
+        step_size=step,
+        min_quantity=min_q,
+        max_quantity=max_q,
+        liquidation_fee_rate=liq_fee,
+        funding_interval_hours=interval,
+        tiers=parse_tiers(_req(doc, "tiers", where), basis, where),
+        margin_modes=cast(Any, modes),
+        tiers_source=str(doc.get("tiers_source", "")),
+        tiers_as_of=str(doc.get("tiers_as_of", "")),
+        contract_value=None if cv is None else to_decimal(cv, f"{where}.contract_value"),
+    )
+
+
+def parse_venue(doc: Any, label: str) -> Venue:
+    """Validate a parsed venue document; ``label`` names it in errors."""
+    if not isinstance(doc, Mapping):
+        raise VenueDataError(f"{label}: top level must be an object")
+    schema = doc.get("schema")
+    if schema != SCHEMA:
+        raise VenueDataError(f"{label}: schema must be {SCHEMA!r}, was {schema!r}")
+    for key in ("id", "name", "version", "as_of", "source"):
+        if not isinstance(_req(doc, key, label), str) or not doc[key]:
+            raise VenueDataError(f"{label}.{key} must be a non-empty string")
+    r = _req(doc, "rules", label)
+    w = f"{label}.rules"
+    lev_dec = _req(r, "leverage_decrease_with_position", w)
+    position_modes = tuple(_req(r, "position_modes", w))
+    for m in position_modes:
+        if m not in ("one-way", "hedge"):
+            raise VenueDataError(f"{w}.position_modes has unknown mode {m!r}")
+    rules = VenueRules(
+        default_margin_mode=cast(Any, _choice(r, "default_margin_mode", w, ("isolated", "cross"))),
+        default_position_mode=cast(
+            Any, _choice(r, "default_position_mode", w, ("one-way", "hedge"))
+        ),
+        position_modes=cast(Any, position_modes),
+        margin_mode_scope=cast(Any, _choice(r, "margin_mode_scope", w, ("symbol", "account"))),
+        margin_mode_switch_blocked_by_open_orders=bool(
+            _req(r, "margin_mode_switch_blocked_by_open_orders", w)
+        ),
+        position_mode_switch_blocked_by_open_orders=bool(
+            _req(r, "position_mode_switch_blocked_by_open_orders", w)
+        ),
+        isolated_leverage_decrease_with_position=bool(_req(lev_dec, "isolated", w)),
+        cross_leverage_decrease_with_position=bool(_req(lev_dec, "cross", w)),
+        remove_margin=bool(_req(r, "remove_margin", w)),
+        default_leverage=_dec(r, "default_leverage", w, positive=True)
+        if "default_leverage" in r
+        else Decimal(20),
+        sources=dict(r.get("sources", {})),
+    )
+    if rules.default_position_mode not in rules.position_modes:
+        raise VenueDataError(f"{w}.default_position_mode is not in position_modes")
+    fees = _req(doc, "fees", label)
+    maker = _dec(fees, "maker", f"{label}.fees")
+    taker = _dec(fees, "taker", f"{label}.fees", non_negative=True)
+    if not (-1 < maker < 1) or taker >= 1:
+        raise VenueDataError(f"{label}.fees: rates must be fractions")
+    liq = _req(doc, "liquidation", label)
+    lw = f"{label}.liquidation"
+    liquidation = LiquidationRules(
+        fee_rate=_dec(liq, "fee_rate", lw, non_negative=True),
+        remainder_to=cast(Any, _choice(liq, "remainder_to", lw, ("insurance_fund", "trader"))),
+        close_fee_in_maintenance=bool(_req(liq, "close_fee_in_maintenance", lw)),
+        trigger=cast(Any, _choice(liq, "trigger", lw, ("mark",))),
+        source=str(liq.get("source", "")),
+    )
+    funding_h = int(_req(_req(doc, "funding", label), "interval_hours", f"{label}.funding"))
+    raw_symbols = _req(doc, "symbols", label)
+    if not isinstance(raw_symbols, Mapping) or not raw_symbols:
+        raise VenueDataError(f"{label}.symbols must be a non-empty object")
+    symbols = {
+        name: _parse_symbol(name, s, f"{label}.symbols.{name}", liquidation.fee_rate, funding_h)
+        for name, s in raw_symbols.items()
+    }
+    return Venue(
+        id=doc["id"],
+        name=doc["name"],
+        version=doc["version"],
+        as_of=doc["as_of"],
+        source=doc["source"],
+        settle_precision=_dec(doc, "settle_precision", label, positive=True),
+        rules=rules,
+        maker_fee_rate=maker,
+        taker_fee_rate=taker,
+        fees_source=str(fees.get("source", "")),
+        liquidation=liquidation,
+        funding_interval_hours=funding_h,
+        symbols=symbols,
+        path=label,
+    )

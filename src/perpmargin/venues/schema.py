@@ -1,0 +1,242 @@
+"""Venue rules as frozen values: tiers, symbols, fees, liquidation and switching rules.
+
+Units: notional and amounts are in the symbol's settle asset (USDT, USDC); quantities
+are in the base asset (BTC, ETH). Rates are fractions (``0.004`` = 0.4 %).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Literal
+
+from perpmargin.errors import InvalidInput, UnknownSymbol, VenueDataError
+from perpmargin.numeric import ZERO, Number, to_decimal
+
+__all__ = [
+    "ContractType",
+    "LiquidationRules",
+    "MarginMode",
+    "PositionMode",
+    "SymbolSpec",
+    "Tier",
+    "TierBasis",
+    "TierTable",
+    "Venue",
+    "VenueRules",
+]
+
+MarginMode = Literal["isolated", "cross"]
+PositionMode = Literal["one-way", "hedge"]
+TierBasis = Literal["notional", "quantity"]
+ContractType = Literal["linear"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One risk tier (Binance 'bracket', Bybit 'risk limit', OKX 'position tier').
+
+    ``lower``/``upper`` bound the position notional (settle asset) or quantity (base
+    asset), depending on the table's basis; ``upper`` is ``None`` for no cap.
+    Maintenance margin in this tier = notional x ``maintenance_margin_rate`` -
+    ``maintenance_amount``.
+    """
+
+    tier: int
+    lower: Decimal
+    upper: Decimal | None
+    maintenance_margin_rate: Decimal
+    maintenance_amount: Decimal
+    max_leverage: Decimal
+    initial_margin_rate: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TierTable:
+    """Contiguous tiers looked up by notional or by quantity.
+
+    Notional-based tables hold ``[lower, upper)``; quantity-based tables (OKX, where the
+    source gives tiers in contracts) hold ``(lower, upper]``, as their sources do.
+    """
+
+    basis: TierBasis
+    tiers: tuple[Tier, ...]
+
+    def tier_for(self, quantity: Decimal, notional: Decimal) -> Tier:
+        """Return the tier holding this position (the last tier beyond the table's cap)."""
+        if self.basis == "notional":
+            for t in self.tiers:
+                if t.upper is None or notional < t.upper:
+                    return t
+        else:
+            for t in self.tiers:
+                if t.upper is None or quantity <= t.upper:
+                    return t
+        return self.tiers[-1]
+
+    def exceeds_cap(self, quantity: Decimal, notional: Decimal) -> bool:
+        """Return True when the position is beyond the largest tier."""
+        cap = self.tiers[-1].upper
+        if cap is None:
+            return False
+        return notional > cap if self.basis == "notional" else quantity > cap
+
+    def maintenance_margin(self, quantity: Decimal, price: Decimal) -> Decimal:
+        """Maintenance margin of a position of ``quantity`` (>= 0) marked at ``price``."""
+        notional = quantity * price
+        t = self.tier_for(quantity, notional)
+        return notional * t.maintenance_margin_rate - t.maintenance_amount
+
+    def max_leverage_for(self, quantity: Decimal, notional: Decimal) -> Decimal:
+        """Maximum leverage allowed for a position of this size."""
+        return self.tier_for(quantity, notional).max_leverage
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """A perpetual contract as the venue lists it."""
+
+    symbol: str
+    ccxt_symbol: str
+    base: str
+    quote: str
+    settle: str
+    contract: ContractType
+    tick_size: Decimal
+    step_size: Decimal
+    min_quantity: Decimal
+    max_quantity: Decimal
+    liquidation_fee_rate: Decimal
+    funding_interval_hours: int
+    tiers: TierTable
+    margin_modes: tuple[MarginMode, ...] = ("isolated", "cross")
+    tiers_source: str = ""
+    tiers_as_of: str = ""
+    contract_value: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationRules:
+    """How the venue liquidates (base model).
+
+    Attributes
+    ----------
+    fee_rate
+        Default clearance-fee rate on the liquidated notional at the liquidation mark
+        (a symbol may override it).
+    remainder_to
+        Who keeps the margin left after the fee when the position is closed before its
+        bankruptcy price: ``"insurance_fund"`` (Binance, Bybit, Gate) or ``"trader"``.
+    close_fee_in_maintenance
+        True when the venue adds the taker fee to close to the maintenance requirement
+        (Bybit, OKX, Gate): the trigger is margin + uPnL <= MM + notional x taker rate.
+    """
+
+    fee_rate: Decimal
+    remainder_to: Literal["insurance_fund", "trader"]
+    close_fee_in_maintenance: bool
+    trigger: Literal["mark"] = "mark"
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRules:
+    """Mode defaults and switching rules (see ``RULES.md`` sources in each venue file)."""
+
+    default_margin_mode: MarginMode
+    default_position_mode: PositionMode
+    position_modes: tuple[PositionMode, ...]
+    margin_mode_scope: Literal["symbol", "account"]
+    margin_mode_switch_blocked_by_open_orders: bool
+    position_mode_switch_blocked_by_open_orders: bool
+    isolated_leverage_decrease_with_position: bool
+    cross_leverage_decrease_with_position: bool
+    remove_margin: bool
+    default_leverage: Decimal = Decimal(20)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """A venue's rules, loaded from a versioned data file (see :func:`load_venue`)."""
+
+    id: str
+    name: str
+    version: str
+    as_of: str
+    source: str
+    settle_precision: Decimal
+    rules: VenueRules
+    maker_fee_rate: Decimal
+    taker_fee_rate: Decimal
+    fees_source: str
+    liquidation: LiquidationRules
+    funding_interval_hours: int
+    symbols: Mapping[str, SymbolSpec]
+    path: str = ""
+
+    def symbol(self, name: str) -> SymbolSpec:
+        """Return the spec for a venue id (``BTCUSDT``) or ccxt symbol (``BTC/USDT:USDT``)."""
+        if not isinstance(name, str):
+            raise InvalidInput(f"symbol must be a string, was {type(name).__name__}")
+        spec = self.symbols.get(name)
+        if spec is not None:
+            return spec
+        for s in self.symbols.values():
+            if s.ccxt_symbol == name:
+                return s
+        known = ", ".join(sorted(self.symbols))
+        raise UnknownSymbol(f"{self.id} lists no symbol {name!r}; known: {known}")
+
+    def with_tiers(self, symbol: str, tiers: Sequence[Mapping[str, object]]) -> Venue:
+        """Return a copy whose ``symbol`` uses ``tiers`` (what-if work, old tables).
+
+        Each tier is a mapping with ``min_notional``, ``max_notional`` (``None`` = no
+        cap), ``maintenance_margin_rate``, ``maintenance_amount`` and ``max_leverage``.
+        The table is validated like a bundled file.
+        """
+        from perpmargin.venues.loader import parse_tiers  # local: loader imports schema
+
+        spec = self.symbol(symbol)
+        table = parse_tiers(list(tiers), "notional", f"{self.id}.with_tiers({symbol!r})")
+        new_spec = replace(spec, tiers=table, tiers_source="user-supplied", tiers_as_of="")
+        symbols = dict(self.symbols)
+        symbols[spec.symbol] = new_spec
+        return replace(self, symbols=symbols, version=self.version + "+what-if")
+
+    def with_fees(
+        self,
+        *,
+        maker: Number | None = None,
+        taker: Number | None = None,
+        liquidation: Number | None = None,
+    ) -> Venue:
+        """Return a copy with other maker / taker / liquidation-fee rates (fractions)."""
+        maker_d = self.maker_fee_rate if maker is None else to_decimal(maker, "maker fee rate")
+        taker_d = self.taker_fee_rate if taker is None else to_decimal(taker, "taker fee rate")
+        if not (-1 < maker_d < 1) or not (0 <= taker_d < 1):
+            raise InvalidInput(
+                f"fee rates must be fractions (maker in (-1, 1), taker in [0, 1)), "
+                f"were maker={maker_d}, taker={taker_d}"
+            )
+        venue = replace(self, maker_fee_rate=maker_d, taker_fee_rate=taker_d)
+        if liquidation is not None:
+            rate = to_decimal(liquidation, "liquidation fee rate", non_negative=True)
+            if rate >= 1:
+                raise InvalidInput(f"liquidation fee rate must be < 1, was {rate}")
+            symbols = {k: replace(v, liquidation_fee_rate=rate) for k, v in self.symbols.items()}
+            venue = replace(
+                venue, symbols=symbols, liquidation=replace(self.liquidation, fee_rate=rate)
+            )
+        return replace(venue, version=self.version + "+what-if")
+
+    def describe(self) -> str:
+        """One line: id, version and source date."""
+        return f"{self.id} {self.version} (as of {self.as_of})"
+
+
+def _check_positive(x: Decimal, where: str) -> Decimal:
+    if x <= ZERO:
+        raise VenueDataError(f"{where} must be > 0, was {x}")
+    return x
