@@ -1,0 +1,36 @@
+"""Shared fixtures and the hypothesis profiles (``ci`` is derandomised and bounded)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import perpmargin as pm
+
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def binance() -> pm.Venue:
+    return pm.load_venue("binance-usdm")
+
+
+@pytest.fixture(scope="session")
+def bybit() -> pm.Venue:
+    return pm.load_venue("bybit-linear")
+
+
+@pytest.fixture(scope="session")
+def hyperliquid() -> pm.Venue:
+    return pm.load_venue("hyperliquid")
