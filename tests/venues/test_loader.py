@@ -1,3 +1,4 @@
+import itertools
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -18,12 +19,14 @@ def test_bundled_venues_are_listed():
 def test_every_bundled_venue_loads_with_source_and_date(name):
     venue = pm.load_venue(name)
     assert venue.id == name
-    assert venue.source and venue.as_of and venue.version
+    assert venue.source
+    assert venue.as_of
+    assert venue.version
     for spec in venue.symbols.values():
         assert spec.tiers_source, spec.symbol
         tiers = spec.tiers.tiers
         assert tiers[0].lower == 0
-        for lo, hi in zip(tiers, tiers[1:], strict=False):
+        for lo, hi in itertools.pairwise(tiers):
             assert hi.lower == lo.upper
         for t in tiers:
             assert t.maintenance_margin_rate * t.max_leverage < ONE
