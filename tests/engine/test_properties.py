@@ -173,8 +173,15 @@ def _check_invariants(acct: pm.Account, opening: D) -> None:
 
 
 def _check_isolated_loss_cap(acct: pm.Account) -> None:
-    """Per isolated leg life: what the cross wallet lost <= margin put in + fees paid."""
+    """Per isolated leg life: what the cross wallet lost <= margin put in + fees paid.
+
+    A life ends at the fill that closes the leg or at its liquidation; a deficit the fund
+    covers for a fill beyond the bankruptcy price follows that fill directly, as an
+    InsuranceFundTransfer naming the symbol.
+    """
     lives: dict[tuple, dict[str, D]] = {}
+    ended: list[dict[str, D]] = []
+    previous_fill: dict[str, D] | None = None
     for ev in acct.ledger:
         key = (getattr(ev, "symbol", None), getattr(ev, "position_side", None))
         if isinstance(ev, Fill) and ev.margin_mode == "isolated":
@@ -182,25 +189,26 @@ def _check_isolated_loss_cap(acct: pm.Account) -> None:
             life["wallet"] += ev.cross_wallet_delta
             life["margin_in"] += max(ev.isolated_margin_delta, D(0))
             life["fees"] += ev.fee
+            previous_fill = life
+            if ev.quantity_after == 0:
+                ended.append(lives.pop(key))
+            continue
         elif isinstance(ev, MarginChanged) and key in lives:
             lives[key]["wallet"] -= ev.amount
             lives[key]["margin_in"] += ev.amount
         elif isinstance(ev, LeverageChanged) and ev.position_side is not None and key in lives:
             lives[key]["wallet"] += ev.cross_wallet_delta
             lives[key]["margin_in"] += ev.isolated_margin_delta
-        elif isinstance(ev, InsuranceFundTransfer) and ev.symbol is not None:
-            for k in lives:
-                if k[0] == ev.symbol:
-                    lives[k]["wallet"] += ev.cross_wallet_delta
-                    break
+        elif isinstance(ev, InsuranceFundTransfer) and previous_fill is not None:
+            previous_fill["wallet"] += ev.cross_wallet_delta  # deficit of that isolated fill
         elif isinstance(ev, Liquidation) and ev.margin_mode == "isolated":
             assert ev.cross_wallet_delta >= 0  # never draws on the wallet
             life = lives.pop(key)
             life["wallet"] += ev.cross_wallet_delta
-            assert -life["wallet"] <= life["margin_in"] + life["fees"]
-        if isinstance(ev, Fill) and ev.margin_mode == "isolated" and ev.quantity_after == 0:
-            life = lives.pop(key)
-            assert -life["wallet"] <= life["margin_in"] + life["fees"]
+            ended.append(life)
+        previous_fill = None
+    for life in ended:
+        assert -life["wallet"] <= life["margin_in"] + life["fees"]
 
 
 @given(
