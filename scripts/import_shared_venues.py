@@ -425,7 +425,10 @@ def main(shared: Path) -> None:
                 "fee_basis": hl["liquidation_fee"]["note"],
                 "remainder_to": "trader",
                 "close_fee_in_maintenance": False,
-                "source": hl["liquidation_fee"]["source"],
+                "maintenance_rule": "half_initial_at_max_leverage",
+                "source": hl["liquidation_fee"]["source"]
+                + "; maintenance margin = half the initial margin at max leverage: "
+                "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers",
             },
             "funding": {"interval_hours": 1, "source": hl["funding"]["source"]},
             "symbols": {

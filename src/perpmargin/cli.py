@@ -1,19 +1,28 @@
-"""Command line: ``perpmargin venues`` and ``perpmargin demo``.
+"""Command line: ``perpmargin liq``, ``check``, ``venues`` and ``demo``.
 
-The liquidation-price calculator (``liq``), the pre-trade check (``check``) and the replay
-come with their own issues; this module stays a thin layer over the public API.
+A thin layer over the public API: parse options, call, print a rich table or, with
+``--json``, JSON with Decimal values as strings. Bad input exits with code 2 and a message.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from perpmargin.errors import PerpMarginError
+from perpmargin.risk.liq_price import bankruptcy_price, liquidation_price
+from perpmargin.risk.pretrade import check_trade
 from perpmargin.venues import bundled_venues, load_venue
+
+def _console() -> Console:
+    """A console wide enough for the tables when output is piped."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=160)
+
 
 app = typer.Typer(
     help="perpmargin: isolated vs cross margin, exactly as venues model it.",
@@ -31,7 +40,7 @@ def venues(
 
     Examples: ``perpmargin venues``, ``perpmargin venues binance-usdm --symbol BTCUSDT``.
     """
-    console = Console()
+    console = _console()
     try:
         if venue is None:
             rows = [load_venue(name) for name in bundled_venues()]
@@ -92,6 +101,175 @@ def venues(
     except PerpMarginError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code=2)
+
+
+def _other(text: str) -> dict[str, str]:
+    """Parse ``SYMBOL:side:qty@entry[:mark]`` (e.g. ``ETHUSDT:short:20@3000:3100``)."""
+    try:
+        head, _, tail = text.partition("@")
+        symbol, side, qty = head.split(":")
+        entry, _, mark = tail.partition(":")
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: expected SYMBOL:side:qty@entry[:mark], e.g. ETHUSDT:short:20@3000:3100"
+        ) from None
+    other = {"symbol": symbol, "side": side, "quantity": qty, "entry_price": entry}
+    if mark:
+        other["mark_price"] = mark
+    return other
+
+
+@app.command()
+def liq(
+    venue: str = typer.Option(..., help="Venue name (see `perpmargin venues`) or JSON file."),
+    symbol: str = typer.Option(None, help="Venue id or ccxt symbol (tiers, tick)."),
+    side: str = typer.Option(..., help="long or short."),
+    entry: str = typer.Option(..., help="Entry price."),
+    qty: str = typer.Option(..., help="Quantity in base units."),
+    collateral: str = typer.Option(None, help="Isolated margin, or cross wallet balance."),
+    mode: str = typer.Option("isolated", help="isolated, cross or both."),
+    leverage: str = typer.Option(None, help="Leverage (isolated margin = notional / leverage)."),
+    mark: str = typer.Option(None, help="Current mark of this position."),
+    mmr: str = typer.Option(None, help="Fixed maintenance margin rate instead of tiers."),
+    max_leverage: str = typer.Option(None, help="Hyperliquid: MMR = 1 / (2 x max leverage)."),
+    other: list[str] = typer.Option(  # noqa: B008
+        [], help="Another cross position: SYMBOL:side:qty@entry[:mark] (repeatable)."
+    ),
+    hedge: bool = typer.Option(False, help="Hedge mode (the other leg of the symbol moves too)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Liquidation and bankruptcy price of one position, isolated and/or cross.
+
+    Example: ``perpmargin liq --venue binance-usdm --symbol BTCUSDT --side long
+    --entry 50000 --qty 0.1 --leverage 10 --collateral 10000 --mode both``
+    (isolated uses notional / leverage as margin when --collateral is for cross).
+    """
+    modes = ["isolated", "cross"] if mode == "both" else [mode]
+    rows = []
+    try:
+        for m in modes:
+            iso_from_leverage = m == "isolated" and len(modes) == 2 and leverage is not None
+            kwargs: dict[str, Any] = {
+                "collateral": None if iso_from_leverage else collateral,
+                "leverage": leverage,
+                "mark_price": mark,
+                "maintenance_margin_rate": mmr,
+                "max_leverage": max_leverage,
+                "other_positions": [_other(o) for o in other] if m == "cross" else [],
+                "position_mode": "hedge" if hedge else "one-way",
+                "symbol": symbol,
+            }
+            rows.append(
+                {
+                    "venue": venue,
+                    "symbol": symbol,
+                    "margin_mode": m,
+                    "liquidation_price": liquidation_price(venue, m, side, entry, qty, **kwargs),
+                    "bankruptcy_price": bankruptcy_price(venue, m, side, entry, qty, **kwargs),
+                }
+            )
+    except PerpMarginError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps([{k: None if v is None else str(v) for k, v in r.items()} for r in rows]))
+        return
+    table = Table(title=f"{venue} {symbol or ''} {side} {qty} @ {entry}")
+    for col in ("mode", "liquidation price", "bankruptcy price"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            str(r["margin_mode"]),
+            "none" if r["liquidation_price"] is None else f"{r['liquidation_price']:,}",
+            "none" if r["bankruptcy_price"] is None else f"{r['bankruptcy_price']:,}",
+        )
+    _console().print(table)
+
+
+_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
+
+
+@app.command()
+def check(
+    symbol: str = typer.Option(..., help="Venue id or ccxt symbol (BTC/USDT:USDT)."),
+    side: str = typer.Option(..., help="long or short."),
+    entry: str = typer.Option(..., help="Entry price."),
+    stop: str = typer.Option(..., help="Stop-loss price."),
+    leverage: str = typer.Option(..., help="Leverage to open with."),
+    balance: str = typer.Option(..., help="Wallet balance (settle asset)."),
+    risk: str = typer.Option("1%", help="Risk per trade: '1%' of balance or an amount."),
+    venue: list[str] = typer.Option(  # noqa: B008
+        ["binance-usdm"], help="Venue (repeatable), or 'all'."
+    ),
+    take_profit: str = typer.Option(None, "--tp", help="Take-profit price."),
+    buffer: str = typer.Option("0.5", help="WARN when liquidation is within this x stop distance."),
+    funding_rate: str = typer.Option("0.0001", help="Funding rate per interval (+: longs pay)."),
+    hold_hours: str = typer.Option("24", help="Hours the trade is held (funding cost)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Pre-trade check: size from risk, liquidation vs stop, isolated and cross side by side.
+
+    Example: ``perpmargin check --symbol BTCUSDT --side long --entry 50000 --stop 48000
+    --leverage 20 --balance 10000 --risk 1% --venue all``. Exits 1 when any check FAILs.
+    """
+    venues = "all" if venue == ["all"] else venue
+    try:
+        result = check_trade(
+            symbol=symbol, side=side, entry=entry, stop=stop, leverage=leverage,
+            balance=balance, risk=risk, venues=venues, take_profit=take_profit,
+            buffer=buffer, funding_rate=funding_rate, hold_hours=hold_hours,
+        )  # fmt: skip
+    except PerpMarginError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps(result.to_dict()))
+    else:
+        console = _console()
+        table = Table(title=f"{side} {symbol} @ {entry}, stop {stop}, {leverage}x, risk {risk}")
+        for col in (
+            "venue",
+            "size",
+            "mode",
+            "margin",
+            "liquidation",
+            "stop → liq",
+            "worst case",
+            "status",
+        ):
+            table.add_column(col, justify="right")
+        for v in result.venues:
+            if v.error:
+                table.add_row(v.venue, "", "", "", v.error, "", "", "[bold red]FAIL[/]")
+            for m in v.modes:
+                table.add_row(
+                    v.venue,
+                    f"{v.quantity} {v.symbol}",
+                    m.margin_mode,
+                    f"{m.initial_margin:,.2f}",
+                    "none" if m.liquidation_price is None else f"{m.liquidation_price:,}",
+                    ""
+                    if m.stop_to_liquidation is None
+                    else f"{m.stop_to_liquidation:,} ({m.stop_to_liquidation_pct}%)",
+                    f"{m.worst_case_loss:,.2f}",
+                    f"[{_STYLE[m.status]}]{m.status}[/]",
+                )
+        console.print(table)
+        first = result.venues[0]
+        for m in first.modes:
+            console.print(f"[bold]{first.venue} {m.margin_mode} checklist[/]")
+            for item in m.checklist:
+                console.print(
+                    f"  [{_STYLE[item.status]}]{item.status:4}[/] {item.name}: {item.reason}"
+                )
+        if result.first_to_liquidate:
+            where, mode_, price = result.first_to_liquidate
+            console.print(f"First to liquidate: {where} ({mode_}) at {price:,}")
+    if result.status == "FAIL":
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -515,12 +515,7 @@ class Account:
         price = pmath.solve_price(constant, legs, mark, with_requirement=with_requirement)
         if price is None or exact:
             return price
-        net = sum((m.sign * m.quantity for m in moving), ZERO)
-        direction: Literal["up", "down"] = (
-            "down" if (net > 0 or (net == 0 and price < mark)) else "up"
-        )
-        rounded = round_to_step(price, spec.tick_size, direction)
-        return rounded if rounded > 0 else spec.tick_size
+        return pmath.round_liquidation_price(price, legs, mark, spec.tick_size)
 
     # ------------------------------------------------------------------ modes and leverage
 

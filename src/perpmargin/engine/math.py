@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from perpmargin.numeric import ZERO
+from perpmargin.numeric import ZERO, round_to_step
 from perpmargin.venues.schema import TierTable
 
 __all__ = [
     "Leg",
     "requirement",
+    "round_liquidation_price",
     "solve_price",
     "unrealized_pnl",
 ]
@@ -131,3 +132,17 @@ def solve_price(
     if above is None:
         return below
     return below if reference_price - below <= above - reference_price else above
+
+
+def round_liquidation_price(
+    price: Decimal, legs: Sequence[Leg], reference_price: Decimal, tick: Decimal
+) -> Decimal:
+    """Round a solved price to the tick so that marking at it still liquidates.
+
+    A net long liquidates on the way down, so its price rounds down; a net short's rounds
+    up. A flat hedge rounds away from the reference. Never returns less than one tick.
+    """
+    net = sum((leg.side * leg.quantity for leg in legs), ZERO)
+    falls = net > 0 or (net == 0 and price < reference_price)
+    rounded = round_to_step(price, tick, "down" if falls else "up")
+    return rounded if rounded > 0 else tick

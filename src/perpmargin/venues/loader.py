@@ -265,6 +265,12 @@ def parse_venue(doc: Any, label: str) -> Venue:
         remainder_to=cast(Any, _choice(liq, "remainder_to", lw, ("insurance_fund", "trader"))),
         close_fee_in_maintenance=bool(_req(liq, "close_fee_in_maintenance", lw)),
         trigger=cast(Any, _choice(liq, "trigger", lw, ("mark",))),
+        maintenance_rule=cast(
+            Any,
+            _choice(liq, "maintenance_rule", lw, ("tiers", "half_initial_at_max_leverage"))
+            if "maintenance_rule" in liq
+            else "tiers",
+        ),
         source=str(liq.get("source", "")),
     )
     funding_h = int(_req(_req(doc, "funding", label), "interval_hours", f"{label}.funding"))

@@ -131,12 +131,16 @@ class LiquidationRules:
     close_fee_in_maintenance
         True when the venue adds the taker fee to close to the maintenance requirement
         (Bybit, OKX, Gate): the trigger is margin + uPnL <= MM + notional x taker rate.
+    maintenance_rule
+        ``"tiers"``, or ``"half_initial_at_max_leverage"`` (Hyperliquid: MMR = 1 / (2 x
+        max leverage)), used when a calculator call gives only a max leverage.
     """
 
     fee_rate: Decimal
     remainder_to: Literal["insurance_fund", "trader"]
     close_fee_in_maintenance: bool
     trigger: Literal["mark"] = "mark"
+    maintenance_rule: Literal["tiers", "half_initial_at_max_leverage"] = "tiers"
     source: str = ""
 
 
