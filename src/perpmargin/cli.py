@@ -18,6 +18,7 @@ from perpmargin.risk.liq_price import bankruptcy_price, liquidation_price
 from perpmargin.risk.pretrade import check_trade
 from perpmargin.venues import bundled_venues, load_venue
 
+
 def _console() -> Console:
     """A console wide enough for the tables when output is piped."""
     probe = Console()
