@@ -255,6 +255,7 @@ def main(shared: Path) -> None:
                 "fee_basis": "no separate clearance fee; the margin left between liquidation and bankruptcy price goes to the insurance fund",
                 "remainder_to": "insurance_fund",
                 "close_fee_in_maintenance": True,
+                "close_fee_basis": "bankruptcy",
                 "source": bybit["liquidation_fee"]["note"]
                 + " help.bybit.com/hc/en-us/articles/900000167723",
             },

@@ -1,6 +1,7 @@
 """The stateless calculator against each venue's published method, and against the engine."""
 
 import contextlib
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -328,7 +329,12 @@ def test_bad_input_is_typed(change, error, text):
 
 @st.composite
 def account_state(draw):
-    venue = pm.load_venue(draw(st.sampled_from(["binance-usdm", "okx-swap", "hyperliquid"])))
+    name = draw(st.sampled_from(["binance-usdm", "okx-swap", "hyperliquid", "bybit-linear"]))
+    venue = pm.load_venue(name)
+    if name == "bybit-linear":  # one bundled symbol: add a second with other tiers for cross
+        btc = venue.symbol("BTCUSDT")
+        alt = replace(btc, symbol="ALTUSDT", ccxt_symbol="ALT/USDT:USDT")
+        venue = replace(venue, symbols={**venue.symbols, "ALTUSDT": alt})
     symbols = sorted(venue.symbols)[:2]
     acct = pm.Account(venue, balance=draw(st.integers(1000, 500_000)))
     hedge = "hedge" in venue.rules.position_modes and draw(st.booleans())
@@ -449,3 +455,23 @@ def test_isolated_calculator_price_is_where_the_engine_liquidates(side, lots, le
     events = acct.mark({"BTCUSDT": lp})
     (liq,) = [e for e in events if isinstance(e, Liquidation)]
     assert liq.mark_price == lp
+
+
+def test_bybit_close_fee_is_valued_at_the_bankruptcy_price():
+    """Bybit counts the estimated fee to close at the bankruptcy price (bybit-linear.json).
+
+    1 BTC long at 50,000, 10x isolated: margin 5,000, bankruptcy 45,000, fee to close
+    45,000 x 0.055 % = 24.75. 5,000 + (P - 50,000) = 0.0033 P + 24.75
+    -> P = 45,024.75 / 0.9967.
+    """
+    lp = pm.liquidation_price(
+        "bybit-linear", "isolated", "long", "50000", "1", "5000", symbol="BTCUSDT", exact=True
+    )
+    with engine_context():
+        assert lp == D("45024.75") / D("0.9967")
+    acct = pm.Account(pm.load_venue("bybit-linear"), balance="10000")
+    acct.set_margin_mode("BTCUSDT", "isolated")
+    acct.set_leverage("BTCUSDT", 10)
+    acct.open("BTCUSDT", "long", "1", "50000")
+    assert acct.liquidation_price("BTCUSDT", exact=True) == lp
+    assert acct.position("BTCUSDT").maintenance_margin == D("0.0033") * 50000 + D("24.75")

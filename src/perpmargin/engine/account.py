@@ -251,10 +251,18 @@ class Account:
 
     def _requirement(self, leg: Leg, price: Decimal) -> Decimal:
         spec = self._spec(leg.symbol)
-        fee = (
-            self._venue.taker_fee_rate if self._venue.liquidation.close_fee_in_maintenance else ZERO
-        )
-        return pmath.requirement(spec.tiers, leg.quantity, price, fee)
+        fee, fee_price = self._close_fee(leg)
+        return pmath.requirement(spec.tiers, leg.quantity, price, fee, fee_price)
+
+    def _close_fee(self, leg: Leg) -> tuple[Decimal, Decimal | None]:
+        """The close-fee rate counted in the requirement, and the price it is valued at."""
+        rules = self._venue.liquidation
+        if not rules.close_fee_in_maintenance:
+            return ZERO, None
+        if rules.close_fee_basis == "liquidation":
+            return self._venue.taker_fee_rate, None
+        bankrupt = self._solve(leg, with_requirement=False, exact=True)
+        return self._venue.taker_fee_rate, ZERO if bankrupt is None else bankrupt
 
     def _upnl(self, leg: Leg, price: Decimal | None = None) -> Decimal:
         p = self._marks[leg.symbol] if price is None else price
@@ -492,11 +500,7 @@ class Account:
 
     def _solve(self, leg: Leg, *, with_requirement: bool, exact: bool) -> Decimal | None:
         spec = self._spec(leg.symbol)
-        fee = (
-            self._venue.taker_fee_rate
-            if with_requirement and self._venue.liquidation.close_fee_in_maintenance
-            else ZERO
-        )
+        fee, fee_price = self._close_fee(leg) if with_requirement else (ZERO, None)
         mark = self._marks[leg.symbol]
         if leg.margin_mode == "isolated":
             constant = leg.isolated_margin
@@ -511,7 +515,9 @@ class Account:
                     constant += self._upnl(other)
                     if with_requirement:
                         constant -= self._requirement(other, self._marks[other.symbol])
-        legs = [pmath.Leg(m.sign, m.quantity, m.entry_price, spec.tiers, fee) for m in moving]
+        legs = [
+            pmath.Leg(m.sign, m.quantity, m.entry_price, spec.tiers, fee, fee_price) for m in moving
+        ]
         price = pmath.solve_price(constant, legs, mark, with_requirement=with_requirement)
         if price is None or exact:
             return price

@@ -42,10 +42,20 @@ def unrealized_pnl(side: int, quantity: Decimal, entry_price: Decimal, price: De
 
 
 def requirement(
-    table: TierTable, quantity: Decimal, price: Decimal, close_fee_rate: Decimal = ZERO
+    table: TierTable,
+    quantity: Decimal,
+    price: Decimal,
+    close_fee_rate: Decimal = ZERO,
+    close_fee_price: Decimal | None = None,
 ) -> Decimal:
-    """Maintenance requirement at ``price``: tiered MM plus the fee to close if counted."""
-    return table.maintenance_margin(quantity, price) + quantity * price * close_fee_rate
+    """Maintenance requirement at ``price``: tiered MM plus the fee to close if counted.
+
+    The fee to close is ``quantity x close_fee_price x close_fee_rate``; without a
+    ``close_fee_price`` it is charged at ``price`` itself (OKX, Gate), with one it is
+    charged at that fixed price (Bybit: at the bankruptcy price).
+    """
+    fee_price = price if close_fee_price is None else close_fee_price
+    return table.maintenance_margin(quantity, price) + quantity * fee_price * close_fee_rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,7 @@ class Leg:
     entry_price: Decimal
     table: TierTable
     close_fee_rate: Decimal = ZERO
+    close_fee_price: Decimal | None = None
 
 
 def _breakpoints(legs: Sequence[Leg]) -> list[Decimal]:
@@ -80,8 +91,12 @@ def _segment_line(legs: Sequence[Leg], price: Decimal, weight: int) -> tuple[Dec
         slope += leg.side * q
         intercept -= leg.side * q * leg.entry_price
         if weight:
-            slope -= q * (t.maintenance_margin_rate + leg.close_fee_rate)
             intercept += t.maintenance_amount
+            if leg.close_fee_price is None:
+                slope -= q * (t.maintenance_margin_rate + leg.close_fee_rate)
+            else:  # a fee fixed at another price moves the line, not its slope
+                slope -= q * t.maintenance_margin_rate
+                intercept -= q * leg.close_fee_price * leg.close_fee_rate
     return intercept, slope
 
 

@@ -16,10 +16,9 @@ How each venue's published method maps onto it (sources in each venue data file)
 - **Binance USDⓈ-M**: the FAQ closed form (support/faq/b3c689c1f50a44cabb3a84e663b81d93)
   with WB, TMM1, UPNL1, cum, MMR per leg; hedge legs of one symbol give one price.
   The closed form is checked against this solver in the tests.
-- **Bybit linear**: maintenance margin by risk-limit tier with the estimated taker fee to
-  close added to the requirement (bybit-linear.json). Bybit prices that fee at the
-  bankruptcy price; this module prices it at the liquidation price (see the closing
-  note of issue 4: a difference of qty x (P_liq - P_bankrupt) x taker, < 0.1 % of MM).
+- **Bybit linear**: maintenance margin by risk-limit tier plus the estimated taker fee to
+  close, valued at the bankruptcy price (bybit-linear.json ``close_fee_basis``); for other
+  cross symbols at their own bankruptcy price, as the engine does.
 - **OKX swap**: margin ratio = equity / (MM + liquidation fee), isolated denominator
   ctVal x |contracts| x mark x (tier MMR + taker rate) (okx.json); tiers by size.
 - **Gate futures**: LP = (entry - margin / size) / (1 - (MMR + taker)) for a long and
@@ -34,7 +33,7 @@ How each venue's published method maps onto it (sources in each venue data file)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -173,12 +172,13 @@ def _solve(
             entry if mark_price is None else to_decimal(mark_price, "mark_price", positive=True)
         )
         sign = 1 if this_side == "long" else -1
-        legs = [pmath.Leg(sign, qty, entry, table, fee)]
+        legs = [pmath.Leg(sign, qty, entry, table)]
         constant = coll
         others = [_other(o, i) for i, o in enumerate(other_positions)]
         if others and margin_mode == "isolated":
             raise InvalidInput("other_positions apply to cross margin only")
         this_symbol = None if spec is None else spec.symbol
+        elsewhere: list[tuple[str, pmath.Leg, Decimal]] = []  # other symbols, at marks
         for i, o in enumerate(others):
             o_spec = v.symbol(o.symbol) if o.maintenance_margin_rate is None else None
             o_symbol = o_spec.symbol if o_spec is not None else o.symbol
@@ -187,24 +187,62 @@ def _solve(
                 if o_spec is not None
                 else _fixed_table(o.maintenance_margin_rate or ZERO, o.maintenance_amount)
             )
-            o_sign = 1 if o.side == "long" else -1
+            o_leg = pmath.Leg(1 if o.side == "long" else -1, o.quantity, o.entry_price, o_table)
             if this_symbol is not None and o_symbol == this_symbol:
                 if position_mode != "hedge" or o.side == this_side:
                     raise InvalidInput(
                         f"other_positions[{i}] is in {o_symbol} too: only the opposite leg in "
                         "hedge mode may share the symbol"
                     )
-                legs.append(pmath.Leg(o_sign, o.quantity, o.entry_price, table, fee))
+                legs.append(replace(o_leg, table=table))
                 continue
             if o.mark_price is None:
                 raise InvalidInput(f"other_positions[{i}].mark_price is required (cross uPnL)")
-            constant += pmath.unrealized_pnl(o_sign, o.quantity, o.entry_price, o.mark_price)
-            if with_requirement:
-                constant -= pmath.requirement(o_table, o.quantity, o.mark_price, fee)
+            elsewhere.append((o_symbol, o_leg, o.mark_price))
+        for _, o_leg, o_mark in elsewhere:
+            constant += pmath.unrealized_pnl(o_leg.side, o_leg.quantity, o_leg.entry_price, o_mark)
+        fee_at_bankruptcy = fee and v.liquidation.close_fee_basis == "bankruptcy"
+        if fee_at_bankruptcy:  # Bybit: the fee to close is valued at the bankruptcy price
+            this_bankrupt = pmath.solve_price(constant, legs, reference, with_requirement=False)
+            legs = [replace(g, close_fee_price=this_bankrupt or ZERO) for g in legs]
+        legs = [replace(g, close_fee_rate=fee) for g in legs]
+        if with_requirement:
+            for o_symbol, o_leg, o_mark in elsewhere:
+                fee_price = None
+                if fee_at_bankruptcy:
+                    fee_price = _other_bankruptcy(o_symbol, elsewhere, legs, coll, reference)
+                constant -= pmath.requirement(o_leg.table, o_leg.quantity, o_mark, fee, fee_price)
         price = pmath.solve_price(constant, legs, reference, with_requirement=with_requirement)
         if price is None or exact or spec is None:
             return price
         return pmath.round_liquidation_price(price, legs, reference, spec.tick_size)
+
+
+def _other_bankruptcy(
+    symbol: str,
+    elsewhere: list[tuple[str, pmath.Leg, Decimal]],
+    this_legs: list[pmath.Leg],
+    collateral: Decimal,
+    reference: Decimal,
+) -> Decimal:
+    """Bankruptcy price of another cross symbol, everything else at its current price.
+
+    The same quantity the engine uses for that symbol's requirement on Bybit: this
+    position (and its hedge leg) at ``reference``, other symbols at their marks.
+    """
+    constant = collateral
+    for g in this_legs:
+        constant += pmath.unrealized_pnl(g.side, g.quantity, g.entry_price, reference)
+    moving = []
+    mark = reference
+    for s, g, m in elsewhere:
+        if s == symbol:
+            moving.append(g)
+            mark = m
+        else:
+            constant += pmath.unrealized_pnl(g.side, g.quantity, g.entry_price, m)
+    price = pmath.solve_price(constant, moving, mark, with_requirement=False)
+    return ZERO if price is None else price
 
 
 def _table(

@@ -271,6 +271,12 @@ def parse_venue(doc: Any, label: str) -> Venue:
             if "maintenance_rule" in liq
             else "tiers",
         ),
+        close_fee_basis=cast(
+            Any,
+            _choice(liq, "close_fee_basis", lw, ("liquidation", "bankruptcy"))
+            if "close_fee_basis" in liq
+            else "liquidation",
+        ),
         source=str(liq.get("source", "")),
     )
     funding_h = int(_req(_req(doc, "funding", label), "interval_hours", f"{label}.funding"))

@@ -131,6 +131,9 @@ class LiquidationRules:
     close_fee_in_maintenance
         True when the venue adds the taker fee to close to the maintenance requirement
         (Bybit, OKX, Gate): the trigger is margin + uPnL <= MM + notional x taker rate.
+    close_fee_basis
+        Price at which a counted fee to close is valued: the liquidation price itself
+        (``"liquidation"``: OKX, Gate) or the bankruptcy price (``"bankruptcy"``: Bybit).
     maintenance_rule
         ``"tiers"``, or ``"half_initial_at_max_leverage"`` (Hyperliquid: MMR = 1 / (2 x
         max leverage)), used when a calculator call gives only a max leverage.
@@ -141,6 +144,7 @@ class LiquidationRules:
     close_fee_in_maintenance: bool
     trigger: Literal["mark"] = "mark"
     maintenance_rule: Literal["tiers", "half_initial_at_max_leverage"] = "tiers"
+    close_fee_basis: Literal["liquidation", "bankruptcy"] = "liquidation"
     source: str = ""
 
 
