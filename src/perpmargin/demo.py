@@ -10,11 +10,9 @@ Funding is settled at the real funding times with the real rates.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
 from typing import Literal
 
 from rich.console import Console
@@ -22,6 +20,7 @@ from rich.table import Table
 
 from perpmargin.engine.account import Account
 from perpmargin.events import FundingSettled, Liquidation
+from perpmargin.sim import data
 from perpmargin.venues import load_venue
 
 __all__ = ["main", "run_scenario"]
@@ -30,28 +29,24 @@ Bar = tuple[int, Decimal, Decimal, Decimal, Decimal]
 
 
 def load_bars(name: str) -> list[Bar]:
-    """Read a bundled kline CSV: (open time ms, open, high, low, close)."""
-    text = (resources.files("perpmargin.data") / "market" / name).read_text()
-    rows = list(csv.DictReader(text.splitlines()))
+    """Bundled bars, validated (:func:`perpmargin.sim.load_bars`), as exact Decimals."""
+    frame = data.load_bars(name).frame
     return [
-        (
-            int(r["timestamp"]),
-            Decimal(r["open"]),
-            Decimal(r["high"]),
-            Decimal(r["low"]),
-            Decimal(r["close"]),
+        (int(t), _dec(o), _dec(h), _dec(lo), _dec(c))
+        for t, o, h, lo, c in frame[["timestamp", "open", "high", "low", "close"]].itertuples(
+            index=False
         )
-        for r in rows
     ]
 
 
 def load_funding(name: str) -> list[tuple[int, Decimal]]:
-    """Read a bundled funding CSV: (funding time ms, rate per interval)."""
-    text = (resources.files("perpmargin.data") / "market" / name).read_text()
-    return [
-        (int(r["funding_time"]), Decimal(r["funding_rate"]))
-        for r in csv.DictReader(text.splitlines())
-    ]
+    """Bundled funding settlements: (funding time ms, rate per interval)."""
+    frame = data.load_funding(name).frame
+    return [(int(t), _dec(r)) for t, r in frame.itertuples(index=False)]
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))  # the shortest repr is the file's decimal text
 
 
 @dataclass(frozen=True)
