@@ -266,6 +266,8 @@ def check(
                 console.print(
                     f"  [{_STYLE[item.status]}]{item.status:4}[/] {item.name}: {item.reason}"
                 )
+        if result.not_listed:
+            console.print(f"Not listed there: {', '.join(result.not_listed)}")
         if result.first_to_liquidate:
             where, mode_, price = result.first_to_liquidate
             console.print(f"First to liquidate: {where} ({mode_}) at {price:,}")

@@ -192,3 +192,15 @@ def test_json_shape_has_strings():
     assert doc["venues"][0]["quantity"] == "0.048"
     assert doc["venues"][0]["modes"][0]["status"] == "WARN"
     assert doc["venues"][0]["modes"][1]["liquidation_price"] is None
+
+
+def test_all_venues_reports_venues_without_the_asset():
+    result = _check(
+        venues="all", venue=None, symbol="ETH/USDT:USDT", entry="3000", stop="2900", leverage=5
+    )
+    assert "gate-futures" in result.not_listed  # the bundled Gate file lists BTC only
+    assert "gate-futures" not in {v.venue for v in result.venues}
+    assert result.status != "FAIL"
+    named = _check(venue="gate-futures", symbol="ETH/USDT:USDT", entry="3000", stop="2900")
+    assert named.status == "FAIL"
+    assert "ETH" in named.venues[0].error

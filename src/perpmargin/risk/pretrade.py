@@ -110,6 +110,7 @@ class TradeCheck:
     status: Status
     first_to_liquidate: tuple[str, str, Decimal] | None = None
     liquidation_spread: dict[str, Decimal] = field(default_factory=dict)
+    not_listed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; Decimals become strings."""
@@ -258,7 +259,14 @@ def check_trade(
         stop_distance = (entry_d - stop_d) * sign
         reward = None if tp_d is None else (tp_d - entry_d) * sign
         results = []
+        not_listed = []
         for v in venue_list:
+            if venues == "all":  # venues without the asset are reported, not failed
+                try:
+                    _symbol_on(v, symbol)
+                except UnknownSymbol:
+                    not_listed.append(v.id)
+                    continue
             results.append(
                 _check_venue(
                     v,
@@ -294,6 +302,7 @@ def check_trade(
             status=_worst(r.status for r in results),
             first_to_liquidate=first,
             liquidation_spread=spread,
+            not_listed=tuple(not_listed),
         )
 
 
