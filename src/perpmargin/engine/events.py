@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from perpmargin.engine.position import PositionSide
 from perpmargin.numeric import ZERO
 
 __all__ = [
@@ -37,8 +38,6 @@ __all__ = [
     "OrderPlaced",
     "PositionModeChanged",
 ]
-
-PositionSide = Literal["long", "short"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -261,16 +261,32 @@ def check_trade(
         results = []
         not_listed = []
         for v in venue_list:
-            if venues == "all":  # venues without the asset are reported, not failed
-                try:
-                    _symbol_on(v, symbol)
-                except UnknownSymbol:
+            try:
+                spec = _symbol_on(v, symbol)
+            except UnknownSymbol as exc:
+                if venues == "all":  # venues without the asset are reported, not failed
                     not_listed.append(v.id)
-                    continue
+                else:
+                    results.append(
+                        VenueCheck(
+                            v.id,
+                            symbol,
+                            ZERO,
+                            ZERO,
+                            risk_amount,
+                            ZERO,
+                            ZERO,
+                            ZERO,
+                            (),
+                            "FAIL",
+                            error=str(exc),
+                        )
+                    )
+                continue
             results.append(
                 _check_venue(
                     v,
-                    symbol,
+                    spec,
                     trade_side,
                     entry_d,
                     stop_d,
@@ -327,7 +343,7 @@ def _venues(
 
 def _check_venue(
     v: Venue,
-    symbol: str,
+    spec: SymbolSpec,
     side: Literal["long", "short"],
     entry: Decimal,
     stop: Decimal,
@@ -345,12 +361,6 @@ def _check_venue(
     hours: Decimal,
 ) -> VenueCheck:
     sign = 1 if side == "long" else -1
-    try:
-        spec = _symbol_on(v, symbol)
-    except UnknownSymbol as exc:
-        return VenueCheck(
-            v.id, symbol, ZERO, ZERO, risk_amount, ZERO, ZERO, ZERO, (), "FAIL", error=str(exc)
-        )
     taker = v.taker_fee_rate
     stop_distance = (entry - stop) * sign
     items: list[CheckItem] = []

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
-from perpmargin.errors import InvalidInput, UnknownSymbol, VenueDataError
-from perpmargin.numeric import ZERO, Number, to_decimal
+from perpmargin.errors import InvalidInput, UnknownSymbol
+from perpmargin.numeric import Number, to_decimal
 
 __all__ = [
     "ContractType",
@@ -242,9 +242,3 @@ class Venue:
     def describe(self) -> str:
         """One line: id, version and source date."""
         return f"{self.id} {self.version} (as of {self.as_of})"
-
-
-def _check_positive(x: Decimal, where: str) -> Decimal:
-    if x <= ZERO:
-        raise VenueDataError(f"{where} must be > 0, was {x}")
-    return x
