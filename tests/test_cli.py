@@ -209,3 +209,68 @@ def test_check_bad_input_exits_2():
         ],
     )
     assert result.exit_code == 2
+
+
+def test_replay_json_for_a_bundled_scenario():
+    result = runner.invoke(app, ["replay", "seed-2020-03-12", "--json"])
+    assert result.exit_code == 0, result.output
+    docs = json.loads(result.stdout)
+    assert docs[0]["name"].startswith("Seed")
+    iso = docs[0]["modes"]["isolated"]
+    assert len(iso["liquidations"]) == 1
+    assert docs[0]["modes"]["cross"]["liquidations"] == []
+
+
+def _write_plan(tmp_path, symbol_line='BTCUSDT = "binance-btcusdt-perp-15m-2020-03-12.csv"'):
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        f"""
+name = "mine"
+venue = "binance-usdm"
+balance = 10000
+[bars]
+{symbol_line}
+[[positions]]
+symbol = "BTCUSDT"
+side = "long"
+leverage = 5
+size = {{ notional = 5000 }}
+"""
+    )
+    return plan
+
+
+def test_replay_own_plan_with_data_override_writes_report(tmp_path):
+    plan = _write_plan(tmp_path)
+    bars = pm.sim.data.bundled_market_files()  # a user's own copy of a bundled file
+    src = tmp_path / "my-btcusdt-bars.csv"
+    from importlib import resources
+
+    name = "binance-btcusdt-perp-15m-2021-05-19.csv"
+    assert name in bars
+    src.write_bytes((resources.files("perpmargin.data") / "market" / name).read_bytes())
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["replay", str(plan), "--data", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "index.html").is_file()
+    assert "mine" in result.stdout
+    doc = json.loads(
+        runner.invoke(app, ["replay", str(plan), "--data", f"BTCUSDT={src}", "--json"]).stdout
+    )
+    assert doc[0]["data"]["bars:BTCUSDT"] == str(src)
+    assert doc[0]["first_bar"] == 1621382400000
+
+
+def test_replay_bad_input_exits_2(tmp_path):
+    plan = _write_plan(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,open,high,low,close\n1,1,1,1,1\n1,1,1,1,1\n")
+    for args in (
+        ["replay", "no-such-scenario"],
+        ["replay", str(plan), "--data", f"BTCUSDT={bad}"],
+        ["replay", str(plan), "--data", f"DOGEUSDT={bad}"],
+        ["replay", str(_write_plan(tmp_path, 'BTCUSDT = "missing.csv"'))],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, args
+        assert "error" in result.output

@@ -11,6 +11,10 @@ versioned data files::
     acct.set_leverage("BTCUSDT", 10)
     acct.open("BTCUSDT", "long", qty="0.1", price="50000")
     events = acct.mark({"BTCUSDT": "45000"})
+
+    # the same plan under isolated and cross on real bars (a bundled scenario or a TOML)
+    for result in map(pm.replay_plan, pm.load_plans("seed-2020-03-12")):
+        print(result.runs["isolated"].outcome, result.runs["cross"].outcome)
 """
 
 from perpmargin import events
@@ -48,6 +52,7 @@ from perpmargin.risk import (
     check_trade,
     liquidation_price,
 )
+from perpmargin.sim import Plan, PlanError, PositionPlan, Size, load_plans, replay_plan
 from perpmargin.venues import Venue, bundled_venues, load_venue
 
 __all__ = [
@@ -67,8 +72,12 @@ __all__ = [
     "OrderError",
     "OtherPosition",
     "PerpMarginError",
+    "Plan",
+    "PlanError",
+    "PositionPlan",
     "PositionTooLarge",
     "PositionView",
+    "Size",
     "TradeCheck",
     "UnknownSymbol",
     "UnknownVenue",
@@ -81,6 +90,8 @@ __all__ = [
     "check_trade",
     "events",
     "liquidation_price",
+    "load_plans",
     "load_venue",
     "replay",
+    "replay_plan",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``perpmargin liq``, ``check``, ``venues`` and ``demo``.
+"""Command line: ``perpmargin liq``, ``check``, ``replay``, ``venues`` and ``demo``.
 
 A thin layer over the public API: parse options, call, print a rich table or, with
 ``--json``, JSON with Decimal values as strings. Bad input exits with code 2 and a message.
@@ -7,7 +7,8 @@ A thin layer over the public API: parse options, call, print a rich table or, wi
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -275,9 +276,92 @@ def check(
         raise typer.Exit(code=1)
 
 
+def _data_refs(items: list[str], symbols: list[str], option: str) -> dict[str, str]:
+    """``SYMBOL=FILE`` or ``FILE`` (symbol from the file name, or the plan's only one)."""
+    out: dict[str, str] = {}
+    for item in items:
+        symbol, sep, path = item.partition("=")
+        if not sep:
+            path = item
+            found = [s for s in symbols if s.lower() in Path(item).name.lower()]
+            if len(found) == 1:
+                symbol = found[0]
+            elif len(symbols) == 1:
+                symbol = symbols[0]
+            else:
+                raise PerpMarginError(
+                    f"{option} {item}: cannot tell which of {', '.join(symbols)} it is for; "
+                    f"write {option} SYMBOL=FILE"
+                )
+        if symbol not in symbols:
+            raise PerpMarginError(f"{option} {item}: the plan has no symbol {symbol!r}")
+        out[symbol] = path
+    return out
+
+
+@app.command()
+def replay(
+    scenarios: Annotated[
+        list[str],
+        typer.Argument(
+            help="Scenario TOML files, bundled scenario names, or 'all' (every bundled one)."
+        ),
+    ],
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="Bars for a symbol: SYMBOL=FILE or FILE (CSV/Parquet)."),
+    ] = None,
+    funding: Annotated[
+        list[str] | None, typer.Option("--funding", help="Funding file: SYMBOL=FILE or FILE.")
+    ] = None,
+    marks: Annotated[
+        list[str] | None, typer.Option("--marks", help="Mark-price bars: SYMBOL=FILE or FILE.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default ./report).")
+    ] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (no report unless --out)."),
+    series: bool = typer.Option(False, "--series", help="With --json: include the series."),
+    no_png: bool = typer.Option(False, "--no-png", help="Skip the PNG charts."),
+) -> None:
+    """Replay a plan on bars, once per margin mode, and report them side by side.
+
+    Examples: ``perpmargin replay all``, ``perpmargin replay seed-2020-03-12``,
+    ``perpmargin replay my.toml --data BTCUSDT=btc.parquet --out out/``.
+    """
+    from perpmargin.report import plan_result_dict, print_summary, write_report
+    from perpmargin.sim.plan import bundled_scenarios, load_plans
+    from perpmargin.sim.replay import load_market
+    from perpmargin.sim.replay import replay as run_replay
+
+    console = _console()
+    try:
+        names = bundled_scenarios() if scenarios == ["all"] else scenarios
+        plans = [plan for name in names for plan in load_plans(name)]
+        results = []
+        for plan in plans:
+            market = load_market(
+                plan,
+                bars=_data_refs(data or [], plan.symbols, "--data"),
+                funding=_data_refs(funding or [], plan.symbols, "--funding"),
+                marks=_data_refs(marks or [], plan.symbols, "--marks"),
+            )
+            results.append(run_replay(plan, market, progress=None if not as_json else False))
+        paths = {}
+        if out is not None or not as_json:
+            paths = write_report(results, out or Path("report"), png=not no_png)
+    except PerpMarginError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps([plan_result_dict(r, series=series) for r in results]))
+        return
+    print_summary(results, console)
+    console.print(f"Report: {paths['html'].resolve()}")
+
+
 @app.command()
 def demo() -> None:
-    """Run the worked example on the bundled 2020-03-12 crash, isolated vs cross."""
+    """Replay every bundled scenario (real crashes), isolated vs cross, and write the report."""
     from perpmargin.demo import main as run_demo
 
     run_demo()

@@ -378,6 +378,29 @@ class Account:
             mm = self.cross_maintenance_margin
             return mm / eq if eq > 0 else ONE
 
+    def net_quantity(self, symbol: str) -> Decimal:
+        """Signed base quantity held in ``symbol`` (longs +, shorts -; 0 when flat)."""
+        spec = self._spec(symbol)
+        return sum((leg.sign * leg.quantity for leg in self._legs_of(spec.symbol)), ZERO)
+
+    def margin_ratios(self) -> dict[str, Decimal]:
+        """Maintenance requirement / margin balance of every margin pool, at the marks.
+
+        Keys: ``"cross"`` (when cross legs are open) and ``"SYMBOL side"`` for each
+        isolated leg. A pool is liquidated at >= 1; a pool with no balance left is 1.
+        """
+        with engine_context():
+            out: dict[str, Decimal] = {}
+            if self._cross_legs():
+                out["cross"] = self.margin_ratio
+            for (symbol, side), leg in sorted(self._legs.items()):
+                if leg.margin_mode != "isolated":
+                    continue
+                balance = leg.isolated_margin + self._upnl(leg)
+                mm = self._requirement(leg, self._marks[symbol])
+                out[f"{symbol} {side}"] = mm / balance if balance > 0 else ONE
+            return out
+
     @property
     def insurance_fund(self) -> InsuranceFund:
         """The insurance fund this account's liquidations pay into and draw on."""

@@ -1,4 +1,4 @@
-"""Simulation: market data in (validated), and, later, replay and vectorised kernels."""
+"""Simulation: market data in (validated), plans, and the exact replay of a plan."""
 
 from perpmargin.sim.data import (
     Bars,
@@ -9,13 +9,39 @@ from perpmargin.sim.data import (
     load_bars,
     load_funding,
 )
+from perpmargin.sim.intrabar import waypoints
+from perpmargin.sim.plan import (
+    MarginTrigger,
+    Plan,
+    PlanError,
+    PositionPlan,
+    Size,
+    bundled_scenarios,
+    load_plans,
+)
+from perpmargin.sim.replay import MarketData, ModeRun, Outcome, PlanResult, load_market
+from perpmargin.sim.replay import replay as replay_plan
 
 __all__ = [
     "Bars",
     "DataError",
     "Funding",
+    "MarginTrigger",
+    "MarketData",
+    "ModeRun",
+    "Outcome",
+    "Plan",
+    "PlanError",
+    "PlanResult",
+    "PositionPlan",
+    "Size",
     "align",
     "bundled_market_files",
+    "bundled_scenarios",
     "load_bars",
     "load_funding",
+    "load_market",
+    "load_plans",
+    "replay_plan",
+    "waypoints",
 ]

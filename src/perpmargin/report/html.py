@@ -1,0 +1,319 @@
+"""One self-contained HTML page (plotly inlined: opens with no network) for replays.
+
+Per plan: what was planned (sizes, pre-trade check per mode), the outcome table of
+every mode side by side, and one interactive chart: price per symbol (candles, entry,
+stop, take-profit, each mode's liquidation price over time, liquidation markers), the
+equity of every mode on one panel, and the margin ratio (1 = liquidation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from perpmargin._version import __version__
+from perpmargin.report.common import MODE_COLORS, money, slug, times, utc
+
+if TYPE_CHECKING:
+    from perpmargin.sim.replay import PlanResult
+
+__all__ = ["plan_figure", "render_html", "write_html"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1200px;padding:0 1rem;color:#1d1d1f}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2.5rem;border-top:1px solid #ddd;
+padding-top:1rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
+th,td{border:1px solid #ddd;padding:.3rem .55rem;text-align:right;vertical-align:top}
+th{background:#f5f5f7}td.l,th.l{text-align:left}
+.isolated{color:#1f6fb4;font-weight:600}.cross{color:#e8710a;font-weight:600}
+.PASS{color:#0a7d32;font-weight:600}.WARN{color:#a66b00;font-weight:600}
+.FAIL{color:#c4122f;font-weight:600}.note{color:#555;font-size:.85rem}
+.liq{color:#c4122f}
+"""
+
+
+def plan_figure(result: PlanResult) -> go.Figure:
+    """The interactive chart of one replayed plan (plotly)."""
+    plan = result.plan
+    symbols = plan.symbols
+    rows = len(symbols) + 2
+    heights = [0.5 / len(symbols)] * len(symbols) + [0.3, 0.2]
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.04,
+        row_heights=heights,
+        subplot_titles=[f"{s} ({result.market.mark_source[s]} as mark)" for s in symbols]
+        + ["equity (wallet + unrealised PnL)", "margin ratio (1 = liquidation)"],
+    )
+    x = times(result)
+    for r, s in enumerate(symbols, start=1):
+        ohlc = result.market.trade[s]
+        fig.add_trace(
+            go.Candlestick(
+                x=x,
+                open=[float(b[0]) for b in ohlc],
+                high=[float(b[1]) for b in ohlc],
+                low=[float(b[2]) for b in ohlc],
+                close=[float(b[3]) for b in ohlc],
+                name=f"{s} price",
+                increasing_line_color="#7a7a7a",
+                decreasing_line_color="#2b2b2b",
+                showlegend=False,
+            ),
+            row=r,
+            col=1,
+        )
+        for pos, entry in zip(plan.positions, result.entry_prices, strict=True):
+            if pos.symbol != s:
+                continue
+            for label, price, color in (
+                ("entry", entry, "#555"),
+                ("stop", pos.stop, "#c4122f"),
+                ("take-profit", pos.take_profit, "#0a7d32"),
+            ):
+                if price is None:
+                    continue
+                fig.add_trace(
+                    go.Scatter(
+                        x=[x[0], x[-1]],
+                        y=[float(price)] * 2,
+                        mode="lines",
+                        line={"color": color, "dash": "dash", "width": 1},
+                        name=f"{s} {pos.side} {label} {price:,}",
+                    ),
+                    row=r,
+                    col=1,
+                )
+            for mode, run in result.runs.items():
+                column = f"{s} {pos.side} liq"
+                if column in run.series:
+                    fig.add_trace(
+                        go.Scatter(
+                            x=x,
+                            y=run.series[column],
+                            mode="lines",
+                            line={"color": MODE_COLORS[mode], "width": 1.5, "shape": "hv"},
+                            name=f"{mode}: {s} {pos.side} liquidation price",
+                        ),
+                        row=r,
+                        col=1,
+                    )
+        for mode, run in result.runs.items():
+            liqs = [q for q in run.outcome.liquidations if q.symbol == s]
+            if liqs:
+                fig.add_trace(
+                    go.Scatter(
+                        x=[dt.datetime.fromtimestamp(q.time / 1000, tz=dt.UTC) for q in liqs],
+                        y=[float(q.mark_price) for q in liqs],
+                        mode="markers",
+                        marker={"symbol": "x", "size": 13, "color": MODE_COLORS[mode]},
+                        name=f"{mode}: liquidated",
+                    ),
+                    row=r,
+                    col=1,
+                )
+        fig.update_xaxes(rangeslider_visible=False, row=r, col=1)
+    for mode, run in result.runs.items():
+        color = MODE_COLORS[mode]
+        fig.add_trace(
+            go.Scatter(x=x, y=run.series["equity"], name=f"{mode} equity", line={"color": color}),
+            row=rows - 1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=run.series["margin_ratio"],
+                name=f"{mode} margin ratio",
+                line={"color": color, "width": 1},
+            ),
+            row=rows,
+            col=1,
+        )
+    fig.add_hline(y=1.0, line={"color": "#c4122f", "dash": "dot", "width": 1}, row=rows, col=1)
+    fig.update_layout(
+        height=260 * len(symbols) + 420,
+        margin={"l": 60, "r": 20, "t": 40, "b": 30},
+        legend={"orientation": "h", "y": -0.06},
+        hovermode="x unified",
+        template="plotly_white",
+    )
+    return fig
+
+
+def _cell(text: object, cls: str = "") -> str:
+    attr = f' class="{cls}"' if cls else ""
+    return f"<td{attr}>{html.escape(str(text)).replace(chr(10), '<br>')}</td>"
+
+
+def _plan_table(result: PlanResult) -> str:
+    head = (
+        "<tr><th class=l>position</th><th>quantity</th><th>entry</th><th>stop</th>"
+        "<th>take-profit</th><th>leverage</th><th class=l>pre-trade check</th></tr>"
+    )
+    body = []
+    for pos, qty, entry, check in zip(
+        result.plan.positions, result.quantities, result.entry_prices, result.checks, strict=True
+    ):
+        if check is None:
+            verdict = "no stop: not checked"
+        else:
+            verdict = "; ".join(
+                f"{m.margin_mode}: {m.status}"
+                + (
+                    f" (liquidation {m.liquidation_price:,})"
+                    if m.liquidation_price is not None
+                    else " (no liquidation price)"
+                )
+                for m in check.venues[0].modes
+            )
+        body.append(
+            "<tr>"
+            + _cell(f"{pos.symbol} {pos.side}", "l")
+            + _cell(qty)
+            + _cell(f"{entry:,}")
+            + _cell("-" if pos.stop is None else f"{pos.stop:,}")
+            + _cell("-" if pos.take_profit is None else f"{pos.take_profit:,}")
+            + _cell(f"{pos.leverage}x")
+            + _cell(verdict, "l")
+            + "</tr>"
+        )
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def _outcome_table(result: PlanResult) -> str:
+    head = (
+        "<tr><th class=l>mode</th><th class=l>liquidated</th><th>final equity</th><th>P&amp;L</th>"
+        "<th>lowest equity</th><th>max drawdown</th><th>fees</th><th>funding paid</th>"
+        "<th>liquidation fees</th><th>to insurance fund</th><th>fund draws</th>"
+        "<th>margin added</th><th class=l>stops / take-profits</th></tr>"
+    )
+    rows = []
+    for mode, run in result.runs.items():
+        o = run.outcome
+        liq = (
+            "\n".join(
+                f"{q.symbol} {q.side} at {utc(q.time)} UTC, mark {q.mark_price:,} "
+                f"(lost {money(q.loss)})"
+                for q in o.liquidations
+            )
+            or "no"
+        )
+        exits = (
+            "\n".join(
+                f"{t.kind} {t.symbol} {utc(t.time)} @ {t.price:,} ({money(t.realized_pnl)})"
+                for t in o.trades
+                if t.kind != "entry"
+            )
+            or "-"
+        )
+        rows.append(
+            "<tr>"
+            + _cell(mode, f"l {mode}")
+            + _cell(liq, "l liq" if o.liquidations else "l")
+            + _cell(money(o.final_equity))
+            + _cell(money(o.pnl))
+            + _cell(f"{money(o.min_equity)} ({utc(o.min_equity_time, '%m-%d %H:%M')})")
+            + _cell(f"{money(o.max_drawdown)} ({o.max_drawdown_pct}%)")
+            + _cell(money(o.fees))
+            + _cell(money(o.funding))
+            + _cell(money(o.liquidation_fees))
+            + _cell(money(o.insurance_fund_net))
+            + _cell(money(o.insurance_fund_draws))
+            + _cell(money(o.margin_added))
+            + _cell(exits, "l")
+            + "</tr>"
+        )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _section(result: PlanResult, include_js: bool) -> str:
+    plan = result.plan
+    market = result.market
+    stand_in = [s for s, src in market.mark_source.items() if src == "trade bars"]
+    data_note = (
+        f"{len(market)} bars of {market.step_ms // 60000} min, {utc(int(market.times[0]))} to "
+        f"{utc(int(market.times[-1]))} UTC; venue {plan.venue}; intrabar path: "
+        f"{plan.intrabar}. Data: "
+        + ", ".join(html.escape(v) for v in market.sources.values())
+        + "."
+    )
+    if stand_in:
+        data_note += (
+            f" No mark-price bars for {', '.join(stand_in)}: trade (last-price) bars stand in for "
+            "the mark, so liquidations may come a little earlier than on the venue."
+        )
+    notes = "".join(
+        f"<li>{html.escape(mode)}: {html.escape(n)}</li>"
+        for mode, run in result.runs.items()
+        for n in run.outcome.notes
+    )
+    fig_html = plan_figure(result).to_html(
+        full_html=False,
+        include_plotlyjs=include_js,
+        config={"displaylogo": False, "responsive": True},
+    )
+    return (
+        f'<section id="{slug(plan.name)}"><h2>{html.escape(plan.name)}</h2>'
+        f"<p>{html.escape(plan.description)}</p>"
+        f'<p class="note">{data_note}</p>'
+        f"<h3>Plan</h3>{_plan_table(result)}"
+        f"<h3>Outcome, {' vs '.join(result.runs)}</h3>{_outcome_table(result)}"
+        + (f'<ul class="note">{notes}</ul>' if notes else "")
+        + f"{fig_html}</section>"
+    )
+
+
+def render_html(results: Sequence[PlanResult], title: str = "perpmargin replay") -> str:
+    """The whole page as a string (plotly.js inlined once)."""
+    index = "".join(
+        f'<li><a href="#{slug(r.plan.name)}">{html.escape(r.plan.name)}</a>: '
+        + ", ".join(
+            f'<span class="{m}">{m}</span> '
+            + (
+                f"liquidated {utc(run.outcome.first_liquidation_time, '%m-%d %H:%M')}"
+                if run.outcome.liquidated
+                else "survived"
+            )
+            + f", ends {money(run.outcome.final_equity)}"
+            for m, run in r.runs.items()
+        )
+        + "</li>"
+        for r in results
+    )
+    sections = "".join(_section(r, include_js=(i == 0)) for i, r in enumerate(results))
+    stamp = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>"
+        "<p>Each plan is replayed bar by bar through perpmargin's exact (Decimal) account "
+        "engine, once per margin mode, with the same quantities. Each bar is walked open, "
+        "adverse extreme, favourable extreme, close (conservative) unless the plan says "
+        "otherwise; stops and liquidations crossed inside a bar happen at their own price, "
+        "a gap fills at the open. Money is in the venue's settle asset.</p>"
+        f"<ul>{index}</ul>{sections}"
+        f'<p class="note">perpmargin {__version__}, generated {stamp}. Market data: Binance '
+        "USDⓈ-M public archive (see perpmargin/data/market/SOURCES.md) unless a plan names its "
+        "own files.</p></body></html>"
+    )
+
+
+def write_html(
+    results: Sequence[PlanResult], path: str | Path, title: str = "perpmargin replay"
+) -> Path:
+    """Write :func:`render_html` to ``path`` (folders created) and return it."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(results, title), encoding="utf-8")
+    return out

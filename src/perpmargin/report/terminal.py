@@ -1,0 +1,74 @@
+"""The side-by-side outcome table in the terminal (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from perpmargin.report.common import liquidation_text, money, utc
+
+if TYPE_CHECKING:
+    from perpmargin.sim.replay import PlanResult
+
+__all__ = ["outcome_table", "print_summary"]
+
+_COLUMNS = (
+    ("scenario", "left"),
+    ("mode", "left"),
+    ("liquidated", "left"),
+    ("final equity", "right"),
+    ("P&L", "right"),
+    ("lowest equity", "right"),
+    ("max drawdown", "right"),
+    ("fees", "right"),
+    ("funding paid", "right"),
+    ("to insurance fund", "right"),
+    ("fund draws", "right"),
+)
+
+
+def outcome_table(results: Sequence[PlanResult], title: str | None = None) -> Table:
+    """One row per plan and mode."""
+    table = Table(title=title, show_lines=True)
+    for name, justify in _COLUMNS:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for result in results:
+        plan = result.plan
+        span = f"{utc(int(result.market.times[0]))} .. {utc(int(result.market.times[-1]))}"
+        for k, (mode, run) in enumerate(result.runs.items()):
+            o = run.outcome
+            table.add_row(
+                f"{plan.name}\n[dim]{span}, {len(result.market)} bars[/dim]" if k == 0 else "",
+                mode,
+                liquidation_text(o),
+                money(o.final_equity),
+                money(o.pnl),
+                money(o.min_equity),
+                f"{money(o.max_drawdown)} ({o.max_drawdown_pct}%)",
+                money(o.fees),
+                money(o.funding),
+                money(o.insurance_fund_net),
+                money(o.insurance_fund_draws),
+            )
+    return table
+
+
+def print_summary(
+    results: Sequence[PlanResult], console: Console | None = None, title: str | None = None
+) -> None:
+    """Print the outcome table and each plan's notes (refused entries, skipped triggers)."""
+    out = console or Console()
+    out.print(outcome_table(results, title))
+    for result in results:
+        for mode, run in result.runs.items():
+            for note in run.outcome.notes:
+                out.print(f"[dim]{result.plan.name} ({mode}): {note}[/dim]")
+        trade_bars = [s for s, src in result.market.mark_source.items() if src == "trade bars"]
+        if trade_bars and result is results[-1]:
+            out.print(
+                "[dim]No mark-price bars given: trade (last-price) bars stand in for the mark "
+                "price.[/dim]"
+            )

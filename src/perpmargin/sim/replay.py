@@ -1,0 +1,841 @@
+"""Replay a plan on real bars through the exact engine, once per margin mode.
+
+For every bar the replay
+
+1. marks every symbol at the bar's open (a gap from the last close: a stop or a
+   liquidation the gap jumped over happens here, at the open);
+2. opens the positions due at this bar (market: at the open; limit: a resting order,
+   filled at once as a taker if the open is already through it), then places their
+   stop and take-profit as reduce-only market orders;
+3. settles the funding whose time falls inside the bar, at the open's mark;
+4. walks the bar's path (:mod:`perpmargin.sim.intrabar`): three straight segments
+   between open, first extreme, second extreme and close. Symbols move one after
+   another within a segment, in the plan's order. Along a segment the replay stops
+   exactly at every price where something happens (a liquidation price, a stop, a
+   take-profit, a limit, a margin trigger), marks the engine there, and goes on from
+   the new state, so each trigger is hit at its own price, in path order.
+
+Trade bars are the last price; mark bars, when given, are the mark (liquidation and
+mark-triggered orders use it). Without mark bars the trade bars stand in for the mark,
+and the result says so. Every money figure comes from the Decimal engine; the series
+kept for charts are float64 copies.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from perpmargin.engine.account import Account
+from perpmargin.engine.events import (
+    Event,
+    Fill,
+    FundingSettled,
+    InsuranceFundTransfer,
+    Liquidation,
+    MarginChanged,
+    OrderCancelled,
+)
+from perpmargin.engine.insurance import InsuranceFund
+from perpmargin.errors import InsufficientMargin, PerpMarginError
+from perpmargin.numeric import ZERO, engine_context, is_on_grid, round_to_step
+from perpmargin.risk.pretrade import TradeCheck, check_trade
+from perpmargin.sim.data import Bars, DataError, Funding, align, load_bars, load_funding
+from perpmargin.sim.intrabar import waypoints
+from perpmargin.sim.plan import Plan, PlanError, PositionPlan
+from perpmargin.venues.loader import load_venue
+from perpmargin.venues.schema import Venue
+
+__all__ = [
+    "LiquidationInfo",
+    "MarketData",
+    "ModeRun",
+    "Outcome",
+    "PlanResult",
+    "TradeInfo",
+    "load_market",
+    "replay",
+]
+
+MarginModeName = Literal["isolated", "cross"]
+OHLC = tuple[Decimal, Decimal, Decimal, Decimal]
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))  # the shortest repr is the file's decimal text
+
+
+# ---------------------------------------------------------------------------- market
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Aligned bars for every symbol of a plan, as exact Decimals.
+
+    ``trade[s][i]`` and ``mark[s][i]`` are (open, high, low, close) of bar ``i``;
+    ``funding[i]`` maps symbol to the rate settled inside bar ``i``. ``mark_source[s]``
+    is ``"mark bars"`` or ``"trade bars"`` (trade bars standing in for the mark).
+    """
+
+    times: np.ndarray
+    step_ms: int
+    trade: Mapping[str, list[OHLC]]
+    mark: Mapping[str, list[OHLC]]
+    funding: Mapping[int, Mapping[str, Decimal]]
+    mark_source: Mapping[str, str]
+    sources: Mapping[str, str]
+    funding_outside: int = 0
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+def _ohlc(bars: Bars, keep: np.ndarray) -> list[OHLC]:
+    frame = bars.frame.loc[keep, ["open", "high", "low", "close"]]
+    return [(_dec(o), _dec(h), _dec(lo), _dec(c)) for o, h, lo, c in frame.to_numpy()]
+
+
+def _path(ref: object) -> str | Path:
+    if isinstance(ref, str | Path):
+        return ref
+    raise DataError(f"not a file name or path: {ref!r}")
+
+
+def _window(plan: Plan, times: np.ndarray) -> np.ndarray:
+    keep = np.ones(len(times), dtype=bool)
+    if plan.start is not None:
+        keep &= times >= plan.start
+    if plan.end is not None:
+        keep &= times <= plan.end
+    return keep
+
+
+def load_market(
+    plan: Plan,
+    *,
+    bars: Mapping[str, str | Path | Bars] | None = None,
+    funding: Mapping[str, str | Path | Funding] | None = None,
+    marks: Mapping[str, str | Path | Bars] | None = None,
+) -> MarketData:
+    """Load, validate and align the plan's data (``bars``/``funding``/``marks`` override
+    the plan's files per symbol).
+
+    Raises
+    ------
+    DataError
+        A malformed file (see :mod:`perpmargin.sim.data`), symbols whose timestamps
+        differ, mark bars not matching trade bars, or a window with fewer than 2 bars.
+    """
+    overrides = {"bars": bars or {}, "funding": funding or {}, "marks": marks or {}}
+    for table, given in overrides.items():
+        unknown = set(given) - set(plan.bars)
+        if unknown:
+            raise DataError(f"--data/{table} for symbols the plan does not use: {unknown}")
+    sources: dict[str, str] = {}
+
+    def _bars(table: str, symbol: str, ref: Any) -> Bars:
+        loaded = ref if isinstance(ref, Bars) else load_bars(ref)
+        sources[f"{table}:{symbol}"] = loaded.source
+        return loaded
+
+    trade = {s: _bars("bars", s, overrides["bars"].get(s, plan.bars[s])) for s in plan.symbols}
+    align(trade)
+    first = trade[plan.symbols[0]]
+    times = first.frame["timestamp"].to_numpy()
+    keep = _window(plan, times)
+    if keep.sum() < 2:
+        raise DataError(
+            f"{plan.name}: the window start..end leaves {int(keep.sum())} bar(s) of "
+            f"{first.source}; need at least 2"
+        )
+    mark_bars: dict[str, Bars] = {}
+    for s in plan.symbols:
+        ref = overrides["marks"].get(s, plan.marks.get(s))
+        if ref is not None:
+            mark_bars[s] = _bars("marks", s, ref)
+            align({s: trade[s], f"{s} (mark)": mark_bars[s]})
+    rates: dict[int, dict[str, Decimal]] = {}
+    outside = 0
+    kept_times = times[keep]
+    t0, step = int(kept_times[0]), first.step_ms
+    for s in plan.symbols:
+        ref = overrides["funding"].get(s, plan.funding.get(s))
+        if ref is None:
+            continue
+        loaded = ref if isinstance(ref, Funding) else load_funding(_path(ref))
+        sources[f"funding:{s}"] = loaded.source
+        for ft, rate in loaded.frame.itertuples(index=False):
+            i = (int(ft) - t0) // step
+            if 0 <= i < len(kept_times):
+                rates.setdefault(int(i), {})[s] = _dec(rate)
+            else:
+                outside += 1
+    trade_ohlc = {s: _ohlc(trade[s], keep) for s in plan.symbols}
+    return MarketData(
+        times=kept_times.astype("int64"),
+        step_ms=step,
+        trade=trade_ohlc,
+        mark={s: _ohlc(mark_bars[s], keep) if s in mark_bars else trade_ohlc[s] for s in trade},
+        funding=rates,
+        mark_source={s: "mark bars" if s in mark_bars else "trade bars" for s in trade},
+        sources=sources,
+        funding_outside=outside,
+    )
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class LiquidationInfo:
+    """A liquidation: when (ms), which leg, at what mark, and what it cost (settle asset)."""
+
+    time: int
+    symbol: str
+    side: str
+    mark_price: Decimal
+    bankruptcy_price: Decimal | None
+    loss: Decimal
+    liquidation_fee: Decimal
+
+
+@dataclass(frozen=True)
+class TradeInfo:
+    """A fill the plan caused: ``kind`` is entry, stop, take_profit or close."""
+
+    time: int
+    kind: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    realized_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one margin mode did to the money (settle asset; + is a gain or a payment in).
+
+    ``funding`` + is paid by the account; ``insurance_fund_net`` + went into the fund
+    (fees and remaining margin), ``insurance_fund_draws`` is what the fund paid to cover
+    deficits (>= 0). ``max_drawdown`` is the largest fall of equity from a running peak
+    over every point the replay evaluated (intrabar included).
+    """
+
+    mode: MarginModeName
+    start_balance: Decimal
+    final_equity: Decimal
+    final_wallet: Decimal
+    pnl: Decimal
+    min_equity: Decimal
+    min_equity_time: int
+    max_drawdown: Decimal
+    max_drawdown_pct: Decimal
+    liquidations: tuple[LiquidationInfo, ...]
+    trades: tuple[TradeInfo, ...]
+    fees: Decimal
+    funding: Decimal
+    liquidation_fees: Decimal
+    insurance_fund_net: Decimal
+    insurance_fund_draws: Decimal
+    margin_added: Decimal
+    notes: tuple[str, ...]
+
+    @property
+    def liquidated(self) -> bool:
+        """Whether any position was liquidated."""
+        return bool(self.liquidations)
+
+    @property
+    def first_liquidation_time(self) -> int | None:
+        """Time (ms) of the first liquidation, or None."""
+        return self.liquidations[0].time if self.liquidations else None
+
+
+@dataclass
+class ModeRun:
+    """One mode's replay: the account (with its whole ledger), the outcome and the series.
+
+    ``series`` has one row per bar (at the bar's close): ``time`` (ms), ``equity``,
+    ``equity_low`` (lowest equity inside the bar), ``wallet``, ``margin_ratio`` (the
+    highest pool ratio inside the bar; 1 = liquidation), and per position ``<SYMBOL side>
+    margin`` (isolated margin, or notional / leverage in cross) and ``<SYMBOL side> liq``
+    (liquidation price, NaN when none), as float64.
+    """
+
+    mode: MarginModeName
+    account: Account
+    outcome: Outcome
+    series: pd.DataFrame
+
+    @property
+    def events(self) -> list[Event]:
+        """The ledger without mark updates."""
+        return [e for e in self.account.ledger if type(e).__name__ != "MarksUpdated"]
+
+
+@dataclass
+class PlanResult:
+    """A plan replayed under each of its modes, with the sizes and pre-trade checks."""
+
+    plan: Plan
+    market: MarketData
+    quantities: tuple[Decimal, ...]
+    entry_prices: tuple[Decimal, ...]
+    checks: tuple[TradeCheck | None, ...]
+    runs: dict[str, ModeRun] = field(default_factory=dict)
+
+    def to_dict(self, *, series: bool = False) -> dict[str, Any]:
+        """A JSON-ready summary (Decimals as strings, times in ms)."""
+        from perpmargin.report.jsonout import plan_result_dict
+
+        return plan_result_dict(self, series=series)
+
+
+# ---------------------------------------------------------------------------- sizing
+
+
+def _entry_index(plan: Plan, market: MarketData, pos: PositionPlan) -> int:
+    if pos.at is None:
+        return 0
+    idx = int(np.searchsorted(market.times, pos.at, side="left"))
+    if idx >= len(market):
+        raise PlanError(f"{plan.name}: {pos.symbol} entry time {pos.at} is after the last bar")
+    return idx
+
+
+def _size(
+    plan: Plan, venue: Venue, market: MarketData, pos: PositionPlan
+) -> tuple[Decimal, Decimal, TradeCheck | None]:
+    spec = venue.symbol(pos.symbol)
+    i = _entry_index(plan, market, pos)
+    entry = pos.entry if pos.entry is not None else market.trade[pos.symbol][i][0]
+    where = f"{plan.name}: {pos.symbol} {pos.side}"
+    for name in ("stop", "take_profit", "entry"):
+        value = getattr(pos, name)
+        if value is not None and not is_on_grid(value, spec.tick_size):
+            raise PlanError(f"{where}: {name} {value} is off the tick {spec.tick_size}")
+    if pos.stop is not None and (entry - pos.stop) * pos.sign <= 0:
+        raise PlanError(f"{where}: stop {pos.stop} is not beyond the entry {entry}")
+    if pos.take_profit is not None and (pos.take_profit - entry) * pos.sign <= 0:
+        raise PlanError(f"{where}: take_profit {pos.take_profit} is not beyond the entry {entry}")
+    kind, value = pos.size.kind, pos.size.value
+    check = None
+    with engine_context():
+        if kind == "qty":
+            qty = round_to_step(value, spec.step_size, "down")
+        elif kind == "notional":
+            qty = round_to_step(value / entry, spec.step_size, "down")
+        elif kind == "margin":
+            qty = round_to_step(value * pos.leverage / entry, spec.step_size, "down")
+        else:
+            assert pos.stop is not None
+            check = _check(plan, venue, pos, entry, None)
+            qty = check.venues[0].quantity
+        if qty <= 0:
+            raise PlanError(f"{where}: the size rule gives no quantity at entry {entry}")
+        if pos.stop is not None and check is None:
+            check = _check(plan, venue, pos, entry, qty)
+    return qty, entry, check
+
+
+def _check(
+    plan: Plan, venue: Venue, pos: PositionPlan, entry: Decimal, qty: Decimal | None
+) -> TradeCheck:
+    assert pos.stop is not None
+    check = check_trade(
+        symbol=pos.symbol,
+        side=pos.side,
+        entry=entry,
+        stop=pos.stop,
+        take_profit=pos.take_profit,
+        leverage=pos.leverage,
+        risk=pos.size.risk_text if pos.size.kind == "risk" else "1%",
+        quantity=qty,
+        balance=plan.balance,
+        venue=venue,
+        margin_modes=plan.modes,
+    )
+    error = check.venues[0].error
+    if error:
+        raise PlanError(f"{plan.name}: {pos.symbol}: {error}")
+    return check
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Slot:
+    """Replay state of one planned position."""
+
+    plan: PositionPlan
+    quantity: Decimal
+    index: int
+    state: Literal["waiting", "resting", "open", "done"] = "waiting"
+    entry_order: int | None = None
+    stop_order: int | None = None
+    tp_order: int | None = None
+    fired: set[int] = field(default_factory=set)
+
+
+class _Run:
+    def __init__(
+        self,
+        plan: Plan,
+        venue: Venue,
+        market: MarketData,
+        mode: MarginModeName,
+        quantities: tuple[Decimal, ...],
+        fund: InsuranceFund | None,
+    ) -> None:
+        self.plan, self.venue, self.market, self.mode = plan, venue, market, mode
+        self.symbols = plan.symbols
+        self.acct = Account(venue, plan.balance, insurance_fund=fund, time=int(market.times[0]))
+        if plan.position_mode is not None and plan.position_mode != self.acct.position_mode:
+            self.acct.set_position_mode(plan.position_mode)
+        for pos in plan.positions:
+            if self.acct.margin_mode(pos.symbol) != mode:
+                self.acct.set_margin_mode(pos.symbol, mode)
+            self.acct.set_leverage(pos.symbol, pos.leverage)
+        self.slots = [
+            _Slot(pos, qty, _entry_index(plan, market, pos))
+            for pos, qty in zip(plan.positions, quantities, strict=True)
+        ]
+        self.hedge = self.acct.position_mode == "hedge"
+        self.ticks = {s: venue.symbol(s).tick_size for s in self.symbols}
+        self.last: dict[str, Decimal] = {}
+        self.markp: dict[str, Decimal] = {}
+        self.notes: list[str] = []
+        self.trades: list[TradeInfo] = []
+        self.margin_added = ZERO
+        self.time = int(market.times[0])
+        self.peak = plan.balance
+        self.max_dd = ZERO
+        self.max_dd_pct = ZERO
+        self.min_equity = plan.balance
+        self.min_time = self.time
+        self.bar_low = plan.balance
+        self.bar_ratio = ZERO
+
+    # -- engine calls
+
+    def _mark(self, marks: Mapping[str, Decimal], last: Mapping[str, Decimal]) -> None:
+        self.markp.update(marks)
+        self.last.update(last)
+        events = self.acct.mark(marks, last_prices=last, time=self.time)
+        self._after(events)
+
+    def _after(self, events: list[Event]) -> None:
+        for e in events:
+            if isinstance(e, Fill) and e.order_id is not None:
+                self._on_fill(e)
+            elif isinstance(e, Liquidation):
+                self.bar_ratio = max(self.bar_ratio, Decimal(1))  # the pool reached 1
+                for slot in self.slots:
+                    if slot.plan.symbol == e.symbol and slot.plan.side == e.position_side:
+                        slot.state = "done"
+        self._margin_triggers()
+        self._observe()
+
+    def _on_fill(self, e: Fill) -> None:
+        for slot in self.slots:
+            kind = None
+            if e.order_id == slot.entry_order:
+                kind = "entry"
+            elif e.order_id == slot.stop_order:
+                kind = "stop"
+            elif e.order_id == slot.tp_order:
+                kind = "take_profit"
+            if kind is None:
+                continue
+            self.trades.append(
+                TradeInfo(
+                    self.time,
+                    kind,
+                    e.symbol,
+                    e.position_side,
+                    e.quantity,
+                    e.price,
+                    e.fee,
+                    e.realized_pnl,
+                )
+            )
+            if kind == "entry":
+                slot.state = "open"
+                self._protect(slot)
+            elif e.quantity_after == 0:
+                slot.state = "done"
+
+    def _observe(self) -> None:
+        equity = self.acct.equity
+        if equity < self.min_equity:
+            self.min_equity, self.min_time = equity, self.time
+        self.bar_low = min(self.bar_low, equity)
+        if equity > self.peak:
+            self.peak = equity
+        dd = self.peak - equity
+        if dd > self.max_dd:
+            self.max_dd = dd
+            self.max_dd_pct = dd / self.peak * 100 if self.peak > 0 else ZERO
+        ratios = self.acct.margin_ratios()
+        if ratios:
+            self.bar_ratio = max(self.bar_ratio, *ratios.values())
+
+    def _margin_triggers(self) -> None:
+        for slot in self.slots:
+            if slot.state != "open":
+                continue
+            pos = slot.plan
+            for j, trig in enumerate(pos.add_margin):
+                if j in slot.fired:
+                    continue
+                mark = self.markp.get(pos.symbol)
+                if trig.at_price is not None:
+                    hit = mark is not None and (mark - trig.at_price) * pos.sign <= 0
+                else:
+                    key = "cross" if self.mode == "cross" else f"{pos.symbol} {pos.side}"
+                    ratio = self.acct.margin_ratios().get(key)
+                    hit = ratio is not None and ratio >= (trig.at_margin_ratio or 0)
+                if not hit:
+                    continue
+                slot.fired.add(j)
+                if self.mode == "cross":
+                    self.notes.append(
+                        f"{_hhmm(self.time)} {pos.symbol}: add_margin {trig.amount} not applied "
+                        "in cross (the whole wallet already backs the position)"
+                    )
+                    continue
+                try:
+                    side = pos.side if self.hedge else None
+                    self.acct.add_margin(pos.symbol, trig.amount, side=side, time=self.time)
+                    self.margin_added += trig.amount
+                except InsufficientMargin as exc:
+                    self.notes.append(f"{_hhmm(self.time)} {pos.symbol}: add_margin refused: {exc}")
+
+    def _protect(self, slot: _Slot) -> None:
+        pos = slot.plan
+        leg = self.acct.position(pos.symbol, pos.side if self.hedge else None)
+        if leg is None:
+            return
+        close_side: Literal["buy", "sell"] = "sell" if pos.side == "long" else "buy"
+        side = pos.side if self.hedge else None
+        if pos.stop is not None:
+            slot.stop_order = self.acct.place_order(
+                pos.symbol,
+                close_side,
+                "stop_market",
+                leg.quantity,
+                stop_price=pos.stop,
+                reduce_only=True,
+                trigger_by=pos.stop_trigger,
+                position_side=side,
+                time=self.time,
+            ).order_id
+        if pos.take_profit is not None:
+            slot.tp_order = self.acct.place_order(
+                pos.symbol,
+                close_side,
+                "take_profit_market",
+                leg.quantity,
+                stop_price=pos.take_profit,
+                reduce_only=True,
+                trigger_by="last",
+                position_side=side,
+                time=self.time,
+            ).order_id
+
+    def _enter(self, slot: _Slot) -> None:
+        pos = slot.plan
+        price = self.last[pos.symbol]
+        marketable = pos.entry is not None and (price - pos.entry) * pos.sign <= 0
+        try:
+            if pos.entry is None or marketable:
+                events = self.acct.open(pos.symbol, pos.side, slot.quantity, price, time=self.time)
+                fill = next(e for e in events if isinstance(e, Fill))
+                self.trades.append(
+                    TradeInfo(
+                        self.time,
+                        "entry",
+                        pos.symbol,
+                        pos.side,
+                        fill.quantity,
+                        fill.price,
+                        fill.fee,
+                        fill.realized_pnl,
+                    )
+                )
+                slot.state = "open"
+                self._protect(slot)
+                self._after(events)
+            else:
+                order_side: Literal["buy", "sell"] = "buy" if pos.side == "long" else "sell"
+                slot.entry_order = self.acct.place_order(
+                    pos.symbol,
+                    order_side,
+                    "limit",
+                    slot.quantity,
+                    price=pos.entry,
+                    position_side=pos.side if self.hedge else None,
+                    time=self.time,
+                ).order_id
+                slot.state = "resting"
+        except PerpMarginError as exc:
+            slot.state = "done"
+            self.notes.append(f"{_hhmm(self.time)} {pos.symbol} {pos.side}: entry refused: {exc}")
+
+    # -- the path
+
+    def _critical(self, s: str) -> list[tuple[bool, Decimal]]:
+        """(on the mark series?, price) of everything that can happen to ``s``."""
+        out: list[tuple[bool, Decimal]] = []
+        for view_side in ("long", "short"):
+            try:
+                liq = self.acct.liquidation_price(s, view_side)
+            except PerpMarginError:
+                liq = None
+            if liq is not None:
+                out.append((True, liq))
+        for order in self.acct.open_orders(s):
+            price = order.price if order.type == "limit" else order.stop_price
+            assert price is not None
+            out.append((order.trigger_by == "mark", price))
+        if self.mode == "isolated":
+            for slot in self.slots:
+                if slot.plan.symbol != s or slot.state != "open":
+                    continue
+                for j, trig in enumerate(slot.plan.add_margin):
+                    if j not in slot.fired and trig.at_price is not None:
+                        out.append((True, trig.at_price))
+        return out
+
+    def _walk(self, s: str, to_last: Decimal, to_mark: Decimal) -> None:
+        tick = self.ticks[s]
+        while True:
+            a_last, a_mark = self.last[s], self.markp[s]
+            best: tuple[Decimal, bool, Decimal] | None = None
+            for on_mark, price in self._critical(s):
+                a, b = (a_mark, to_mark) if on_mark else (a_last, to_last)
+                if a == b:
+                    continue
+                u = (price - a) / (b - a)
+                if 0 < u < 1 and (best is None or u < best[0]):
+                    best = (u, on_mark, price)
+            if best is None:
+                self._mark({s: to_mark}, {s: to_last})
+                return
+            u, on_mark, price = best
+            if on_mark:
+                m, lp = price, (a_last + (to_last - a_last) * u).quantize(tick, ROUND_HALF_EVEN)
+            else:
+                lp, m = price, (a_mark + (to_mark - a_mark) * u).quantize(tick, ROUND_HALF_EVEN)
+            if m <= 0 or lp <= 0:  # pragma: no cover - interpolation between positives
+                m, lp = to_mark, to_last
+            self._mark({s: m}, {s: lp})
+
+    def _exposure(self, s: str) -> tuple[int, int]:
+        net = self.acct.net_quantity(s)
+        hint = 0
+        for slot in self.slots:
+            if slot.plan.symbol == s and slot.state in ("waiting", "resting"):
+                hint = slot.plan.sign
+                break
+        return (1 if net > 0 else -1 if net < 0 else 0), hint
+
+    def run_bar(self, i: int) -> None:
+        market = self.market
+        self.time = int(market.times[i])
+        self.bar_low = self.acct.equity
+        self.bar_ratio = ZERO
+        self._mark(
+            {s: market.mark[s][i][0] for s in self.symbols},
+            {s: market.trade[s][i][0] for s in self.symbols},
+        )
+        for slot in self.slots:
+            if slot.state == "waiting" and slot.index == i:
+                self._enter(slot)
+        for s, rate in sorted(market.funding.get(i, {}).items()):
+            self._after(self.acct.settle_funding(s, rate, time=self.time))
+        paths = {}
+        for s in self.symbols:
+            exposure, hint = self._exposure(s)
+            order = self.plan.intrabar
+            paths[s] = (
+                waypoints(*market.trade[s][i], exposure=exposure, order=order, side_hint=hint),
+                waypoints(*market.mark[s][i], exposure=exposure, order=order, side_hint=hint),
+            )
+        for step in (1, 2, 3):
+            for s in self.symbols:
+                trade_path, mark_path = paths[s]
+                self._walk(s, trade_path[step], mark_path[step])
+
+    def record(self) -> dict[str, float]:
+        acct = self.acct
+        row = {
+            "time": float(self.time),
+            "equity": float(acct.equity),
+            "equity_low": float(self.bar_low),
+            "wallet": float(acct.wallet_balance),
+            "margin_ratio": float(self.bar_ratio),
+        }
+        for slot in self.slots:
+            key = f"{slot.plan.symbol} {slot.plan.side}"
+            view = acct.position(slot.plan.symbol, slot.plan.side if self.hedge else None)
+            if view is None or view.side != slot.plan.side:
+                row[f"{key} margin"] = 0.0
+                row[f"{key} liq"] = float("nan")
+                continue
+            row[f"{key} margin"] = float(view.initial_margin)
+            row[f"{key} liq"] = (
+                float("nan") if view.liquidation_price is None else float(view.liquidation_price)
+            )
+        return row
+
+    def outcome(self) -> Outcome:
+        ledger = self.acct.ledger
+        liqs = tuple(
+            LiquidationInfo(
+                e.time or 0,
+                e.symbol,
+                e.position_side,
+                e.mark_price,
+                e.bankruptcy_price,
+                -(e.realized_pnl - e.liquidation_fee)
+                if e.margin_mode == "cross"
+                else -e.isolated_margin_delta - e.cross_wallet_delta,
+                e.liquidation_fee,
+            )
+            for e in ledger
+            if isinstance(e, Liquidation)
+        )
+        draws = ZERO
+        for e in ledger:
+            if isinstance(e, Liquidation | FundingSettled) and e.insurance_fund_delta < 0:
+                draws -= e.insurance_fund_delta
+            elif isinstance(e, InsuranceFundTransfer) and e.amount < 0:
+                draws -= e.amount
+        equity = self.acct.equity
+        return Outcome(
+            mode=self.mode,
+            start_balance=self.plan.balance,
+            final_equity=equity,
+            final_wallet=self.acct.wallet_balance,
+            pnl=equity - self.plan.balance,
+            min_equity=self.min_equity,
+            min_equity_time=self.min_time,
+            max_drawdown=self.max_dd,
+            max_drawdown_pct=self.max_dd_pct.quantize(Decimal("0.01")),
+            liquidations=liqs,
+            trades=tuple(self.trades),
+            fees=self.acct.fees_paid,
+            funding=sum((e.amount for e in ledger if isinstance(e, FundingSettled)), ZERO),
+            liquidation_fees=sum(
+                (e.liquidation_fee for e in ledger if isinstance(e, Liquidation)), ZERO
+            ),
+            insurance_fund_net=self.acct.insurance_fund_net,
+            insurance_fund_draws=draws,
+            margin_added=sum(
+                (e.amount for e in ledger if isinstance(e, MarginChanged) and e.amount > 0), ZERO
+            ),
+            notes=tuple(self.notes)
+            + tuple(
+                f"{_hhmm(e.time)} order {e.order_id} cancelled: {e.reason}"
+                for e in ledger
+                if isinstance(e, OrderCancelled) and e.reason.startswith("rejected")
+            ),
+        )
+
+
+def _hhmm(ms: int | None) -> str:
+    import datetime as dt
+
+    if ms is None:
+        return "?"
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def replay(
+    plan: Plan,
+    market: MarketData | None = None,
+    *,
+    venue: Venue | None = None,
+    insurance_fund: Callable[[], InsuranceFund] | None = None,
+    progress: bool | None = None,
+) -> PlanResult:
+    """Replay ``plan`` once per margin mode in ``plan.modes`` and return every run.
+
+    Parameters
+    ----------
+    market
+        Data from :func:`load_market` (loaded from the plan's files when omitted).
+    venue
+        A venue object to use instead of ``plan.venue`` (e.g. a what-if copy).
+    insurance_fund
+        Factory of the fund each run starts with (a new empty fund by default).
+    progress
+        Show a progress bar on stderr; by default only on a terminal for long replays.
+    """
+    data = market if market is not None else load_market(plan)
+    v = venue if venue is not None else load_venue(plan.venue)
+    sized = [_size(plan, v, data, pos) for pos in plan.positions]
+    keys = [(p.symbol, p.side) for p in plan.positions]
+    if len(set(keys)) != len(keys):
+        raise PlanError(f"{plan.name}: one position per symbol and side")
+    result = PlanResult(
+        plan=plan,
+        market=data,
+        quantities=tuple(q for q, _, _ in sized),
+        entry_prices=tuple(e for _, e, _ in sized),
+        checks=tuple(c for _, _, c in sized),
+    )
+    n = len(data)
+    show = (
+        progress if progress is not None else (sys.stderr.isatty() and n * len(plan.modes) > 20000)
+    )
+    bar_ctx = _progress(show, n * len(plan.modes), plan.name)
+    with bar_ctx as advance:
+        for mode in plan.modes:
+            fund = insurance_fund() if insurance_fund is not None else None
+            run = _Run(plan, v, data, mode, result.quantities, fund)
+            rows = []
+            for i in range(n):
+                run.run_bar(i)
+                rows.append(run.record())
+                if i % 256 == 255:
+                    advance(256)
+            advance(n % 256)
+            series = pd.DataFrame(rows)
+            series["time"] = series["time"].astype("int64")
+            result.runs[mode] = ModeRun(mode, run.acct, run.outcome(), series)
+    return result
+
+
+class _progress:
+    """A rich progress bar, or nothing."""
+
+    def __init__(self, show: bool, total: int, label: str) -> None:
+        self.show, self.total, self.label = show, total, label
+        self._bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.show:
+            return lambda k: None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._bar = Progress(console=Console(stderr=True), transient=True)
+        self._bar.__enter__()
+        task = self._bar.add_task(f"replay {self.label}", total=self.total)
+        return lambda k: self._bar.update(task, advance=k)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
