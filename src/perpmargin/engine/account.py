@@ -30,7 +30,7 @@ Every public mutator is atomic: a typed error leaves the account exactly as it w
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
@@ -146,6 +146,7 @@ class Account:
         self._fees_paid = ZERO
         self._counterparty_pnl = ZERO
         self._time: int | None = _time_ms(time)
+        self._revision = 0
         self._emit(
             AccountOpened,
             venue=venue.id,
@@ -160,6 +161,8 @@ class Account:
     def _emit(self, cls: type[Event], **fields: Any) -> Event:
         event = cls(seq=len(self._ledger), time=self._time, **fields)
         self._ledger.append(event)
+        if cls is not MarksUpdated:
+            self._revision += 1
         return event
 
     @contextmanager
@@ -182,6 +185,7 @@ class Account:
             self._fees_paid,
             self._counterparty_pnl,
             self._time,
+            self._revision,
         )
         try:
             with engine_context():
@@ -204,6 +208,7 @@ class Account:
                 self._fees_paid,
                 self._counterparty_pnl,
                 self._time,
+                self._revision,
             ) = saved
             del self._ledger[ledger_len:]
             self._insurance_fund.balance = fund_balance
@@ -383,6 +388,35 @@ class Account:
         spec = self._spec(symbol)
         return sum((leg.sign * leg.quantity for leg in self._legs_of(spec.symbol)), ZERO)
 
+    def liquidates_at(self, prices: Mapping[str, Number]) -> bool:
+        """Whether marking at ``prices`` (symbol -> mark; other marks held) would liquidate.
+
+        Looks at the isolated legs of those symbols and at the cross account when it
+        holds any of them; changes nothing. Equity minus requirement is concave along a
+        straight move of the marks (linear PnL minus a convex tiered requirement), so
+        if neither end of such a move liquidates, no point in between does.
+        """
+        with engine_context():
+            moved = {
+                self._spec(s).symbol: self._price(p, f"price of {s}") for s, p in prices.items()
+            }
+            for (symbol, _), leg in self._legs.items():
+                if leg.margin_mode != "isolated" or symbol not in moved:
+                    continue
+                p = moved[symbol]
+                if leg.isolated_margin + self._upnl(leg, p) <= self._requirement(leg, p):
+                    return True
+            cross = self._cross_legs()
+            if not any(leg.symbol in moved for leg in cross):
+                return False
+            equity = self._cross_wallet
+            mm = ZERO
+            for leg in cross:
+                at = moved.get(leg.symbol, self._marks[leg.symbol])
+                equity += self._upnl(leg, at)
+                mm += self._requirement(leg, at)
+            return equity <= mm
+
     def margin_ratios(self) -> dict[str, Decimal]:
         """Maintenance requirement / margin balance of every margin pool, at the marks.
 
@@ -420,6 +454,15 @@ class Account:
     def insurance_fund_net(self) -> Decimal:
         """Net amount this account moved into (+) the insurance fund."""
         return self._insurance_net
+
+    @property
+    def revision(self) -> int:
+        """Count of state-changing events so far (every event but a mark update).
+
+        Two reads with the same revision saw the same positions, margins and wallet;
+        only the marks may differ. Useful as a cache key.
+        """
+        return self._revision
 
     @property
     def ledger(self) -> tuple[Event, ...]:
@@ -1234,9 +1277,11 @@ class Account:
             self._emit(MarksUpdated, marks=marks, last=last)
             for s, r in sorted(rates.items()):
                 self._settle_funding(s, r)
-            self._check_liquidations()
+            self._check_liquidations(set(marks) | set(rates))
+            before = len(self._ledger)
             self._process_orders()
-            self._check_liquidations()
+            if len(self._ledger) != before:  # a fill changed the state: check everything
+                self._check_liquidations()
             return self._ledger[start:]
 
     def settle_funding(
@@ -1298,9 +1343,12 @@ class Account:
 
     # ------------------------------------------------------------------ liquidation
 
-    def _check_liquidations(self) -> None:
+    def _check_liquidations(self, symbols: Collection[str] | None = None) -> None:
+        """Liquidate what is at or below maintenance: isolated legs (of ``symbols`` only,
+        when given: the others' marks and margins did not change), then the cross
+        account as a whole."""
         for _key, leg in sorted(self._legs.items()):
-            if leg.margin_mode != "isolated":
+            if leg.margin_mode != "isolated" or (symbols is not None and leg.symbol not in symbols):
                 continue
             mark = self._marks[leg.symbol]
             if leg.isolated_margin + self._upnl(leg) <= self._requirement(leg, mark):

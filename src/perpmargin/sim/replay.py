@@ -44,6 +44,7 @@ from perpmargin.engine.events import (
     OrderCancelled,
 )
 from perpmargin.engine.insurance import InsuranceFund
+from perpmargin.engine.position import PositionView
 from perpmargin.errors import InsufficientMargin, PerpMarginError
 from perpmargin.numeric import ZERO, engine_context, is_on_grid, round_to_step
 from perpmargin.risk.pretrade import TradeCheck, check_trade
@@ -66,6 +67,12 @@ __all__ = [
 
 MarginModeName = Literal["isolated", "cross"]
 OHLC = tuple[Decimal, Decimal, Decimal, Decimal]
+_U_RESOLUTION = Decimal("1e-18")  # bisection stops here: far below a tick on any segment
+
+
+def _to_tick(price: Decimal, tick: Decimal) -> Decimal:
+    """The nearest multiple of ``tick`` (half-even), at the tick's own exponent."""
+    return ((price / tick).to_integral_value(ROUND_HALF_EVEN) * tick).quantize(tick)
 
 
 def _dec(x: float) -> Decimal:
@@ -425,6 +432,7 @@ class _Run:
         self.min_time = self.time
         self.bar_low = plan.balance
         self.bar_ratio = ZERO
+        self._views: dict[tuple[str, str], tuple[int, PositionView | None]] = {}
 
     # -- engine calls
 
@@ -594,52 +602,85 @@ class _Run:
 
     # -- the path
 
-    def _critical(self, s: str) -> list[tuple[bool, Decimal]]:
-        """(on the mark series?, price) of everything that can happen to ``s``."""
-        out: list[tuple[bool, Decimal]] = []
-        for view_side in ("long", "short"):
-            try:
-                liq = self.acct.liquidation_price(s, view_side)
-            except PerpMarginError:
-                liq = None
-            if liq is not None:
-                out.append((True, liq))
-        for order in self.acct.open_orders(s):
+    def _triggers(self) -> list[tuple[str, bool, Decimal]]:
+        """(symbol, on the mark series?, price) of every order and price trigger."""
+        out: list[tuple[str, bool, Decimal]] = []
+        for order in self.acct.open_orders():
             price = order.price if order.type == "limit" else order.stop_price
             assert price is not None
-            out.append((order.trigger_by == "mark", price))
+            out.append((order.symbol, order.trigger_by == "mark", price))
         if self.mode == "isolated":
             for slot in self.slots:
-                if slot.plan.symbol != s or slot.state != "open":
+                if slot.state != "open":
                     continue
                 for j, trig in enumerate(slot.plan.add_margin):
                     if j not in slot.fired and trig.at_price is not None:
-                        out.append((True, trig.at_price))
+                        out.append((slot.plan.symbol, True, trig.at_price))
         return out
 
-    def _walk(self, s: str, to_last: Decimal, to_mark: Decimal) -> None:
-        tick = self.ticks[s]
-        while True:
-            a_last, a_mark = self.last[s], self.markp[s]
-            best: tuple[Decimal, bool, Decimal] | None = None
-            for on_mark, price in self._critical(s):
-                a, b = (a_mark, to_mark) if on_mark else (a_last, to_last)
+    def _segment(self, end_last: Mapping[str, Decimal], end_mark: Mapping[str, Decimal]) -> None:
+        """Move every symbol together in a straight line to the segment's end (u: 0 -> 1),
+        stopping exactly where a trigger or a liquidation happens."""
+        start_last, start_mark = dict(self.last), dict(self.markp)
+        ticks = self.ticks
+
+        def at(u: Decimal) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+            if u == 1:
+                return dict(end_mark), dict(end_last)
+            marks = {
+                s: _to_tick(start_mark[s] + (end_mark[s] - start_mark[s]) * u, ticks[s])
+                for s in self.symbols
+            }
+            last = {
+                s: _to_tick(start_last[s] + (end_last[s] - start_last[s]) * u, ticks[s])
+                for s in self.symbols
+            }
+            return marks, last
+
+        u0 = ZERO
+        while u0 < 1:
+            u_next, pin = Decimal(1), None
+            for s, on_mark, price in self._triggers():
+                a, b = (start_mark[s], end_mark[s]) if on_mark else (start_last[s], end_last[s])
                 if a == b:
                     continue
                 u = (price - a) / (b - a)
-                if 0 < u < 1 and (best is None or u < best[0]):
-                    best = (u, on_mark, price)
-            if best is None:
-                self._mark({s: to_mark}, {s: to_last})
-                return
-            u, on_mark, price = best
-            if on_mark:
-                m, lp = price, (a_last + (to_last - a_last) * u).quantize(tick, ROUND_HALF_EVEN)
+                if u0 < u < u_next:
+                    u_next, pin = u, (s, on_mark, price)
+            marks, last = at(u_next)
+            if pin is not None:  # exactly at the trigger price
+                s, on_mark, price = pin
+                (marks if on_mark else last)[s] = price
+            if self.acct.liquidates_at(marks):
+                u_next = self._first_liquidation(u0, u_next, at)
+                marks, last = at(u_next)
+            self._mark(marks, last)
+            u0 = u_next
+
+    def _first_liquidation(
+        self,
+        u_lo: Decimal,
+        u_hi: Decimal,
+        at: Callable[[Decimal], tuple[dict[str, Decimal], dict[str, Decimal]]],
+    ) -> Decimal:
+        """The first point of the segment (on the tick grid) whose marks liquidate.
+
+        Bisection on u between a point that does not liquidate (the current one) and one
+        that does; the marks are rounded to the tick, so this ends at the first tick
+        that liquidates (for one symbol: the liquidation price rounded towards the move).
+        """
+        m_lo, m_hi = at(u_lo)[0], at(u_hi)[0]
+        m_lo = dict(self.markp) if u_lo == 0 else m_lo
+        for _ in range(80):
+            if u_hi - u_lo < _U_RESOLUTION:
+                break
+            mid = (u_lo + u_hi) / 2
+            m_mid = at(mid)[0]
+            if m_mid == m_hi or (m_mid != m_lo and self.acct.liquidates_at(m_mid)):
+                u_hi, m_hi = mid, m_mid
             else:
-                lp, m = price, (a_mark + (to_mark - a_mark) * u).quantize(tick, ROUND_HALF_EVEN)
-            if m <= 0 or lp <= 0:  # pragma: no cover - interpolation between positives
-                m, lp = to_mark, to_last
-            self._mark({s: m}, {s: lp})
+                u_lo, m_lo = mid, m_mid
+        return u_hi
 
     def _exposure(self, s: str) -> tuple[int, int]:
         net = self.acct.net_quantity(s)
@@ -673,9 +714,39 @@ class _Run:
                 waypoints(*market.mark[s][i], exposure=exposure, order=order, side_hint=hint),
             )
         for step in (1, 2, 3):
-            for s in self.symbols:
-                trade_path, mark_path = paths[s]
-                self._walk(s, trade_path[step], mark_path[step])
+            self._segment(
+                {s: paths[s][0][step] for s in self.symbols},
+                {s: paths[s][1][step] for s in self.symbols},
+            )
+
+    def _leg_now(self, slot: _Slot) -> tuple[float, float]:
+        """(margin, liquidation price) of a planned leg at the current marks.
+
+        The position view is cached by the account's revision; an isolated leg's
+        liquidation price depends on nothing else, a cross leg's on the other cross
+        symbols' marks too, so that one is solved again when others are held.
+        """
+        pos = slot.plan
+        side = pos.side if self.hedge else None
+        key = (pos.symbol, pos.side)
+        cached = self._views.get(key)
+        if cached is None or cached[0] != self.acct.revision:
+            cached = (self.acct.revision, self.acct.position(pos.symbol, side))
+            self._views[key] = cached
+        view = cached[1]
+        if view is None or view.side != pos.side:
+            return 0.0, float("nan")
+        if view.margin_mode == "isolated":
+            liq = view.liquidation_price
+            return float(view.isolated_margin), float("nan") if liq is None else float(liq)
+        margin = view.quantity * self.markp[pos.symbol] / view.leverage
+        cross_symbols = {x.plan.symbol for x in self.slots if x.state == "open"}
+        liq = (
+            self.acct.liquidation_price(pos.symbol, side)
+            if len(cross_symbols) > 1
+            else view.liquidation_price
+        )
+        return float(margin), float("nan") if liq is None else float(liq)
 
     def record(self) -> dict[str, float]:
         acct = self.acct
@@ -688,15 +759,7 @@ class _Run:
         }
         for slot in self.slots:
             key = f"{slot.plan.symbol} {slot.plan.side}"
-            view = acct.position(slot.plan.symbol, slot.plan.side if self.hedge else None)
-            if view is None or view.side != slot.plan.side:
-                row[f"{key} margin"] = 0.0
-                row[f"{key} liq"] = float("nan")
-                continue
-            row[f"{key} margin"] = float(view.initial_margin)
-            row[f"{key} liq"] = (
-                float("nan") if view.liquidation_price is None else float(view.liquidation_price)
-            )
+            row[f"{key} margin"], row[f"{key} liq"] = self._leg_now(slot)
         return row
 
     def outcome(self) -> Outcome:
