@@ -336,7 +336,13 @@ def replay(
 
     console = _console()
     try:
-        names = bundled_scenarios() if scenarios == ["all"] else scenarios
+        if scenarios == ["all"]:
+            from perpmargin.demo import STORY
+
+            available = bundled_scenarios()
+            names = [n for n in STORY if n in available] + [n for n in available if n not in STORY]
+        else:
+            names = scenarios
         plans = [plan for name in names for plan in load_plans(name)]
         results = []
         for plan in plans:

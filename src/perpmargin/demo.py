@@ -22,10 +22,23 @@ __all__ = ["main", "run_bundled"]
 TITLE = "perpmargin: isolated vs cross on real crashes (Binance USDⓈ-M bars, $10,000 accounts)"
 
 
+STORY = [
+    "seed-2020-03-12",
+    "pair-2022-11-08",
+    "pair-2025-10-10",
+    "stop-before-liquidation-2024-08-05",
+    "funding-2021-05-19",
+]
+
+
 def run_bundled(names: list[str] | None = None) -> list[PlanResult]:
-    """Replay the bundled scenarios (all of them by default), every variant included."""
+    """Replay the bundled scenarios (all of them by default, in the story's order),
+    every variant included."""
+    if names is None:
+        available = bundled_scenarios()
+        names = [n for n in STORY if n in available] + [n for n in available if n not in STORY]
     results: list[PlanResult] = []
-    for name in names or bundled_scenarios():
+    for name in names:
         results.extend(replay(plan) for plan in load_plans(name))
     return results
 

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 __all__ = ["write_png"]
 
 
+def _text(label: str) -> str:
+    """Escape ``$`` so matplotlib does not read "$4,000 + ... $1,000" as mathtext."""
+    return label.replace("$", r"\$")
+
+
 def write_png(result: PlanResult, path: str | Path, *, dpi: int = 110) -> Path:
     """Price (close, high/low band, entry/stop/TP, liquidation prices and markers) per
     symbol, equity of every mode, and margin ratio, stacked; written to ``path``."""
@@ -88,7 +93,7 @@ def write_png(result: PlanResult, path: str | Path, *, dpi: int = 110) -> Path:
     eq_ax, ratio_ax = axes[-2], axes[-1]
     for mode, run in result.runs.items():
         o = run.outcome
-        label = f"{mode}: ends {money(o.final_equity)}" + (
+        label = f"{mode}: ends {money(o.final_equity)}" + (  # no "$" here: see _text
             f", liquidated {utc(o.first_liquidation_time, '%m-%d %H:%M')}" if o.liquidated else ""
         )
         eq_ax.plot(x, run.series["equity"], color=MODE_COLORS[mode], linewidth=1.4, label=label)
@@ -100,8 +105,10 @@ def write_png(result: PlanResult, path: str | Path, *, dpi: int = 110) -> Path:
     ratio_ax.set_ylabel("margin ratio")
     ratio_ax.set_ylim(0, 1.1)
     ratio_ax.grid(alpha=0.3)
-    ratio_ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))  # type: ignore[no-untyped-call]
-    fig.suptitle(plan.name, fontsize=11)
+    locator = mdates.AutoDateLocator(maxticks=10)  # type: ignore[no-untyped-call]
+    ratio_ax.xaxis.set_major_locator(locator)
+    ratio_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    fig.suptitle(_text(plan.name), fontsize=11)
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
