@@ -22,7 +22,7 @@ typecheck: $(STAMP)
 check: lint typecheck
 
 test: check
-	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest
+	HYPOTHESIS_PROFILE=ci NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m perpmargin.demo

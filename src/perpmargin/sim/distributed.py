@@ -1,0 +1,60 @@
+"""Dask backend: chunks of accounts or paths as tasks on a dask.distributed cluster.
+
+``scheduler`` may be ``None`` (a ``LocalCluster`` started once per process, one worker
+per core, one thread each, kept for later calls), an address such as
+``"tcp://10.0.0.5:8786"`` (a real cluster), or a ``distributed.Client``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["client_for", "map_chunks", "shutdown_local_cluster"]
+
+_LOCAL: dict[int, Any] = {}
+
+
+def client_for(scheduler: Any = None, *, n_workers: int | None = None) -> Any:
+    """A ``distributed.Client`` for ``scheduler`` (see the module docstring)."""
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        return scheduler
+    if isinstance(scheduler, str):
+        return Client(scheduler)
+    workers = n_workers or os.cpu_count() or 1
+    if workers not in _LOCAL:
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+        _LOCAL[workers] = Client(cluster)
+    return _LOCAL[workers]
+
+
+def shutdown_local_cluster() -> None:
+    """Close the local clusters this process started."""
+    for client in _LOCAL.values():
+        cluster = client.cluster
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    _LOCAL.clear()
+
+
+atexit.register(shutdown_local_cluster)
+
+
+def map_chunks(
+    func: Callable[..., Any], chunks: Sequence[tuple[Any, ...]], scheduler: Any = None
+) -> list[Any]:
+    """Run ``func(*chunk)`` for every chunk on the cluster; results in chunk order."""
+    client = client_for(scheduler)
+    futures = [client.submit(func, *args, pure=False) for args in chunks]
+    return list(client.gather(futures))
