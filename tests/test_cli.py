@@ -274,3 +274,19 @@ def test_replay_bad_input_exits_2(tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, args
         assert "error" in result.output
+
+
+def test_montecarlo_json_and_report(tmp_path):
+    result = runner.invoke(
+        app,
+        ["montecarlo", "seed-2020-03-12", "--paths", "2000", "--json", "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    iso, cross = doc["modes"]["isolated"], doc["modes"]["cross"]
+    assert iso["liquidation_probability"] > cross["liquidation_probability"]
+    assert doc["paths"] == 2000
+    assert doc["steps"] == 1440
+    assert (tmp_path / "montecarlo.html").stat().st_size > 100_000
+    bad = runner.invoke(app, ["montecarlo", "seed-2020-03-12", "--model", "levy"])
+    assert bad.exit_code == 2

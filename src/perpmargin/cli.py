@@ -366,6 +366,86 @@ def replay(
 
 
 @app.command()
+def montecarlo(
+    scenario: Annotated[str, typer.Argument(help="Scenario TOML file or bundled name.")],
+    paths: int = typer.Option(10_000, "--paths", help="Number of simulated paths."),
+    steps: int = typer.Option(None, "--steps", help="Steps per path (default: the plan's bars)."),
+    model: str = typer.Option("gbm", "--model", help="gbm, jump or bootstrap."),
+    backend: str = typer.Option("numba", "--backend", help="numba or dask."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address."),
+    seed: int = typer.Option(0, "--seed"),
+    variant: int = typer.Option(0, "--variant", help="Which plan of the file (0: the base)."),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write a report page into this folder.")
+    ] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Monte Carlo of a plan under isolated and cross: P(liquidation), VaR/ES, time to it.
+
+    Example: ``perpmargin montecarlo seed-2020-03-12 --paths 1000000 --backend numba --json``.
+    """
+    from rich.progress import Progress
+
+    from perpmargin.sim.montecarlo import montecarlo as run_mc
+    from perpmargin.sim.plan import load_plans
+
+    console = _console()
+    try:
+        plans = load_plans(scenario)
+        if not 0 <= variant < len(plans):
+            raise PerpMarginError(f"--variant must be from 0 to {len(plans) - 1}")
+        plan = plans[variant]
+        show = not as_json and console.is_terminal
+        with Progress(console=Console(stderr=True), transient=True, disable=not show) as bar:
+            task = bar.add_task("paths", total=paths)
+            result = run_mc(
+                plan,
+                paths=paths,
+                steps=steps,
+                model=model,  # type: ignore[arg-type]
+                seed=seed,
+                backend=backend,  # type: ignore[arg-type]
+                scheduler=scheduler,
+                progress=lambda k: bar.update(task, advance=k),
+            )
+        page = None
+        if out is not None:
+            from perpmargin.report.mc import write_mc_html
+
+            page = write_mc_html(result, out / "montecarlo.html", f"Monte Carlo: {plan.name}")
+    except PerpMarginError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        doc = {"name": plan.name, **result.to_dict()}
+        print(json.dumps(doc))
+        return
+    table = Table(title=f"{plan.name}: {paths:,} paths x {result.steps:,} steps ({model})")
+    for col in (
+        "mode",
+        "P(liquidation)",
+        "95% CI",
+        "mean final",
+        "VaR 99",
+        "ES 99",
+        "median steps",
+    ):
+        table.add_column(col, justify="left" if col == "mode" else "right")
+    for mode, s in result.stats.items():
+        table.add_row(
+            mode,
+            f"{s.liquidation_probability:.4f}",
+            f"{s.ci95[0]:.4f}..{s.ci95[1]:.4f}",
+            f"{s.mean_final_equity:,.2f}",
+            f"{s.loss_var99:,.2f}",
+            f"{s.loss_es99:,.2f}",
+            "-" if s.median_steps_to_liquidation is None else f"{s.median_steps_to_liquidation:g}",
+        )
+    console.print(table)
+    if page is not None:
+        console.print(f"Report: {page.resolve()}")
+
+
+@app.command()
 def demo() -> None:
     """Replay every bundled scenario (real crashes), isolated vs cross, and write the report."""
     from perpmargin.demo import main as run_demo

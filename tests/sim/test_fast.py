@@ -184,3 +184,40 @@ def test_bad_input_is_refused():
         )
     with pytest.raises(pm.InvalidInput, match="is not one of"):
         tiers.index("DOGEUSDT")
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_backend_on_a_real_local_cluster_matches_numba(dask_client):
+    assert len(dask_client.scheduler_info()["workers"]) == 2
+    tiers = TierArrays.from_venue(pm.load_venue("binance-usdm"))
+    p = _random_portfolio(5_000, 5, tiers, seed=7)
+    marks = np.array([26000.0, 2300.0])
+    a = revalue(p, marks, tiers, backend="numba")
+    b = revalue(p, marks, tiers, backend="dask", scheduler=dask_client, chunks=7)
+    np.testing.assert_array_equal(a.iso_liquidated, b.iso_liquidated)
+    np.testing.assert_array_equal(a.cross_liquidated, b.cross_liquidated)
+    np.testing.assert_array_equal(a.cross_equity, b.cross_equity)
+
+
+def test_dask_monte_carlo_gives_the_same_paths(dask_client):
+    from perpmargin.sim.montecarlo import montecarlo, setup_from_plan
+
+    setup = setup_from_plan(pm.load_plans("pair-2022-11-08")[0])
+    a = montecarlo(setup, paths=2000, steps=100, seed=9)
+    b = montecarlo(
+        setup, paths=2000, steps=100, seed=9, backend="dask", scheduler=dask_client, chunk_paths=300
+    )
+    np.testing.assert_array_equal(a.iso_step, b.iso_step)
+    np.testing.assert_array_equal(a.cross_final, b.cross_final)

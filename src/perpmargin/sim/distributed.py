@@ -51,10 +51,21 @@ def shutdown_local_cluster() -> None:
 atexit.register(shutdown_local_cluster)
 
 
+def _one_thread(func: Callable[..., Any], *args: Any) -> Any:
+    """Run a task with numba on one thread: the cluster's workers are the parallelism."""
+    import numba
+
+    numba.set_num_threads(1)
+    return func(*args)
+
+
 def map_chunks(
     func: Callable[..., Any], chunks: Sequence[tuple[Any, ...]], scheduler: Any = None
 ) -> list[Any]:
-    """Run ``func(*chunk)`` for every chunk on the cluster; results in chunk order."""
+    """Run ``func(*chunk)`` for every chunk on the cluster; results in chunk order.
+
+    Each task runs numba single-threaded (a worker per core is the parallelism).
+    """
     client = client_for(scheduler)
-    futures = [client.submit(func, *args, pure=False) for args in chunks]
+    futures = [client.submit(_one_thread, func, *args, pure=False) for args in chunks]
     return list(client.gather(futures))

@@ -46,19 +46,26 @@ def maintenance(
     abs_qty: float,
     notional: float,
 ) -> float:
-    """Tiered maintenance margin of one position (tier at its own notional or quantity)."""
-    last = n_tiers[s] - 1
+    """Tiered maintenance margin of one position (tier at its own notional or quantity).
+
+    Branch-free tier search: count the bounds the position is past (padding bounds are
+    ``inf``, never passed), so random positions cost no branch mispredictions.
+    """
     k = 0
     if by_qty[s]:
-        while k < last and abs_qty > upper[s, k]:
-            k += 1
+        for j in range(upper.shape[1] - 1):
+            k += abs_qty > upper[s, j]
     else:
-        while k < last and notional >= upper[s, k]:
-            k += 1
+        for j in range(upper.shape[1] - 1):
+            k += notional >= upper[s, j]
     return notional * mmr[s, k] - amount[s, k]
 
 
-@njit(cache=True, parallel=True)
+# Float reassociation and contraction only: no "no-NaN/no-inf" assumptions (bounds are inf).
+_FAST = {"reassoc", "contract", "arcp", "nsz"}
+
+
+@njit(cache=True, parallel=True, fastmath=_FAST)
 def revalue_kernel(
     offsets: np.ndarray,
     sym: np.ndarray,

@@ -1,0 +1,209 @@
+"""numba kernels of the Monte Carlo (see :mod:`perpmargin.sim.montecarlo` for the API).
+
+Random numbers are counter-based: the normal for (seed, path, step, asset) is a pure
+function of those four integers (splitmix64 finaliser -> two uniforms -> Box-Muller),
+so a path is the same whatever the chunking, the number of threads or the backend.
+
+Price model per step, in log space, for asset ``s``::
+
+    gbm:        x += drift[s] + sum_j chol[s, j] * z_j
+    jump:       gbm, plus with probability jump_prob[s] a jump N(jump_mu[s], jump_sigma[s])
+    bootstrap:  x += returns[b + (t mod block), s], b a block start drawn at every block
+
+Per path and mode: isolated legs liquidate when the price crosses their (static) liquidation
+price and are settled at that price; the cross account is checked at every step with the
+tiered requirement and settled at that step's prices.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from perpmargin.sim.kernels import maintenance
+
+__all__ = ["mc_kernel", "normal", "uniform"]
+
+_MASK = (1 << 64) - 1
+
+
+@njit(cache=True, inline="always")
+def _mix(x: np.uint64) -> np.uint64:
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def uniform(seed: int, path: int, step: int, lane: int) -> float:
+    """A uniform in (0, 1] from four integers."""
+    h = _mix(
+        np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+        + np.uint64(path) * np.uint64(0xD1B54A32D192ED03)
+        + np.uint64(step) * np.uint64(0xABC98388FB8FAC03)
+        + np.uint64(lane) * np.uint64(0x8CB92BA72F3D8DD7)
+    )
+    h = _mix(h + np.uint64(0x9E3779B97F4A7C15))
+    return (float(h >> np.uint64(11)) + 1.0) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def normal(seed: int, path: int, step: int, asset: int) -> float:
+    """A standard normal from four integers.
+
+    Box-Muller on two counter-based uniforms drawn for the pair of steps ``step // 2``:
+    the even step takes the cosine, the odd one the sine (the kernel computes both once).
+    """
+    pair = step >> 1
+    u1 = uniform(seed, path, pair, 4 * asset)
+    u2 = uniform(seed, path, pair, 4 * asset + 1)
+    r = math.sqrt(-2.0 * math.log(u1))
+    angle = 2.0 * math.pi * u2
+    return r * math.cos(angle) if step % 2 == 0 else r * math.sin(angle)
+
+
+@njit(cache=True, parallel=True)
+def mc_kernel(
+    seed: int,
+    path_start: int,
+    n_paths: int,
+    n_steps: int,
+    model: int,
+    log_s0: np.ndarray,
+    drift: np.ndarray,
+    chol: np.ndarray,
+    jump_prob: np.ndarray,
+    jump_mu: np.ndarray,
+    jump_sigma: np.ndarray,
+    returns: np.ndarray,
+    block: int,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    margin: np.ndarray,
+    log_liq: np.ndarray,
+    iso_return: np.ndarray,
+    balance: float,
+    cross_remainder_to_trader: bool,
+    liq_fee: np.ndarray,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    cross_liq_price: float,
+    cross_single: bool,
+    iso_step: np.ndarray,
+    iso_final: np.ndarray,
+    cross_step: np.ndarray,
+    cross_final: np.ndarray,
+) -> None:
+    """Simulate paths ``path_start .. path_start + n_paths - 1`` (results at 0..n_paths-1).
+
+    ``model``: 0 gbm, 1 jump, 2 bootstrap. ``log_liq[i]``: log of position i's isolated
+    liquidation price (NaN: never). ``iso_return[i]``: what the trader gets back when it
+    is liquidated. ``cross_single``: every position is on one symbol, so the cross
+    liquidation price ``cross_liq_price`` is static (NaN: never) and is compared instead
+    of revaluing. Outputs: first liquidation step (-1: none) and final equity per mode.
+    """
+    n_assets = log_s0.size
+    n_pos = sym.size
+    iso_wallet = balance
+    for i in range(n_pos):
+        iso_wallet -= margin[i]
+    has_lc = not math.isnan(cross_liq_price)
+    lc = math.log(cross_liq_price) if has_lc else 0.0
+    for k in prange(n_paths):
+        path = path_start + k
+        x = log_s0.copy()
+        z = np.empty(n_assets)
+        z_odd = np.empty(n_assets)
+        alive = np.ones(n_pos, dtype=np.bool_)
+        first_iso = -1
+        iso_cash = iso_wallet
+        cross_alive = True
+        c_step = -1
+        c_final = 0.0
+        b0 = 0
+        for t in range(n_steps):
+            if model == 2:
+                if t % block == 0:
+                    b0 = int(uniform(seed, path, t, 7) * (returns.shape[0] - block))
+                for s in range(n_assets):
+                    x[s] += returns[b0 + t % block, s]
+            else:
+                if t % 2 == 0:  # one Box-Muller pair serves this step and the next
+                    pair = t >> 1
+                    for s in range(n_assets):
+                        r = math.sqrt(-2.0 * math.log(uniform(seed, path, pair, 4 * s)))
+                        angle = 2.0 * math.pi * uniform(seed, path, pair, 4 * s + 1)
+                        z[s] = r * math.cos(angle)
+                        z_odd[s] = r * math.sin(angle)
+                else:
+                    for s in range(n_assets):
+                        z[s] = z_odd[s]
+                for s in range(n_assets):
+                    acc = drift[s]
+                    for j in range(s + 1):
+                        acc += chol[s, j] * z[j]
+                    x[s] += acc
+                    if model == 1 and uniform(seed, path, t, 4 * s + 2) <= jump_prob[s]:
+                        x[s] += jump_mu[s] + jump_sigma[s] * normal(seed, path, t, s + n_assets)
+            for i in range(n_pos):
+                if alive[i] and not math.isnan(log_liq[i]):
+                    xi = x[sym[i]]
+                    if (qty[i] > 0 and xi <= log_liq[i]) or (qty[i] < 0 and xi >= log_liq[i]):
+                        alive[i] = False
+                        iso_cash += iso_return[i]
+                        if first_iso < 0:
+                            first_iso = t
+            if cross_alive:
+                if cross_single:
+                    xs = x[sym[0]]
+                    crossed = (qty[0] > 0 and xs <= lc) or (qty[0] < 0 and xs >= lc)
+                    if has_lc and crossed:
+                        cross_alive = False
+                        c_step = t
+                        # settled at the liquidation price
+                        p = cross_liq_price
+                        eq = balance
+                        fees = 0.0
+                        for i in range(n_pos):
+                            aq = abs(qty[i])
+                            eq += qty[i] * (p - entry[i])
+                            fees += liq_fee[sym[i]] * aq * p
+                        left = max(eq - fees, 0.0)
+                        c_final = left if cross_remainder_to_trader else 0.0
+                else:
+                    eq = balance
+                    mm = 0.0
+                    fees = 0.0
+                    for i in range(n_pos):
+                        s = sym[i]
+                        p = math.exp(x[s])
+                        aq = abs(qty[i])
+                        eq += qty[i] * (p - entry[i])
+                        notional = aq * p
+                        mm += maintenance(upper, mmr, amount, n_tiers, by_qty, s, aq, notional)
+                        mm += fee[s] * notional
+                        fees += liq_fee[s] * notional
+                    if eq <= mm:
+                        cross_alive = False
+                        c_step = t
+                        left = max(eq - fees, 0.0)
+                        c_final = left if cross_remainder_to_trader else 0.0
+        final_iso = iso_cash
+        final_cross = balance
+        for i in range(n_pos):
+            p = math.exp(x[sym[i]])
+            upnl = qty[i] * (p - entry[i])
+            if alive[i]:
+                final_iso += margin[i] + upnl
+            final_cross += upnl
+        iso_step[k] = first_iso
+        iso_final[k] = final_iso
+        cross_step[k] = c_step
+        cross_final[k] = final_cross if cross_alive else c_final

@@ -1,0 +1,388 @@
+"""Monte Carlo of a plan under each margin mode: how likely is liquidation, and how bad.
+
+The plan's positions (sized as the replay sizes them, at the first bar's open) are held
+for ``steps`` steps of the data's bar interval along simulated price paths:
+
+- ``"gbm"``: geometric Brownian motion, zero drift, per-step volatility and correlation
+  estimated from the plan's own bars (close-to-close log returns);
+- ``"jump"``: GBM plus Merton jumps (probability, mean and spread estimated from the
+  returns beyond 3 sigma, or given);
+- ``"bootstrap"``: blocks of the plan's real joint returns (all assets together, so the
+  correlation and the fat tails are the data's own).
+
+For every path and mode: liquidated or not, first liquidation step, final equity and
+loss (start balance - final equity). Isolated legs are settled at their liquidation
+price (what is left after the liquidation fee goes to the fund or the trader, as the
+venue says); the cross account is checked at every step (one position: against its
+static liquidation price). Funding is not simulated.
+
+Random numbers are counter-based (:mod:`perpmargin.sim.mc_kernels`): ``seed`` and the
+path index fix a path, so every backend, chunking and thread count gives the same
+numbers. Backends: ``"numba"`` (default, parallel), ``"numpy"`` (reference),
+``"dask"`` (chunks of paths on a cluster).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from perpmargin.errors import InvalidInput
+from perpmargin.sim import mc_kernels
+from perpmargin.sim.fast import Portfolio, TierArrays, _chunk_bounds, liquidation_prices
+from perpmargin.sim.plan import Plan
+from perpmargin.sim.replay import MarketData, _size, load_market
+from perpmargin.venues.loader import load_venue
+from perpmargin.venues.schema import Venue
+
+__all__ = ["ModeStats", "MonteCarloResult", "Setup", "montecarlo", "setup_from_plan"]
+
+Model = Literal["gbm", "jump", "bootstrap"]
+_MODELS = {"gbm": 0, "jump": 1, "bootstrap": 2}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything the kernel needs, as arrays (see :func:`setup_from_plan`)."""
+
+    symbols: tuple[str, ...]
+    log_s0: np.ndarray
+    step_vol: np.ndarray
+    corr: np.ndarray
+    jump_prob: np.ndarray
+    jump_mu: np.ndarray
+    jump_sigma: np.ndarray
+    returns: np.ndarray
+    step_ms: int
+    tiers: TierArrays
+    sym: np.ndarray
+    qty: np.ndarray
+    entry: np.ndarray
+    margin: np.ndarray
+    balance: float
+    remainder_to_trader: bool
+    open_fees: float
+
+    @property
+    def chol(self) -> np.ndarray:
+        """Cholesky factor of the correlation scaled by the per-step volatility."""
+        cov = self.corr * np.outer(self.step_vol, self.step_vol)
+        return np.linalg.cholesky(cov + np.eye(len(cov)) * 1e-18)
+
+
+def setup_from_plan(
+    plan: Plan,
+    market: MarketData | None = None,
+    *,
+    venue: Venue | None = None,
+    jump: tuple[float, float, float] | None = None,
+) -> Setup:
+    """Size the plan's positions at the first bar's open and calibrate from its bars.
+
+    ``jump``: (probability per step, mean, std of the log jump) instead of estimating.
+    """
+    data = market if market is not None else load_market(plan)
+    v = venue if venue is not None else load_venue(plan.venue)
+    symbols = tuple(plan.symbols)
+    closes = np.array([[float(b[3]) for b in data.trade[s]] for s in symbols]).T
+    opens0 = np.array([float(data.trade[s][0][0]) for s in symbols])
+    rets = np.diff(np.log(np.vstack([opens0, closes])), axis=0)
+    vol = rets.std(axis=0, ddof=1)
+    corr = np.corrcoef(rets.T) if len(symbols) > 1 else np.ones((1, 1))
+    if jump is None:
+        big = np.abs(rets) > 3 * vol
+        prob = big.mean(axis=0)
+        mu = np.array(
+            [rets[big[:, j], j].mean() if big[:, j].any() else 0.0 for j in range(len(symbols))]
+        )
+        sd = np.array(
+            [rets[big[:, j], j].std() if big[:, j].sum() > 1 else 0.0 for j in range(len(symbols))]
+        )
+    else:
+        prob, mu, sd = (np.full(len(symbols), float(x)) for x in jump)
+    tiers = TierArrays.from_venue(v, symbols)
+    sym, qty, entry, margin, fees = [], [], [], [], 0.0
+    for pos in plan.positions:
+        q, e, _ = _size(plan, v, data, pos)
+        notional = q * e
+        sym.append(tiers.index(v.symbol(pos.symbol).symbol))
+        qty.append(float(q) * pos.sign)
+        entry.append(float(e))
+        margin.append(float(notional / pos.leverage))
+        fees += float(notional * v.taker_fee_rate)
+    return Setup(
+        symbols=symbols,
+        log_s0=np.log(opens0),
+        step_vol=vol,
+        corr=corr,
+        jump_prob=np.asarray(prob, dtype=float),
+        jump_mu=np.asarray(mu, dtype=float),
+        jump_sigma=np.asarray(sd, dtype=float),
+        returns=np.ascontiguousarray(rets),
+        step_ms=data.step_ms,
+        tiers=tiers,
+        sym=np.array(sym, dtype=np.int32),
+        qty=np.array(qty),
+        entry=np.array(entry),
+        margin=np.array(margin),
+        balance=float(plan.balance) - fees,
+        remainder_to_trader=v.liquidation.remainder_to == "trader",
+        open_fees=fees,
+    )
+
+
+@dataclass(frozen=True)
+class ModeStats:
+    """Summary of one mode over all paths (money in the settle asset, loss + is a loss)."""
+
+    liquidation_probability: float
+    ci95: tuple[float, float]
+    mean_final_equity: float
+    loss_var95: float
+    loss_es95: float
+    loss_var99: float
+    loss_es99: float
+    median_steps_to_liquidation: float | None
+    steps_histogram: tuple[tuple[int, ...], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class MonteCarloResult:
+    """Per-path outcomes of both modes and their summaries."""
+
+    model: str
+    paths: int
+    steps: int
+    seed: int
+    step_ms: int
+    start_balance: float
+    iso_step: np.ndarray
+    iso_final: np.ndarray
+    cross_step: np.ndarray
+    cross_final: np.ndarray
+    stats: dict[str, ModeStats] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "model": self.model,
+            "paths": self.paths,
+            "steps": self.steps,
+            "seed": self.seed,
+            "step_ms": self.step_ms,
+            "start_balance": self.start_balance,
+            "modes": {m: s.__dict__ for m, s in self.stats.items()},
+        }
+
+
+def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _stats(steps: np.ndarray, final: np.ndarray, start: float, n_steps: int) -> ModeStats:
+    n = steps.size
+    hit = steps >= 0
+    loss = np.sort(start - final)
+    var95, var99 = np.quantile(loss, 0.95), np.quantile(loss, 0.99)
+    edges = np.linspace(0, n_steps, min(20, n_steps) + 1).astype(int)
+    counts, _ = np.histogram(steps[hit], bins=edges)
+    return ModeStats(
+        liquidation_probability=float(hit.mean()) if n else 0.0,
+        ci95=_wilson(int(hit.sum()), n),
+        mean_final_equity=float(final.mean()),
+        loss_var95=float(var95),
+        loss_es95=float(loss[loss >= var95].mean()),
+        loss_var99=float(var99),
+        loss_es99=float(loss[loss >= var99].mean()),
+        median_steps_to_liquidation=float(np.median(steps[hit])) if hit.any() else None,
+        steps_histogram=(tuple(int(e) for e in edges), tuple(int(c) for c in counts)),
+    )
+
+
+def _static_prices(setup: Setup) -> tuple[np.ndarray, np.ndarray, float]:
+    """log isolated liquidation prices, what each returns when liquidated, cross price."""
+    tiers = setup.tiers
+    marks = np.exp(setup.log_s0)
+    n = setup.sym.size
+    iso = Portfolio(
+        np.array([0, n], dtype=np.int64),
+        setup.sym,
+        setup.qty,
+        setup.entry,
+        setup.margin,
+        np.array([setup.balance]),
+    )
+    liq = liquidation_prices(iso, marks, tiers, "isolated", backend="numpy")
+    with np.errstate(invalid="ignore"):
+        equity = setup.margin + setup.qty * (liq - setup.entry)
+        fee = np.minimum(tiers.liquidation_fee[setup.sym] * np.abs(setup.qty) * liq, equity)
+        back = np.where(np.isnan(liq), 0.0, np.maximum(equity - fee, 0.0))
+    if not setup.remainder_to_trader:
+        back = np.zeros(n)
+    cross_price = math.nan
+    if n == 1:
+        cross = Portfolio(
+            np.array([0, 1], dtype=np.int64),
+            setup.sym,
+            setup.qty,
+            setup.entry,
+            np.zeros(1),
+            np.array([setup.balance]),
+        )
+        cross_price = float(liquidation_prices(cross, marks, tiers, "cross", backend="numpy")[0])
+    return np.log(liq), back, cross_price
+
+
+def _run_chunk(
+    setup: Setup, model: str, seed: int, start: int, count: int, steps: int, block: int
+) -> tuple[np.ndarray, ...]:
+    log_liq, back, cross_price = _static_prices(setup)
+    t = setup.tiers
+    out = (
+        np.empty(count, dtype=np.int64),
+        np.empty(count),
+        np.empty(count, dtype=np.int64),
+        np.empty(count),
+    )
+    vol = setup.step_vol
+    mc_kernels.mc_kernel(
+        seed,
+        start,
+        count,
+        steps,
+        _MODELS[model],
+        setup.log_s0,
+        -0.5 * vol * vol,
+        setup.chol,
+        setup.jump_prob,
+        setup.jump_mu,
+        setup.jump_sigma,
+        setup.returns,
+        block,
+        setup.sym,
+        setup.qty,
+        setup.entry,
+        setup.margin,
+        log_liq,
+        back,
+        setup.balance,
+        setup.remainder_to_trader,
+        t.liquidation_fee,
+        t.upper,
+        t.mmr,
+        t.amount,
+        t.n_tiers,
+        t.by_qty,
+        t.fee,
+        cross_price,
+        setup.sym.size == 1,
+        *out,
+    )
+    return out
+
+
+def montecarlo(
+    plan: Plan | Setup,
+    *,
+    paths: int = 10_000,
+    steps: int | None = None,
+    model: Model = "gbm",
+    seed: int = 0,
+    block: int = 60,
+    backend: Literal["numba", "dask"] = "numba",
+    scheduler: Any = None,
+    chunk_paths: int = 65_536,
+    progress: Callable[[int], None] | None = None,
+) -> MonteCarloResult:
+    """Simulate ``paths`` paths of ``steps`` steps (default: as many as the plan's bars).
+
+    ``block``: block length of the bootstrap, in steps. ``progress`` is called with the
+    number of paths done after each chunk.
+    """
+    if model not in _MODELS:
+        raise InvalidInput(f"model must be one of {tuple(_MODELS)}, was {model!r}")
+    if backend not in ("numba", "dask"):
+        raise InvalidInput(f"backend must be 'numba' or 'dask', was {backend!r}")
+    if not isinstance(paths, int) or paths < 1 or paths > 10**10:
+        raise InvalidInput(f"paths must be a whole number from 1 to 1e10, was {paths!r}")
+    setup = plan if isinstance(plan, Setup) else setup_from_plan(plan)
+    n_steps = int(steps if steps is not None else setup.returns.shape[0])
+    if n_steps < 1 or n_steps > 10**8:
+        raise InvalidInput(f"steps must be from 1 to 1e8, was {n_steps}")
+    if model == "bootstrap" and not 1 <= block < setup.returns.shape[0]:
+        raise InvalidInput(f"block must be from 1 to {setup.returns.shape[0] - 1}, was {block}")
+    parts: list[tuple[np.ndarray, ...]] = []
+    if backend == "dask":
+        from perpmargin.sim.distributed import map_chunks
+
+        bounds = _chunk_bounds(paths, max(1, paths // chunk_paths) if paths > chunk_paths else 4)
+        parts = map_chunks(
+            _run_chunk,
+            [(setup, model, seed, lo, hi - lo, n_steps, block) for lo, hi in bounds],
+            scheduler,
+        )
+    else:
+        for lo in range(0, paths, chunk_paths):
+            count = min(chunk_paths, paths - lo)
+            parts.append(_run_chunk(setup, model, seed, lo, count, n_steps, block))
+            if progress is not None:
+                progress(count)
+    iso_step, iso_final, cross_step, cross_final = (
+        np.concatenate([p[j] for p in parts]) for j in range(4)
+    )
+    start = setup.balance + setup.open_fees
+    result = MonteCarloResult(
+        model=model,
+        paths=paths,
+        steps=n_steps,
+        seed=seed,
+        step_ms=setup.step_ms,
+        start_balance=start,
+        iso_step=iso_step,
+        iso_final=iso_final,
+        cross_step=cross_step,
+        cross_final=cross_final,
+    )
+    result.stats["isolated"] = _stats(iso_step, iso_final, start, n_steps)
+    result.stats["cross"] = _stats(cross_step, cross_final, start, n_steps)
+    return result
+
+
+def log_price_paths(
+    setup: Setup, *, paths: int, steps: int, model: Model = "gbm", seed: int = 0, block: int = 60
+) -> np.ndarray:
+    """The log prices the kernel walks, ``[path, step, asset]`` (numpy; for checks)."""
+    from perpmargin.sim.mc_kernels import normal, uniform
+
+    out = np.empty((paths, steps, setup.log_s0.size))
+    chol = setup.chol
+    vol = setup.step_vol
+    for p in range(paths):
+        x = setup.log_s0.copy()
+        b0 = 0
+        for t in range(steps):
+            if model == "bootstrap":
+                if t % block == 0:
+                    b0 = int(uniform(seed, p, t, 7) * (setup.returns.shape[0] - block))
+                x = x + setup.returns[b0 + t % block]
+            else:
+                z = np.array([normal(seed, p, t, s) for s in range(x.size)])
+                x = x + (-0.5 * vol * vol) + chol @ z
+                if model == "jump":
+                    for s in range(x.size):
+                        if uniform(seed, p, t, 4 * s + 2) <= setup.jump_prob[s]:
+                            x[s] += setup.jump_mu[s] + setup.jump_sigma[s] * normal(
+                                seed, p, t, s + x.size
+                            )
+            out[p, t] = x
+    return out

@@ -1,0 +1,108 @@
+"""Monte Carlo: reproducible paths, and each path's outcome equals the exact engine's."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+import perpmargin as pm
+from perpmargin.sim.montecarlo import log_price_paths, montecarlo, setup_from_plan
+
+
+@pytest.fixture(scope="module")
+def setup():
+    plan = pm.load_plans("seed-2020-03-12")[1]  # $5,000 margin at 10x: cross can go too
+    base = setup_from_plan(plan)
+    return dataclasses.replace(base, step_vol=base.step_vol * 4)  # a rough day
+
+
+@pytest.fixture(scope="module")
+def pair_setup():
+    return setup_from_plan(pm.load_plans("pair-2025-10-10")[0])
+
+
+@pytest.mark.parametrize("model", ["gbm", "jump", "bootstrap"])
+def test_kernel_walks_the_documented_paths(pair_setup, model):
+    steps, paths = 40, 3
+    expected = log_price_paths(pair_setup, paths=paths, steps=steps, model=model, seed=5, block=8)
+    res = montecarlo(pair_setup, paths=paths, steps=steps, model=model, seed=5, block=8)
+    # final equity in cross is the account revalued at the last simulated prices
+    final = np.exp(expected[:, -1, :])
+    for p in range(paths):
+        if res.cross_step[p] >= 0:
+            continue
+        upnl = sum(
+            q * (final[p, s] - e)
+            for s, q, e in zip(pair_setup.sym, pair_setup.qty, pair_setup.entry, strict=True)
+        )
+        assert res.cross_final[p] == pytest.approx(pair_setup.balance + upnl, rel=1e-9)
+
+
+def test_same_seed_same_numbers_whatever_the_chunking(setup):
+    a = montecarlo(setup, paths=3000, steps=300, seed=11)
+    b = montecarlo(setup, paths=3000, steps=300, seed=11, chunk_paths=700)
+    c = montecarlo(setup, paths=3000, steps=300, seed=12)
+    np.testing.assert_array_equal(a.iso_step, b.iso_step)
+    np.testing.assert_array_equal(a.cross_final, b.cross_final)
+    assert not np.array_equal(a.iso_final, c.iso_final)
+
+
+def test_each_path_matches_the_exact_engine(setup):
+    """Drive the Decimal engine along the first paths; same liquidation step, same money."""
+    paths, steps = 40, 250
+    res = montecarlo(setup, paths=paths, steps=steps, seed=3)
+    logp = log_price_paths(setup, paths=paths, steps=steps, seed=3)
+    venue = pm.load_venue("binance-usdm")
+    plan = pm.load_plans("seed-2020-03-12")[1]
+    outcomes = {"isolated": 0, "cross": 0}
+    for p in range(paths):
+        for mode, step_arr, final_arr in (
+            ("isolated", res.iso_step, res.iso_final),
+            ("cross", res.cross_step, res.cross_final),
+        ):
+            acct = pm.Account(venue, balance=plan.balance)
+            acct.set_margin_mode("BTCUSDT", mode)
+            acct.set_leverage("BTCUSDT", 10)
+            entry = Decimal(repr(float(setup.entry[0])))
+            acct.open("BTCUSDT", "long", Decimal(repr(float(setup.qty[0]))), entry)
+            liquidated_at = -1
+            for t in range(steps):
+                price = Decimal(repr(float(np.exp(logp[p, t, 0]))))
+                events = acct.mark({"BTCUSDT": price})
+                if liquidated_at < 0 and any(type(e).__name__ == "Liquidation" for e in events):
+                    liquidated_at = t
+            assert liquidated_at == step_arr[p], (mode, p)
+            assert float(acct.equity) == pytest.approx(final_arr[p], rel=1e-9, abs=1e-6)
+            outcomes[mode] += liquidated_at >= 0
+    assert 0 < outcomes["isolated"] < paths  # both outcomes occur: the test can fail
+    assert outcomes["cross"] < outcomes["isolated"]
+
+
+def test_stats_and_intervals(setup):
+    res = montecarlo(setup, paths=5000, steps=400, seed=1)
+    for mode, s in res.stats.items():
+        lo, hi = s.ci95
+        assert lo <= s.liquidation_probability <= hi, mode
+        assert s.loss_var95 <= s.loss_es95
+        assert s.loss_var99 <= s.loss_es99
+        assert sum(s.steps_histogram[1]) == round(s.liquidation_probability * res.paths)
+    iso, cross = res.stats["isolated"], res.stats["cross"]
+    assert iso.liquidation_probability > cross.liquidation_probability
+    # isolated caps the loss at the margin (+ fees); cross can lose the whole account
+    margin = float(setup.margin[0]) + setup.open_fees
+    assert (res.start_balance - res.iso_final).max() <= margin + 1e-6
+    assert (res.start_balance - res.cross_final).max() > margin
+
+
+def test_bad_arguments(setup):
+    with pytest.raises(pm.InvalidInput, match="model"):
+        montecarlo(setup, paths=10, model="levy")
+    with pytest.raises(pm.InvalidInput, match="paths"):
+        montecarlo(setup, paths=0)
+    with pytest.raises(pm.InvalidInput, match="steps"):
+        montecarlo(setup, paths=10, steps=0)
+    with pytest.raises(pm.InvalidInput, match="block"):
+        montecarlo(setup, paths=10, model="bootstrap", block=10**6)
