@@ -8,8 +8,11 @@
   the exact Decimal calculator (``pm.liquidation_price``) on the same inputs.
 - ``mc_path_steps_per_s``: Monte Carlo, one asset, GBM, both modes checked every step.
 - ``dask_speedup_2_workers``: the same Monte Carlo on a LocalCluster, 2 workers vs 1.
-- Not measured (not built yet): ``replay_1y_1m_seconds``, ``sweep_bar_steps_per_s``;
-  ``gpu_*`` when no GPU is present. They are printed as null with the reason.
+- ``replay_1y_1m_seconds``: one single-position plan, a year of 1-minute bars (block
+  bootstrap of the bundled 2020-03-12 bars), both modes, vectorised replay;
+  ``sweep_bar_steps_per_s``: the same bars (a month with --quick) for 10,000 random
+  (side, leverage, stop, mode) combinations.
+- ``gpu_*`` are null, with the reason, when no GPU is present.
 
 Usage: python benchmarks/run.py [--quick] [--json]
 """
@@ -128,6 +131,82 @@ def bench_dask(paths: int, out: dict) -> None:
     out["dask_speedup_2_workers"] = times[1] / times[2]
 
 
+def _year_of_bars(n_bars: int, seed: int = 0) -> np.ndarray:
+    """OHLC of ``n_bars`` 1-minute bars: blocks of 60 real bar shapes (2020-03-12, scaled
+    to ~60 % a year, half mirrored so there is no drift), chained close to open, rounded
+    to the 0.1 tick."""
+    from perpmargin.sim.data import load_bars
+
+    real = load_bars("binance-btcusdt-perp-1m-2020-03-12.csv").frame
+    o = real["open"].to_numpy()
+    logs = np.log(np.stack([real["high"] / o, real["low"] / o, real["close"] / o], axis=1))
+    # a crash day's volatility for a whole year would be absurd: scale to ~60 %/year
+    logs *= (0.6 / np.sqrt(525_600)) / logs[:, 2].std()
+    rel = np.exp(logs)
+    mirrored = np.stack([1 / rel[:, 1], 1 / rel[:, 0], 1 / rel[:, 2]], axis=1)
+    rng = np.random.default_rng(seed)
+    block = 60
+    starts = rng.integers(0, len(rel) - block, n_bars // block + 1)
+    flips = rng.integers(0, 2, starts.size)
+    picked = np.concatenate(
+        [(mirrored if f else rel)[s : s + block] for s, f in zip(starts, flips, strict=True)]
+    )[:n_bars]
+    closes = 60000.0 * np.cumprod(picked[:, 2])
+    opens = np.concatenate([[60000.0], closes[:-1]])
+    ohlc = np.stack([opens, opens * picked[:, 0], opens * picked[:, 1], closes], axis=1)
+    ohlc = np.round(ohlc * 10) / 10
+    ohlc[:, 1] = ohlc.max(axis=1)
+    ohlc[:, 2] = ohlc.min(axis=1)
+    return ohlc
+
+
+def bench_sweep(n_combos: int, sweep_bars: int, out: dict) -> None:
+    from perpmargin.sim.sweep import sweep_arrays
+
+    venue = pm.load_venue("binance-usdm")
+    tiers = TierArrays.from_venue(venue, ["BTCUSDT"])
+    kwargs = {
+        "balance": 10000.0,
+        "tiers": tiers,
+        "taker": float(venue.taker_fee_rate),
+        "to_trader": False,
+        "tick": 0.1,
+    }
+    year = _year_of_bars(525_600)
+    rates = np.zeros(len(year))
+    rates[::480] = 0.0001  # funding every 8 hours
+    one = (  # a 1x long: never liquidated, so the whole year is walked in both modes
+        np.array([0.05, 0.05]),
+        np.array([1.0, 1.0]),
+        np.array([np.nan, np.nan]),
+        np.array([np.nan, np.nan]),
+        np.array([False, True]),
+    )
+    sweep_arrays(year[:1000], rates[:1000], *one, **kwargs)  # compile
+    out["replay_1y_1m_seconds"] = _best(lambda: sweep_arrays(year, rates, *one, **kwargs))
+    liq, exit_, _ = sweep_arrays(year, rates, *one, **kwargs)
+    assert (liq < 0).all() and (exit_ < 0).all(), "the year must be walked to the end"
+    rng = np.random.default_rng(1)
+    lev = rng.choice([1.0, 2.0, 3.0, 5.0, 10.0, 20.0], n_combos)
+    grid = (
+        0.05 * rng.choice([-1.0, 1.0], n_combos),
+        lev,
+        np.where(rng.random(n_combos) < 0.5, np.nan, 60000.0 * rng.uniform(0.5, 0.95, n_combos)),
+        np.full(n_combos, np.nan),
+        rng.random(n_combos) < 0.5,
+    )
+    bars = year[:sweep_bars]
+    seconds = _best(lambda: sweep_arrays(bars, rates[:sweep_bars], *grid, **kwargs), repeat=2)
+    liq, exit_, _ = sweep_arrays(bars, rates[:sweep_bars], *grid, **kwargs)
+    end = np.where(liq >= 0, liq + 1, np.where(exit_ >= 0, exit_ + 1, sweep_bars))
+    out["sweep_combinations"] = n_combos
+    out["sweep_bars"] = sweep_bars
+    # only the bars each combination actually walked (a liquidated one stops there)
+    out["sweep_bar_steps_walked"] = int(end.sum())
+    out["sweep_bar_steps_per_s"] = float(end.sum()) / seconds
+    out["sweep_grid_bar_steps_per_s"] = n_combos * sweep_bars / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller Monte Carlo and Dask runs")
@@ -139,14 +218,10 @@ def main() -> None:
     bench_revalue(20_000_000, out)
     bench_mc(100_000 if args.quick else 400_000, out)
     bench_dask(200_000 if args.quick else 800_000, out)
+    bench_sweep(10_000, 43_200 if args.quick else 525_600, out)
     from perpmargin.sim.gpu import available
 
-    out["replay_1y_1m_seconds"] = None
-    out["sweep_bar_steps_per_s"] = None
-    out["not_measured"] = {
-        "replay_1y_1m_seconds": "vectorised replay kernel not built yet",
-        "sweep_bar_steps_per_s": "vectorised replay kernel not built yet",
-    }
+    out["not_measured"] = {}
     if not available() or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         out["gpu_positions_per_s"] = None
         out["gpu_mc_path_steps_per_s"] = None

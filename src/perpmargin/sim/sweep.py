@@ -1,0 +1,293 @@
+"""Vectorised replay: one single-position plan over bars, for a grid of parameters.
+
+The same rules as the exact replay (:mod:`perpmargin.sim.replay`), in float64 numba, for
+thousands of (leverage, margin, stop, mode) combinations at once: market entry at the
+first bar's open, funding at the open of the bar that holds it, a gap at the open fills
+a stop (or liquidates) at the open, then open -> adverse -> favourable -> close with the
+stop, the take-profit and the liquidation price (rounded to the tick towards the move,
+as the exact replay finds it) hit at their own price, liquidation first on a tie.
+Isolated liquidation costs the margin (the rest after the fee goes to the trader only
+where the venue says so); cross liquidation takes the account.
+
+Limits: one position per plan (one symbol, no add-margin triggers, no limit entries);
+trade bars stand in for the mark.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from numba import njit, prange
+
+from perpmargin.sim.fast import TierArrays
+from perpmargin.sim.kernels import _liq_price_one
+from perpmargin.sim.plan import Plan, PlanError
+from perpmargin.sim.replay import MarketData, load_market
+from perpmargin.venues.loader import load_venue
+
+__all__ = ["sweep", "sweep_arrays"]
+
+
+@njit(cache=True, inline="always")
+def _liq(
+    s: int,
+    q: float,
+    e: float,
+    c: float,
+    tick: float,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    fee_bk: np.ndarray,
+) -> float:
+    p = _liq_price_one(s, q, e, c, c, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk)
+    if math.isnan(p):
+        return p
+    # the first tick the move reaches: a long's liquidation price rounds down
+    return math.floor(p / tick + 1e-9) * tick if q > 0 else math.ceil(p / tick - 1e-9) * tick
+
+
+@njit(cache=True, parallel=True)
+def sweep_kernel(
+    ohlc: np.ndarray,
+    rates: np.ndarray,
+    qty: np.ndarray,
+    leverage: np.ndarray,
+    stop: np.ndarray,
+    take_profit: np.ndarray,
+    cross: np.ndarray,
+    balance: float,
+    taker: float,
+    liq_fee: float,
+    to_trader: bool,
+    tick: float,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    fee_bk: np.ndarray,
+    liq_bar: np.ndarray,
+    exit_bar: np.ndarray,
+    final_equity: np.ndarray,
+) -> None:
+    """Replay every combination ``c`` (signed ``qty[c]``; NaN stop / take-profit: none)."""
+    n_bars = ohlc.shape[0]
+    for c in prange(qty.size):
+        q = qty[c]
+        long = q > 0
+        e = ohlc[0, 0]
+        notional = abs(q) * e
+        wallet = balance - notional * taker
+        margin = 0.0
+        if not cross[c]:
+            margin = notional / leverage[c]
+            wallet -= margin
+        open_pos = True
+        lb = -1
+        xb = -1
+        coll = wallet if cross[c] else margin
+        liq = _liq(0, q, e, coll, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk)
+        sp = stop[c]
+        tp = take_profit[c]
+        last = e
+        for i in range(n_bars):
+            if not open_pos:
+                break
+            o, h, lo, cl = ohlc[i, 0], ohlc[i, 1], ohlc[i, 2], ohlc[i, 3]
+            pts = (o, lo, h, cl) if long else (o, h, lo, cl)
+            for k in range(4):
+                b = pts[k]
+                a = b if k == 0 else pts[k - 1]
+                # what the move from a to b reaches first (k == 0: the gap to the open)
+                hit = 0  # 1 liquidation, 2 stop, 3 take-profit
+                at = b
+                if long:
+                    lk = (not math.isnan(liq)) and b <= liq and (k == 0 or liq < a)
+                    sk = (not math.isnan(sp)) and b <= sp and (k == 0 or sp < a)
+                    tk = (not math.isnan(tp)) and b >= tp and (k == 0 or tp > a)
+                    if lk and (not sk or liq >= sp):
+                        hit, at = 1, (b if k == 0 else liq)
+                    elif sk:
+                        hit, at = 2, (b if k == 0 else sp)
+                    elif tk:
+                        hit, at = 3, (b if k == 0 else tp)
+                else:
+                    lk = (not math.isnan(liq)) and b >= liq and (k == 0 or liq > a)
+                    sk = (not math.isnan(sp)) and b >= sp and (k == 0 or sp > a)
+                    tk = (not math.isnan(tp)) and b <= tp and (k == 0 or tp < a)
+                    if lk and (not sk or liq <= sp):
+                        hit, at = 1, (b if k == 0 else liq)
+                    elif sk:
+                        hit, at = 2, (b if k == 0 else sp)
+                    elif tk:
+                        hit, at = 3, (b if k == 0 else tp)
+                if hit == 1:
+                    eq = coll + q * (at - e)
+                    left = max(eq, 0.0)
+                    f = min(liq_fee * abs(q) * at, left)
+                    back = left - f if to_trader else 0.0
+                    wallet = back if cross[c] else wallet + back
+                    open_pos = False
+                    lb = i
+                    break
+                if hit >= 2:
+                    pnl = q * (at - e)
+                    wallet += pnl - abs(q) * at * taker + (0.0 if cross[c] else margin)
+                    open_pos = False
+                    xb = i
+                    break
+                if k == 0 and rates[i] != 0.0:  # funding at the open's mark
+                    pay = q * o * rates[i]
+                    if cross[c]:
+                        wallet -= pay
+                        coll = wallet
+                    else:
+                        margin -= pay
+                        coll = margin
+                    liq = _liq(
+                        0, q, e, coll, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk
+                    )
+                    crossed = (not math.isnan(liq)) and (o <= liq if long else o >= liq)
+                    if crossed:  # funding pushed it over at this very mark
+                        eq = coll + q * (o - e)
+                        left = max(eq, 0.0)
+                        f = min(liq_fee * abs(q) * o, left)
+                        back = left - f if to_trader else 0.0
+                        wallet = back if cross[c] else wallet + back
+                        open_pos = False
+                        lb = i
+                        break
+            last = cl
+        if open_pos:
+            final_equity[c] = wallet + margin + q * (last - e)
+        else:
+            final_equity[c] = wallet
+        liq_bar[c] = lb
+        exit_bar[c] = xb
+
+
+def _tick_rates(plan: Plan, market: MarketData) -> tuple[np.ndarray, np.ndarray]:
+    (symbol,) = {p.symbol for p in plan.positions}
+    ohlc = np.array([[float(x) for x in bar] for bar in market.trade[symbol]])
+    rates = np.zeros(len(market))
+    for i, by_symbol in market.funding.items():
+        if symbol in by_symbol:
+            rates[i] = float(by_symbol[symbol])
+    return ohlc, rates
+
+
+def sweep_arrays(
+    ohlc: np.ndarray,
+    rates: np.ndarray,
+    qty: np.ndarray,
+    leverage: np.ndarray,
+    stop: np.ndarray,
+    take_profit: np.ndarray,
+    cross: np.ndarray,
+    *,
+    balance: float,
+    tiers: TierArrays,
+    taker: float,
+    to_trader: bool,
+    tick: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel on plain arrays: returns (liquidation bar, exit bar, final equity)."""
+    n = qty.size
+    out = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n))
+    sweep_kernel(
+        np.ascontiguousarray(ohlc, dtype=np.float64),
+        np.ascontiguousarray(rates, dtype=np.float64),
+        qty,
+        leverage,
+        stop,
+        take_profit,
+        cross,
+        balance,
+        taker,
+        float(tiers.liquidation_fee[0]),
+        to_trader,
+        tick,
+        *tiers.args(),
+        *out,
+    )
+    return out
+
+
+def sweep(
+    plan: Plan,
+    *,
+    leverages: Sequence[float] | None = None,
+    margins: Sequence[float] | None = None,
+    stops: Sequence[float | None] | None = None,
+    modes: Sequence[str] | None = None,
+    market: MarketData | None = None,
+) -> pd.DataFrame:
+    """Replay ``plan``'s single position for every combination of the given values.
+
+    Defaults are the plan's own leverage, margin (size rule ``margin``), stop and modes.
+    One row per combination: leverage, margin, stop, mode, quantity, liquidation bar,
+    exit bar (stop or take-profit) and final equity.
+    """
+    if len(plan.positions) != 1 or plan.positions[0].add_margin or plan.positions[0].entry:
+        raise PlanError("sweep replays one market-entry position without margin triggers")
+    pos = plan.positions[0]
+    if plan.intrabar != "conservative" or plan.marks:
+        raise PlanError("sweep walks the conservative path on trade bars (no mark bars)")
+    if pos.size.kind != "margin" and margins is not None:
+        raise PlanError("margins= needs a plan sized by margin")
+    data = market if market is not None else load_market(plan)
+    venue = load_venue(plan.venue)
+    spec = venue.symbol(pos.symbol)
+    tiers = TierArrays.from_venue(venue, [pos.symbol])
+    ohlc, rates = _tick_rates(plan, data)
+    entry = Decimal(repr(float(ohlc[0, 0])))
+    combos = list(
+        itertools.product(
+            leverages or [float(pos.leverage)],
+            margins or [float(pos.size.value)],
+            stops if stops is not None else [None if pos.stop is None else float(pos.stop)],
+            modes or list(plan.modes),
+        )
+    )
+    qty = []
+    for lev, margin, _, _ in combos:
+        if pos.size.kind == "margin":
+            raw = Decimal(repr(margin)) * Decimal(repr(lev)) / entry
+        elif pos.size.kind == "qty":
+            raw = pos.size.value
+        elif pos.size.kind == "notional":
+            raw = pos.size.value / entry
+        else:
+            raise PlanError("sweep sizes by margin, qty or notional, not risk")
+        q = (raw / spec.step_size).to_integral_value(rounding="ROUND_DOWN") * spec.step_size
+        qty.append(float(q) * pos.sign)
+    frame = pd.DataFrame(combos, columns=["leverage", "margin", "stop", "mode"])
+    liq, exit_, final = sweep_arrays(
+        ohlc,
+        rates,
+        np.array(qty),
+        frame["leverage"].to_numpy(dtype=float),
+        frame["stop"].to_numpy(dtype=float, na_value=np.nan),
+        np.full(len(frame), np.nan if pos.take_profit is None else float(pos.take_profit)),
+        (frame["mode"] == "cross").to_numpy(),
+        balance=float(plan.balance),
+        tiers=tiers,
+        taker=float(venue.taker_fee_rate),
+        to_trader=venue.liquidation.remainder_to == "trader",
+        tick=float(spec.tick_size),
+    )
+    frame["quantity"] = np.abs(qty)
+    frame["liquidation_bar"] = liq
+    frame["exit_bar"] = exit_
+    frame["final_equity"] = final
+    return frame
