@@ -185,7 +185,8 @@ def bench_sweep(n_combos: int, sweep_bars: int, out: dict) -> None:
     sweep_arrays(year[:1000], rates[:1000], *one, **kwargs)  # compile
     out["replay_1y_1m_seconds"] = _best(lambda: sweep_arrays(year, rates, *one, **kwargs))
     liq, exit_, _ = sweep_arrays(year, rates, *one, **kwargs)
-    assert (liq < 0).all() and (exit_ < 0).all(), "the year must be walked to the end"
+    assert (liq < 0).all(), "the year must be walked to the end"
+    assert (exit_ < 0).all(), "the year must be walked to the end"
     rng = np.random.default_rng(1)
     lev = rng.choice([1.0, 2.0, 3.0, 5.0, 10.0, 20.0], n_combos)
     grid = (
