@@ -48,7 +48,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -465,8 +465,3 @@ def load_plans(source: str | Path) -> list[Plan]:
         _check_keys(variant, _TOP_KEYS - {"variants"}, where)
         plans.append(plan_from_dict(_merge(raw, variant, where), base=base, source=where))
     return plans
-
-
-def with_changes(plan: Plan, **changes: Any) -> Plan:
-    """A copy of ``plan`` with fields replaced (validated again)."""
-    return replace(plan, **changes)
