@@ -330,17 +330,16 @@ def replay(
     ``perpmargin replay my.toml --data BTCUSDT=btc.parquet --out out/``.
     """
     from perpmargin.report import plan_result_dict, print_summary, write_report
-    from perpmargin.sim.plan import bundled_scenarios, load_plans
+    from perpmargin.sim.plan import load_plans
     from perpmargin.sim.replay import load_market
     from perpmargin.sim.replay import replay as run_replay
 
     console = _console()
     try:
         if scenarios == ["all"]:
-            from perpmargin.demo import STORY
+            from perpmargin.demo import story_order
 
-            available = bundled_scenarios()
-            names = [n for n in STORY if n in available] + [n for n in available if n not in STORY]
+            names = story_order()
         else:
             names = scenarios
         plans = [plan for name in names for plan in load_plans(name)]

@@ -17,7 +17,7 @@ from perpmargin.report import print_summary, write_report
 from perpmargin.sim.plan import bundled_scenarios, load_plans
 from perpmargin.sim.replay import PlanResult, replay
 
-__all__ = ["main", "run_bundled"]
+__all__ = ["main", "run_bundled", "story_order"]
 
 TITLE = "perpmargin: isolated vs cross on real crashes (Binance USDⓈ-M bars, $10,000 accounts)"
 
@@ -31,12 +31,17 @@ STORY = [
 ]
 
 
+def story_order() -> list[str]:
+    """Every bundled scenario, the story's first, then any others by name."""
+    available = bundled_scenarios()
+    return [n for n in STORY if n in available] + [n for n in available if n not in STORY]
+
+
 def run_bundled(names: list[str] | None = None) -> list[PlanResult]:
     """Replay the bundled scenarios (all of them by default, in the story's order),
     every variant included."""
     if names is None:
-        available = bundled_scenarios()
-        names = [n for n in STORY if n in available] + [n for n in available if n not in STORY]
+        names = story_order()
     results: list[PlanResult] = []
     for name in names:
         results.extend(replay(plan) for plan in load_plans(name))

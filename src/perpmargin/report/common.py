@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from perpmargin.sim.data import utc_text
 
 if TYPE_CHECKING:
     from perpmargin.sim.replay import Outcome, PlanResult
@@ -17,11 +18,7 @@ __all__ = ["MODE_COLORS", "liquidation_text", "money", "slug", "times", "utc"]
 MODE_COLORS = {"isolated": "#1f6fb4", "cross": "#e8710a"}
 
 
-def utc(ms: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A ms timestamp as UTC text."""
-    if ms is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime(fmt)
+utc = utc_text  # one formatter for the replay's notes and the reports
 
 
 def money(value: Decimal, places: int = 2) -> str:

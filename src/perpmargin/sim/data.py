@@ -14,6 +14,7 @@ they stand in for the mark.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -32,9 +33,17 @@ __all__ = [
     "bundled_market_files",
     "load_bars",
     "load_funding",
+    "utc_text",
 ]
 
 _BAR_COLUMNS = ("timestamp", "open", "high", "low", "close")
+
+
+def utc_text(ms: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A timestamp in ms since the epoch as UTC text (``"-"`` for None)."""
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime(fmt)
 
 
 class DataError(InvalidInput):

@@ -240,11 +240,14 @@ def _tier_index(
     return np.asarray(np.minimum(past.sum(axis=1), tiers.n_tiers[sym] - 1), dtype=np.int64)
 
 
-def _revalue_numpy(p: Portfolio, marks: np.ndarray, tiers: TierArrays) -> Revaluation:
-    n, a = p.n_positions, p.n_accounts
-    iso = np.empty(n, dtype=np.uint8)
-    upnl = np.empty(n)
-    req = np.empty(n)
+def _position_terms(
+    p: Portfolio, marks: np.ndarray, tiers: TierArrays
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per position (numpy, in chunks): uPnL, requirement without a bankruptcy-valued fee,
+    the isolated requirement (that fee at the isolated bankruptcy price), and the mask of
+    positions whose fee is bankruptcy-valued (Bybit)."""
+    n = p.n_positions
+    upnl, req, iso_req = np.empty(n), np.empty(n), np.empty(n)
     bk_part = np.zeros(n, dtype=bool)
     step = 1 << 20
     for lo in range(0, n, step):
@@ -254,28 +257,45 @@ def _revalue_numpy(p: Portfolio, marks: np.ndarray, tiers: TierArrays) -> Revalu
         m = marks[s]
         aq = np.abs(q)
         notional = aq * m
-        u = q * (m - p.entry[lo:hi])
         k = _tier_index(tiers, s, aq, notional)
         r = notional * tiers.mmr[s, k] - tiers.amount[s, k]
         bk = tiers.fee_bk[s]
-        side = np.sign(q)
-        bp = p.entry[lo:hi] - side * p.margin[lo:hi] / aq
-        iso_req = np.where(
+        bp = p.entry[lo:hi] - np.sign(q) * p.margin[lo:hi] / aq
+        iso_req[lo:hi] = np.where(
             bk, r + tiers.fee[s] * aq * np.maximum(bp, 0.0), r + tiers.fee[s] * notional
         )
-        r = np.where(bk, r, r + tiers.fee[s] * notional)
-        iso[lo:hi] = p.margin[lo:hi] + u <= iso_req
-        upnl[lo:hi], req[lo:hi], bk_part[lo:hi] = u, r, bk
+        req[lo:hi] = np.where(bk, r, r + tiers.fee[s] * notional)
+        upnl[lo:hi] = q * (m - p.entry[lo:hi])
+        bk_part[lo:hi] = bk
+    return upnl, req, iso_req, bk_part
+
+
+def _cross_totals(
+    p: Portfolio,
+    marks: np.ndarray,
+    tiers: TierArrays,
+    upnl: np.ndarray,
+    req: np.ndarray,
+    bk_part: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per account equity and maintenance, and each position's full cross requirement
+    (a bankruptcy-valued fee at the cross bankruptcy price, other legs held)."""
     owner = p.account_of()
+    a = p.n_accounts
     equity = p.balance + np.bincount(owner, weights=upnl, minlength=a)
-    mm = np.bincount(owner, weights=req, minlength=a)
+    full = req
     if bk_part.any():
         s = p.sym
-        side = np.sign(p.qty)
         aq = np.abs(p.qty)
-        bp = marks[s] - side * equity[owner] / aq
-        extra = np.where(bk_part, tiers.fee[s] * aq * np.maximum(bp, 0.0), 0.0)
-        mm = mm + np.bincount(owner, weights=extra, minlength=a)
+        bp = marks[s] - np.sign(p.qty) * equity[owner] / aq
+        full = req + np.where(bk_part, tiers.fee[s] * aq * np.maximum(bp, 0.0), 0.0)
+    return equity, np.bincount(owner, weights=full, minlength=a), full
+
+
+def _revalue_numpy(p: Portfolio, marks: np.ndarray, tiers: TierArrays) -> Revaluation:
+    upnl, req, iso_req, bk_part = _position_terms(p, marks, tiers)
+    iso = (p.margin + upnl <= iso_req).astype(np.uint8)
+    equity, mm, _ = _cross_totals(p, marks, tiers, upnl, req, bk_part)
     has = np.diff(p.offsets) > 0
     return Revaluation(iso, equity, mm, (has & (equity <= mm)).astype(np.uint8))
 
@@ -419,22 +439,11 @@ def liquidation_prices(
         collateral = p.margin
         bk_collateral = p.margin
     elif mode == "cross":
-        rev = _revalue_numpy(p, m, tiers) if backend == "numpy" else _revalue_numba(p, m, tiers)
+        upnl, req, _, bk_part = _position_terms(p, m, tiers)
+        equity, mm, own_req = _cross_totals(p, m, tiers, upnl, req, bk_part)
         owner = p.account_of()
-        aq = np.abs(p.qty)
-        notional = aq * m[p.sym]
-        upnl = p.qty * (m[p.sym] - p.entry)
-        k = _tier_index(tiers, p.sym, aq, notional)
-        own_req = notional * tiers.mmr[p.sym, k] - tiers.amount[p.sym, k]
-        own_req = own_req + np.where(tiers.fee_bk[p.sym], 0.0, tiers.fee[p.sym] * notional)
-        if tiers.fee_bk.any():  # others' Bybit fee terms are part of the account total
-            side = np.sign(p.qty)
-            bp = m[p.sym] - side * rev.cross_equity[owner] / aq
-            own_req = own_req + np.where(
-                tiers.fee_bk[p.sym], tiers.fee[p.sym] * aq * np.maximum(bp, 0.0), 0.0
-            )
-        others_upnl = rev.cross_equity[owner] - p.balance[owner] - upnl
-        collateral = p.balance[owner] + others_upnl - (rev.cross_maintenance[owner] - own_req)
+        others_upnl = equity[owner] - p.balance[owner] - upnl
+        collateral = p.balance[owner] + others_upnl - (mm[owner] - own_req)
         bk_collateral = p.balance[owner] + others_upnl
     else:
         raise InvalidInput(f"mode must be 'isolated' or 'cross', was {mode!r}")

@@ -26,8 +26,6 @@ from perpmargin.sim.kernels import maintenance
 
 __all__ = ["mc_kernel", "normal", "uniform"]
 
-_MASK = (1 << 64) - 1
-
 
 @njit(cache=True, inline="always")
 def _mix(x: np.uint64) -> np.uint64:

@@ -244,9 +244,16 @@ def _static_prices(setup: Setup) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def _run_chunk(
-    setup: Setup, model: str, seed: int, start: int, count: int, steps: int, block: int
+    setup: Setup,
+    static: tuple[np.ndarray, np.ndarray, float],
+    model: str,
+    seed: int,
+    start: int,
+    count: int,
+    steps: int,
+    block: int,
 ) -> tuple[np.ndarray, ...]:
-    log_liq, back, cross_price = _static_prices(setup)
+    log_liq, back, cross_price = static
     t = setup.tiers
     out = (
         np.empty(count, dtype=np.int64),
@@ -321,6 +328,7 @@ def montecarlo(
         raise InvalidInput(f"steps must be from 1 to 1e8, was {n_steps}")
     if model == "bootstrap" and not 1 <= block < setup.returns.shape[0]:
         raise InvalidInput(f"block must be from 1 to {setup.returns.shape[0] - 1}, was {block}")
+    static = _static_prices(setup)  # liquidation prices do not change along a path
     parts: list[tuple[np.ndarray, ...]] = []
     if backend == "dask":
         from perpmargin.sim.distributed import map_chunks
@@ -328,13 +336,13 @@ def montecarlo(
         bounds = _chunk_bounds(paths, max(1, paths // chunk_paths) if paths > chunk_paths else 4)
         parts = map_chunks(
             _run_chunk,
-            [(setup, model, seed, lo, hi - lo, n_steps, block) for lo, hi in bounds],
+            [(setup, static, model, seed, lo, hi - lo, n_steps, block) for lo, hi in bounds],
             scheduler,
         )
     else:
         for lo in range(0, paths, chunk_paths):
             count = min(chunk_paths, paths - lo)
-            parts.append(_run_chunk(setup, model, seed, lo, count, n_steps, block))
+            parts.append(_run_chunk(setup, static, model, seed, lo, count, n_steps, block))
             if progress is not None:
                 progress(count)
     iso_step, iso_final, cross_step, cross_final = (

@@ -238,6 +238,8 @@ class Plan:
         if self.start is not None and self.end is not None and self.end < self.start:
             raise PlanError(f"{self.name}: end is before start")
         sides = {(p.symbol, p.side) for p in positions}
+        if len(sides) != len(positions):
+            raise PlanError(f"{self.name}: one position per symbol and side")
         symbols = {p.symbol for p in positions}
         if len(sides) > len(symbols) and self.position_mode != "hedge":
             raise PlanError(

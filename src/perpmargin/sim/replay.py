@@ -48,7 +48,15 @@ from perpmargin.engine.position import PositionView
 from perpmargin.errors import InsufficientMargin, PerpMarginError
 from perpmargin.numeric import ZERO, engine_context, is_on_grid, round_to_step
 from perpmargin.risk.pretrade import TradeCheck, check_trade
-from perpmargin.sim.data import Bars, DataError, Funding, align, load_bars, load_funding
+from perpmargin.sim.data import (
+    Bars,
+    DataError,
+    Funding,
+    align,
+    load_bars,
+    load_funding,
+    utc_text,
+)
 from perpmargin.sim.intrabar import waypoints
 from perpmargin.sim.plan import Plan, PlanError, PositionPlan
 from perpmargin.venues.loader import load_venue
@@ -518,7 +526,7 @@ class _Run:
                 slot.fired.add(j)
                 if self.mode == "cross":
                     self.notes.append(
-                        f"{_hhmm(self.time)} {pos.symbol}: add_margin {trig.amount} not applied "
+                        f"{utc_text(self.time)} {pos.symbol}: add_margin {trig.amount} not applied "
                         "in cross (the whole wallet already backs the position)"
                     )
                     continue
@@ -527,7 +535,9 @@ class _Run:
                     self.acct.add_margin(pos.symbol, trig.amount, side=side, time=self.time)
                     self.margin_added += trig.amount
                 except InsufficientMargin as exc:
-                    self.notes.append(f"{_hhmm(self.time)} {pos.symbol}: add_margin refused: {exc}")
+                    self.notes.append(
+                        f"{utc_text(self.time)} {pos.symbol}: add_margin refused: {exc}"
+                    )
 
     def _protect(self, slot: _Slot) -> None:
         pos = slot.plan
@@ -598,7 +608,9 @@ class _Run:
                 slot.state = "resting"
         except PerpMarginError as exc:
             slot.state = "done"
-            self.notes.append(f"{_hhmm(self.time)} {pos.symbol} {pos.side}: entry refused: {exc}")
+            self.notes.append(
+                f"{utc_text(self.time)} {pos.symbol} {pos.side}: entry refused: {exc}"
+            )
 
     # -- the path
 
@@ -810,19 +822,11 @@ class _Run:
             ),
             notes=tuple(self.notes)
             + tuple(
-                f"{_hhmm(e.time)} order {e.order_id} cancelled: {e.reason}"
+                f"{utc_text(e.time)} order {e.order_id} cancelled: {e.reason}"
                 for e in ledger
                 if isinstance(e, OrderCancelled) and e.reason.startswith("rejected")
             ),
         )
-
-
-def _hhmm(ms: int | None) -> str:
-    import datetime as dt
-
-    if ms is None:
-        return "?"
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def replay(
@@ -849,9 +853,6 @@ def replay(
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
     sized = [_size(plan, v, data, pos) for pos in plan.positions]
-    keys = [(p.symbol, p.side) for p in plan.positions]
-    if len(set(keys)) != len(keys):
-        raise PlanError(f"{plan.name}: one position per symbol and side")
     result = PlanResult(
         plan=plan,
         market=data,

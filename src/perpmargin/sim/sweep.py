@@ -176,7 +176,7 @@ def sweep_kernel(
         exit_bar[c] = xb
 
 
-def _tick_rates(plan: Plan, market: MarketData) -> tuple[np.ndarray, np.ndarray]:
+def _bars_and_rates(plan: Plan, market: MarketData) -> tuple[np.ndarray, np.ndarray]:
     (symbol,) = {p.symbol for p in plan.positions}
     ohlc = np.array([[float(x) for x in bar] for bar in market.trade[symbol]])
     rates = np.zeros(len(market))
@@ -249,7 +249,7 @@ def sweep(
     venue = load_venue(plan.venue)
     spec = venue.symbol(pos.symbol)
     tiers = TierArrays.from_venue(venue, [pos.symbol])
-    ohlc, rates = _tick_rates(plan, data)
+    ohlc, rates = _bars_and_rates(plan, data)
     entry = Decimal(repr(float(ohlc[0, 0])))
     combos = list(
         itertools.product(
