@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -290,3 +291,59 @@ def test_montecarlo_json_and_report(tmp_path):
     assert (tmp_path / "montecarlo.html").stat().st_size > 100_000
     bad = runner.invoke(app, ["montecarlo", "seed-2020-03-12", "--model", "levy"])
     assert bad.exit_code == 2
+
+
+BUNDLE = str(Path(__file__).parent / "interop" / "fixtures" / "binance-bundle.json")
+
+
+def test_import_json_exports_ccxt_positions_and_reconciliation(tmp_path):
+    out = tmp_path / "export.json"
+    result = runner.invoke(app, ["import", BUNDLE, "--json", "--export", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["venue"] == "binance-usdm"
+    assert doc["wallet_balance"] == "10000.00000000"
+    liq = {p["symbol"]: p["liquidationPrice"] for p in doc["positions"]}
+    assert liq == {"BTC/USDT:USDT": 54216.8, "ETH/USDT:USDT": 3685.26}
+    assert {r["status"] for r in doc["reconcile"]} == {"match"}
+    assert json.loads(out.read_text())["positions"] == doc["positions"]
+    table = runner.invoke(app, ["import", BUNDLE])
+    assert table.exit_code == 0
+    assert "54,216.80" in table.stdout
+    assert "match" in table.stdout
+
+
+def test_import_bad_input_exits_2(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"symbol": "BTC/USDT:USDT", "contracts": 1}]))
+    result = runner.invoke(app, ["import", str(bad), "--venue", "binance-usdm"])
+    assert result.exit_code == 2
+    assert "positions[0].side" in result.output
+    assert runner.invoke(app, ["import"]).exit_code == 2  # neither a file nor --live
+
+
+def test_stress_json_and_report(tmp_path):
+    result = runner.invoke(
+        app,
+        ["stress", "binance-cross-pair", "--range", "-40:40:20", "--day", "2024-08-05",
+         "--out", str(tmp_path), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["grid"]["assets"] == ["BTCUSDT", "ETHUSDT"]
+    assert doc["grid"]["shocks_x"] == [-0.4, -0.2, 0.0, 0.2, 0.4]
+    assert set(doc["grid"]["summary"]) == {"current", "all isolated", "all cross"}
+    assert doc["days"][0]["day"] == "2024-08-05"
+    assert (tmp_path / "stress.html").stat().st_size > 0
+    assert (tmp_path / "stress.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stress_bad_input_exits_2(tmp_path):
+    for args in (
+        ["stress", "no-such-portfolio"],
+        ["stress", "binance-cross-pair", "--range", "60:-60:5"],
+        ["stress", "binance-cross-pair", "--assets", "DOGE"],
+        ["stress", "binance-cross-pair", "--day", "1999-01-01", "--out", str(tmp_path)],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, args

@@ -11,7 +11,10 @@ def test_demo_writes_the_report(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "index.html" in out
     assert (tmp_path / "report" / "index.html").stat().st_size > 100_000
-    assert len(list((tmp_path / "report").glob("*.png"))) == len(load_plans("seed-2020-03-12"))
+    plan_pngs = [p for p in (tmp_path / "report").glob("*.png") if p.name != "stress.png"]
+    assert len(plan_pngs) == len(load_plans("seed-2020-03-12"))
+    assert (tmp_path / "report" / "stress.html").stat().st_size > 100_000
+    assert "all isolated" in out
     assert "03-12 10:25" in out
 
 

@@ -15,6 +15,11 @@ versioned data files::
     # the same plan under isolated and cross on real bars (a bundled scenario or a TOML)
     for result in map(pm.replay_plan, pm.load_plans("seed-2020-03-12")):
         print(result.runs["isolated"].outcome, result.runs["cross"].outcome)
+
+    # a real account saved from ccxt, stressed under its modes, all isolated, all cross
+    imported = pm.account_from_ccxt("positions.json", balance="balance.json",
+                                    venue="binance-usdm")
+    grid = pm.stress_grid(imported.account, assets=["BTC", "ETH"])
 """
 
 from perpmargin import events
@@ -42,6 +47,7 @@ from perpmargin.errors import (
     UnknownVenue,
     VenueDataError,
 )
+from perpmargin.interop import account_from_ccxt, positions_to_ccxt, reconcile
 from perpmargin.risk import (
     CheckItem,
     ModeCheck,
@@ -52,6 +58,7 @@ from perpmargin.risk import (
     check_trade,
     liquidation_price,
 )
+from perpmargin.risk.stress import historical_stress, stress_grid
 from perpmargin.sim import Plan, PlanError, PositionPlan, Size, load_plans, replay_plan
 from perpmargin.venues import Venue, bundled_venues, load_venue
 
@@ -85,13 +92,18 @@ __all__ = [
     "VenueCheck",
     "VenueDataError",
     "__version__",
+    "account_from_ccxt",
     "bankruptcy_price",
     "bundled_venues",
     "check_trade",
     "events",
+    "historical_stress",
     "liquidation_price",
     "load_plans",
     "load_venue",
+    "positions_to_ccxt",
+    "reconcile",
     "replay",
     "replay_plan",
+    "stress_grid",
 ]

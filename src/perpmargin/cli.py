@@ -1,4 +1,5 @@
-"""Command line: ``perpmargin liq``, ``check``, ``replay``, ``venues`` and ``demo``.
+"""Command line: ``perpmargin liq``, ``check``, ``replay``, ``montecarlo``, ``import``,
+``stress``, ``venues`` and ``demo``.
 
 A thin layer over the public API: parse options, call, print a rich table or, with
 ``--json``, JSON with Decimal values as strings. Bad input exits with code 2 and a message.
@@ -17,6 +18,7 @@ from rich.table import Table
 from perpmargin.errors import PerpMarginError
 from perpmargin.risk.liq_price import bankruptcy_price, liquidation_price
 from perpmargin.risk.pretrade import check_trade
+from perpmargin.sim.data import utc_text
 from perpmargin.venues import bundled_venues, load_venue
 
 
@@ -442,6 +444,226 @@ def montecarlo(
     console.print(table)
     if page is not None:
         console.print(f"Report: {page.resolve()}")
+
+
+def _bundle_source(path: str) -> str:
+    """A bundle file, or the name of a bundled example (``binance-cross-pair``)."""
+    from importlib import resources
+
+    if Path(path).exists():
+        return path
+    examples = resources.files("perpmargin") / "examples"
+    candidate = examples / f"{path}.json"
+    if candidate.is_file():
+        return str(candidate)
+    names = sorted(
+        p.name.removesuffix(".json") for p in examples.iterdir() if p.name.endswith(".json")
+    )
+    raise PerpMarginError(
+        f"no file {path!r} and no bundled example of that name ({', '.join(names)})"
+    )
+
+
+def _load_imported(
+    source: str | None,
+    venue: str | None,
+    balance: str | None,
+    tiers: str | None,
+    markets: str | None,
+    balance_kind: str | None,
+    live: str | None,
+    save: Path | None,
+) -> Any:
+    from perpmargin.interop import fetch_bundle, import_bundle, load_ccxt_bundle
+
+    if (source is None) == (live is None):
+        raise PerpMarginError("give a saved file (FILE) or --live EXCHANGE, not both or neither")
+    if live is not None:
+        doc: dict[str, Any] = fetch_bundle(live)
+        if save is not None:
+            save.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    else:
+        assert source is not None
+        doc = load_ccxt_bundle(_bundle_source(source))
+    for key, ref in (("balance", balance), ("leverage_tiers", tiers), ("markets", markets)):
+        if ref is not None:
+            doc[key] = ref
+    if balance_kind is not None:
+        doc["balance_kind"] = balance_kind
+    return import_bundle(doc, venue=venue)
+
+
+@app.command("import")
+def import_(
+    source: Annotated[
+        str | None,
+        typer.Argument(help="Saved ccxt JSON: a fetch_positions list or a bundle object."),
+    ] = None,
+    venue: str = typer.Option(None, help="Venue rules (default: from the file's exchange)."),
+    balance: str = typer.Option(None, help="fetch_balance JSON file."),
+    tiers: str = typer.Option(None, help="fetch_leverage_tiers JSON file."),
+    markets: str = typer.Option(None, help="fetch_markets JSON file."),
+    balance_kind: str = typer.Option(
+        None, help="equity (balance total includes uPnL, default) or wallet."
+    ),
+    live: str = typer.Option(
+        None, help="Fetch read-only from this ccxt exchange (keys from PERPMARGIN_API_*)."
+    ),
+    save: Path = typer.Option(None, help="With --live: save the fetched bundle (no keys)."),  # noqa: B008
+    export: Path = typer.Option(None, help="Write ccxt-shaped positions + balance here."),  # noqa: B008
+    as_json: bool = typer.Option(False, "--json", help="Print ccxt positions + reconciliation."),
+) -> None:
+    """Import positions saved from ccxt (or fetched live), show perpmargin's numbers and
+    how they compare with what the venue reported.
+
+    Example: ``perpmargin import positions.json --venue binance-usdm --balance balance.json``.
+    """
+    from perpmargin.interop import balance_to_ccxt, positions_to_ccxt, reconcile
+
+    console = _console()
+    try:
+        imp = _load_imported(source, venue, balance, tiers, markets, balance_kind, live, save)
+        rows = reconcile(imp)
+        doc = {
+            "venue": imp.venue.id,
+            "wallet_balance": str(imp.wallet_balance),
+            "balance_source": imp.balance_source,
+            "positions": positions_to_ccxt(imp.account),
+            "balance": balance_to_ccxt(imp.account),
+            "reconcile": [r.to_dict() for r in rows],
+            "notes": imp.notes,
+        }
+        if export is not None:
+            export.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    except PerpMarginError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps(doc))
+        return
+    acct = imp.account
+    table = Table(
+        title=f"{imp.venue.id}: wallet {imp.wallet_balance} {imp.settle}, equity {acct.equity:.2f}"
+    )
+    for col in ("position", "mode", "qty", "entry", "mark", "uPnL", "margin ratio",
+                "liq (perpmargin)", "liq (venue)", "diff ticks", ""):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("position", "mode", "") else "right")
+    liq_rows = {(r.symbol, r.side): r for r in rows if r.field == "liquidationPrice"}
+    for v in acct.positions():
+        r = liq_rows.get((v.symbol, v.side))
+        table.add_row(
+            f"{v.symbol} {v.side}",
+            v.margin_mode,
+            f"{v.quantity}",
+            f"{v.entry_price:,}",
+            f"{v.mark_price:,}",
+            f"{v.unrealized_pnl:,.2f}",
+            f"{v.margin_ratio:.4f}",
+            "-" if v.liquidation_price is None else f"{v.liquidation_price:,}",
+            "-" if r is None or r.reported is None else f"{r.reported:,}",
+            "-" if r is None or r.ticks is None else f"{r.ticks:,.1f}",
+            "" if r is None else r.status,
+        )
+    console.print(table)
+    for note in imp.notes:
+        console.print(f"note: {note}")
+    if export is not None:
+        console.print(f"Exported: {export.resolve()}")
+
+
+def _shock_range(text: str, option: str) -> Any:
+    import numpy as np
+
+    try:
+        lo, hi, step = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{option} {text!r}: expected MIN:MAX:STEP in %, e.g. -60:60:5"
+        ) from None
+    if step <= 0 or hi < lo:
+        raise typer.BadParameter(f"{option} {text!r}: need MIN <= MAX and STEP > 0")
+    return np.round(np.arange(lo, hi + step / 2, step), 9) / 100.0
+
+
+@app.command()
+def stress(
+    source: Annotated[
+        str, typer.Argument(help="Portfolio: saved ccxt bundle/positions file or example name.")
+    ],
+    venue: str = typer.Option(None, help="Venue rules (default: from the file's exchange)."),
+    assets: str = typer.Option(None, help="One or two assets to shock, e.g. BTC,ETH."),
+    shock_range: str = typer.Option("-60:60:5", "--range", help="Shocks in %: MIN:MAX:STEP."),
+    range_y: str = typer.Option(None, "--range-y", help="Second asset's shocks (default --range)."),
+    day: list[str] = typer.Option(  # noqa: B008
+        None, "--day", help="Historical day(s) to apply (default: all bundled); 'none' to skip."
+    ),
+    backend: str = typer.Option("numpy", help="Fast-kernel backend: numpy, numba, cuda, dask."),
+    out: Path = typer.Option(Path("report"), "--out", help="Folder for stress.html / .png."),  # noqa: B008
+    no_png: bool = typer.Option(False, "--no-png", help="Skip the PNG."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (still writes the report)."),
+) -> None:
+    """Shock grid and historical crash days applied to a portfolio, under its current modes,
+    all isolated and all cross; heatmaps of where cross takes the whole account.
+
+    Example: ``perpmargin stress binance-cross-pair --assets BTC,ETH --range -60:60:5``.
+    """
+    from perpmargin.report.stress import write_stress_html, write_stress_png
+    from perpmargin.risk.stress import historical_days, historical_stress, stress_grid
+
+    console = _console()
+    try:
+        imp = _load_imported(source, venue, None, None, None, None, None, None)
+        xs = _shock_range(shock_range, "--range")
+        ys = _shock_range(range_y, "--range-y") if range_y else None
+        chosen = [a.strip() for a in assets.split(",")] if assets else None
+        grid = stress_grid(imp.account, assets=chosen, shocks=xs, shocks_y=ys, backend=backend)
+        wanted = day or historical_days()
+        if [d.lower() for d in wanted] == ["none"]:
+            wanted = []
+        days = [historical_stress(imp.account, d) for d in wanted]
+        notes = list(dict.fromkeys([*imp.notes, *grid.notes, *(n for d in days for n in d.notes)]))
+        title = f"Stress: {Path(source).stem} on {imp.venue.id}"
+        page = write_stress_html(grid, out / "stress.html", title, days=days, notes=notes)
+        png = None if no_png else write_stress_png(grid, out / "stress.png", days=days)
+    except PerpMarginError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps({"grid": grid.to_dict(), "days": [d.to_dict() for d in days],
+                          "notes": notes, "report": str(page)}))  # fmt: skip
+        return
+    table = Table(
+        title=f"shock grid: {' x '.join(grid.assets)}, equity now {grid.start_equity:,.2f}"
+    )
+    for col in ("reading", "worst equity", "at shock", "cells with a liquidation",
+                "cells wiped out", "smallest wipe-out shock"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "reading" else "right")
+    for name, s in grid.summary().items():
+        table.add_row(
+            name,
+            f"{s['worst_equity']:,.2f}",
+            ", ".join(f"{v:+.0%}" for v in s["worst_shock"]),
+            f"{s['cells_with_liquidation']:.1%}",
+            f"{s['cells_wiped_out']:.1%}",
+            "-" if s["smallest_wipe_out_shock"] is None else f"{s['smallest_wipe_out_shock']:.0%}",
+        )
+    console.print(table)
+    if days:
+        t2 = Table(title="historical days applied to this portfolio (exact engine)")
+        for col in ("day", "reading", "final equity", "lowest equity", "liquidated", "wiped out"):
+            t2.add_column(col, justify="right" if "equity" in col else "left")
+        for d in days:
+            for name, run in d.runs.items():
+                t2.add_row(
+                    d.day,
+                    name,
+                    f"{run.final_equity:,.2f}",
+                    f"{run.min_equity:,.2f}",
+                    ", ".join(leg for _, leg, _ in run.liquidations) or "no",
+                    "-" if run.wiped_out_time is None else utc_text(run.wiped_out_time),
+                )
+        console.print(t2)
+    for note in notes:
+        console.print(f"note: {note}")
+    console.print(f"Report: {page.resolve()}" + (f" and {png.name}" if png else ""))
 
 
 @app.command()

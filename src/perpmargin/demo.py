@@ -63,6 +63,36 @@ def main(out_dir: str | Path = "report") -> None:
         "(perpmargin/data/market/SOURCES.md)."
     )
     console.print(f"Report: [bold]{paths['html'].resolve()}[/bold] (+ {len(paths) - 1} PNG charts)")
+    stress_page = stress_example(out_dir, console)
+    console.print(f"Stress: [bold]{stress_page.resolve()}[/bold] (+ stress.png)")
+
+
+def stress_example(out_dir: str | Path, console: Console) -> Path:
+    """The bundled example portfolio (Binance, cross, long BTC + short ETH) stressed on a
+    shock grid and on every bundled crash day, under its modes, all isolated, all cross."""
+    from importlib import resources
+
+    from perpmargin.interop import import_bundle
+    from perpmargin.report.stress import write_stress_html, write_stress_png
+    from perpmargin.risk.stress import historical_days, historical_stress, stress_grid
+
+    example = resources.files("perpmargin") / "examples" / "binance-cross-pair.json"
+    imported = import_bundle(str(example))
+    grid = stress_grid(imported.account)
+    days = [historical_stress(imported.account, d) for d in historical_days()]
+    out = Path(out_dir)
+    notes = list(dict.fromkeys([*grid.notes, *(n for d in days for n in d.notes)]))
+    page = write_stress_html(
+        grid, out / "stress.html", "Stress: example portfolio (binance-cross-pair)",
+        days=days, notes=notes,
+    )  # fmt: skip
+    write_stress_png(grid, out / "stress.png", days=days)
+    for name, s in grid.summary().items():
+        console.print(
+            f"  {name:13s} worst equity {s['worst_equity']:>10,.2f}   cells wiped out "
+            f"{s['cells_wiped_out']:6.1%}"
+        )
+    return page
 
 
 if __name__ == "__main__":

@@ -63,3 +63,23 @@ def test_terminal_table(results):
     assert "isolated" in text
     assert "cross" in text
     assert "BTCUSDT long 10-10 19:15" in text
+
+
+def test_stress_page_is_self_contained_with_every_reading(tmp_path):
+    from pathlib import Path
+
+    from perpmargin import interop
+    from perpmargin.report.stress import write_stress_html, write_stress_png
+    from perpmargin.risk.stress import historical_stress, stress_grid
+
+    bundle = Path(__file__).parents[1] / "interop" / "fixtures" / "binance-bundle.json"
+    acct = interop.import_bundle(str(bundle)).account
+    grid = stress_grid(acct, shocks=[-0.5, 0.0, 0.5])
+    day = historical_stress(acct, "2022-11-08")
+    page = write_stress_html(grid, tmp_path / "s.html", "t", days=[day], notes=["n1"]).read_text()
+    assert "<script src=" not in page  # plotly inlined: opens offline
+    for name in ("current", "all isolated", "all cross", "all cross - all isolated", "n1",
+                 "2022-11-08"):  # fmt: skip
+        assert name in page
+    png = write_stress_png(grid, tmp_path / "s.png", days=[day])
+    assert png.read_bytes()[:4] == b"\x89PNG"

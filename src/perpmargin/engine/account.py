@@ -51,6 +51,7 @@ from perpmargin.engine.events import (
     OrderCancelled,
     OrderPlaced,
     PositionModeChanged,
+    PositionRestored,
 )
 from perpmargin.engine.insurance import InsuranceFund
 from perpmargin.engine.ledger import AccountState, LegState
@@ -811,6 +812,115 @@ class Account:
                 reduce_only=True,
             )
             self._check_liquidations()
+            return self._ledger[start:]
+
+    def restore_position(
+        self,
+        symbol: str,
+        side: PositionSide,
+        qty: Number,
+        entry_price: Number,
+        *,
+        margin_mode: MarginMode,
+        leverage: Number,
+        isolated_margin: Number | None = None,
+        mark_price: Number | None = None,
+        time: TimeLike = None,
+    ) -> list[Event]:
+        """Put an existing position on the books (an import), without a trade or a fee.
+
+        The symbol's margin mode and leverage become the position's. An isolated leg's
+        ``isolated_margin`` (its margin without uPnL, > 0) moves out of the cross wallet,
+        so create the account with the venue's *wallet* balance (cross wallet + isolated
+        margins). ``mark_price`` (default: the entry) becomes the symbol's mark. Nothing
+        is liquidated here, even a position already past its liquidation price: call
+        :meth:`mark` to let the engine act.
+
+        Raises
+        ------
+        InvalidInput
+            Bad numbers, a quantity off the step grid, margin given for a cross leg or
+            missing for an isolated one, a leg that is already open, or a second leg of a
+            symbol in one-way mode (or with another margin mode).
+        UnknownSymbol, LeverageTooHigh, ModeSwitchError, InsufficientMargin
+        """
+        with self._atomic():
+            position_side = _side(side)
+            spec = self._spec(symbol)
+            q = _to_decimal(qty, "quantity", positive=True)
+            if not is_on_grid(q, spec.step_size):
+                raise InvalidInput(
+                    f"quantity {q} is not a multiple of {spec.symbol}'s step {spec.step_size}"
+                )
+            entry = self._price(entry_price, "entry price")
+            mark = entry if mark_price is None else self._price(mark_price, "mark price")
+            if margin_mode not in ("isolated", "cross"):
+                raise InvalidInput(
+                    f"margin mode must be 'isolated' or 'cross', was {margin_mode!r}"
+                )
+            if margin_mode not in spec.margin_modes:
+                raise ModeSwitchError(
+                    f"{spec.symbol} on {self._venue.id} is {spec.margin_modes[0]} only"
+                )
+            lev = _to_decimal(leverage, "leverage", positive=True)
+            top = max(t.max_leverage for t in spec.tiers.tiers)
+            if lev < ONE or lev > top:
+                raise LeverageTooHigh(
+                    f"leverage {lev} of the {spec.symbol} position is outside 1..{top}, the "
+                    f"range {self._venue.id} offers"
+                )
+            if (spec.symbol, position_side) in self._legs:
+                raise InvalidInput(f"the {spec.symbol} {position_side} position is already open")
+            others = self._legs_of(spec.symbol)
+            if others and self._position_mode == "one-way":
+                raise InvalidInput(
+                    f"{spec.symbol} already has a {others[0].side} position and the account is "
+                    "in one-way mode; set hedge mode first to hold both sides"
+                )
+            if others and others[0].margin_mode != margin_mode:
+                raise InvalidInput(
+                    f"both {spec.symbol} legs must use one margin mode "
+                    f"({others[0].margin_mode}, not {margin_mode})"
+                )
+            if margin_mode == "cross":
+                if isolated_margin is not None and _to_decimal(isolated_margin, "margin") != 0:
+                    raise InvalidInput("a cross position has no isolated margin of its own")
+                margin = ZERO
+            else:
+                if isolated_margin is None:
+                    raise InvalidInput(
+                        f"the isolated {spec.symbol} position needs its isolated_margin"
+                    )
+                margin = _to_decimal(isolated_margin, "isolated margin", positive=True)
+                if not is_on_grid(margin, self._step):
+                    margin = self._round(margin, "down")
+                if margin > self._cross_wallet:
+                    raise InsufficientMargin(
+                        f"the isolated {spec.symbol} margin {margin} is more than the wallet "
+                        f"has left ({self._cross_wallet}); pass the wallet balance including "
+                        "isolated margins"
+                    )
+            self._set_time(time)
+            start = len(self._ledger)
+            self._margin_modes[spec.symbol] = margin_mode
+            self._leverage[spec.symbol] = lev
+            self._marks[spec.symbol] = mark
+            self._cross_wallet -= margin
+            self._legs[(spec.symbol, position_side)] = Leg(
+                spec.symbol, position_side, q, entry, margin_mode, lev, margin
+            )
+            self._emit(
+                PositionRestored,
+                symbol=spec.symbol,
+                position_side=position_side,
+                quantity=q,
+                entry_price=entry,
+                margin_mode=margin_mode,
+                leverage=lev,
+                isolated_margin=margin,
+                cross_wallet_delta=-margin,
+                mark_price=mark,
+            )
             return self._ledger[start:]
 
     def _trade(

@@ -37,6 +37,7 @@ __all__ = [
     "OrderCancelled",
     "OrderPlaced",
     "PositionModeChanged",
+    "PositionRestored",
 ]
 
 
@@ -116,6 +117,26 @@ class Fill(Event):
     margin_mode: str
     leverage: Decimal
     order_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionRestored(Event):
+    """A position that already exists elsewhere (imported from a venue) put on the books.
+
+    No trade and no fee: the leg appears with its entry price, mode, leverage and, when
+    isolated, the margin moved out of the cross wallet (``cross_wallet_delta`` =
+    -``isolated_margin``). ``mark_price`` becomes the symbol's mark.
+    """
+
+    symbol: str
+    position_side: PositionSide
+    quantity: Decimal
+    entry_price: Decimal
+    margin_mode: str
+    leverage: Decimal
+    isolated_margin: Decimal
+    cross_wallet_delta: Decimal
+    mark_price: Decimal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

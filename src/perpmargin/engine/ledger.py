@@ -27,6 +27,7 @@ from perpmargin.engine.events import (
     OrderCancelled,
     OrderPlaced,
     PositionModeChanged,
+    PositionRestored,
 )
 from perpmargin.errors import InvalidInput
 from perpmargin.numeric import ZERO
@@ -140,6 +141,14 @@ def replay(events: Iterable[Event]) -> AccountState:
                 )
             if ev.order_id is not None:
                 orders.discard(ev.order_id)
+        elif isinstance(ev, PositionRestored):
+            margin_modes[ev.symbol] = ev.margin_mode
+            leverage[ev.symbol] = ev.leverage
+            marks[ev.symbol] = ev.mark_price
+            cross += ev.cross_wallet_delta
+            legs[(ev.symbol, ev.position_side)] = LegState(
+                ev.quantity, ev.entry_price, ev.margin_mode, ev.leverage, ev.isolated_margin
+            )
         elif isinstance(ev, FundingSettled):
             cross += ev.cross_wallet_delta
             if ev.isolated_margin_delta:

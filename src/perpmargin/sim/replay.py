@@ -69,6 +69,7 @@ __all__ = [
     "Outcome",
     "PlanResult",
     "TradeInfo",
+    "first_liquidation",
     "load_market",
     "replay",
 ]
@@ -385,6 +386,36 @@ def _check(
     return check
 
 
+def first_liquidation(
+    account: Account,
+    start_marks: Mapping[str, Decimal],
+    u_lo: Decimal,
+    u_hi: Decimal,
+    at: Callable[[Decimal], tuple[dict[str, Decimal], dict[str, Decimal]]],
+) -> Decimal:
+    """The first point of a straight move (on the tick grid) whose marks liquidate.
+
+    ``at(u)`` gives the (marks, last prices) at ``u`` in [0, 1], rounded to the tick;
+    ``u_lo`` does not liquidate (``start_marks`` are its marks when it is 0) and
+    ``u_hi`` does. Bisection on u; since the marks are on the tick grid this ends at the
+    first tick that liquidates (for one symbol: the liquidation price rounded towards
+    the move). Equity minus requirement is concave along the move, so the liquidating
+    points form one interval that ``u_hi`` lies in.
+    """
+    m_lo, m_hi = at(u_lo)[0], at(u_hi)[0]
+    m_lo = dict(start_marks) if u_lo == 0 else m_lo
+    for _ in range(80):
+        if u_hi - u_lo < _U_RESOLUTION:
+            break
+        mid = (u_lo + u_hi) / 2
+        m_mid = at(mid)[0]
+        if m_mid == m_hi or (m_mid != m_lo and account.liquidates_at(m_mid)):
+            u_hi, m_hi = mid, m_mid
+        else:
+            u_lo, m_lo = mid, m_mid
+    return u_hi
+
+
 # ---------------------------------------------------------------------------- the run
 
 
@@ -664,35 +695,10 @@ class _Run:
                 s, on_mark, price = pin
                 (marks if on_mark else last)[s] = price
             if self.acct.liquidates_at(marks):
-                u_next = self._first_liquidation(u0, u_next, at)
+                u_next = first_liquidation(self.acct, dict(self.markp), u0, u_next, at)
                 marks, last = at(u_next)
             self._mark(marks, last)
             u0 = u_next
-
-    def _first_liquidation(
-        self,
-        u_lo: Decimal,
-        u_hi: Decimal,
-        at: Callable[[Decimal], tuple[dict[str, Decimal], dict[str, Decimal]]],
-    ) -> Decimal:
-        """The first point of the segment (on the tick grid) whose marks liquidate.
-
-        Bisection on u between a point that does not liquidate (the current one) and one
-        that does; the marks are rounded to the tick, so this ends at the first tick
-        that liquidates (for one symbol: the liquidation price rounded towards the move).
-        """
-        m_lo, m_hi = at(u_lo)[0], at(u_hi)[0]
-        m_lo = dict(self.markp) if u_lo == 0 else m_lo
-        for _ in range(80):
-            if u_hi - u_lo < _U_RESOLUTION:
-                break
-            mid = (u_lo + u_hi) / 2
-            m_mid = at(mid)[0]
-            if m_mid == m_hi or (m_mid != m_lo and self.acct.liquidates_at(m_mid)):
-                u_hi, m_hi = mid, m_mid
-            else:
-                u_lo, m_lo = mid, m_mid
-        return u_hi
 
     def _exposure(self, s: str) -> tuple[int, int]:
         net = self.acct.net_quantity(s)
