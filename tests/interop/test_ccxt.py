@@ -90,12 +90,14 @@ def test_export_gives_back_the_imported_fields(bundle):
         got = out[src["symbol"]]
         for key in ("side", "contracts", "contractSize", "entryPrice", "markPrice", "notional",
                     "leverage", "collateral", "unrealizedPnl", "marginMode", "hedged",
-                    "maintenanceMargin", "timestamp", "datetime"):  # fmt: skip
+                    "maintenanceMargin", "initialMargin", "timestamp", "datetime"):  # fmt: skip
             assert got[key] == src[key], key
         tick = float(imp.venue.symbol(src["symbol"]).tick_size)
         assert abs(got["liquidationPrice"] - src["liquidationPrice"]) <= tick
-    assert out["BTC/USDT:USDT"]["initialMargin"] == 3000.0  # isolated: its margin
-    assert out["ETH/USDT:USDT"]["initialMargin"] == 1550.0  # cross: notional / leverage
+    assert out["BTC/USDT:USDT"]["initialMargin"] == 3100.0  # notional / leverage at the mark
+    assert out["BTC/USDT:USDT"]["positionMargin"] == 3000.0  # the isolated margin itself
+    assert out["ETH/USDT:USDT"]["initialMargin"] == 1550.0
+    assert out["ETH/USDT:USDT"]["positionMargin"] is None
     assert out["ETH/USDT:USDT"]["marginRatio"] == pytest.approx(124 / 6000)
 
 

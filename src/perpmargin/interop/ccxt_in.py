@@ -6,9 +6,10 @@ What is read, per ccxt structure (https://docs.ccxt.com, Unified API):
 - **Position**: ``symbol``, ``side``, ``contracts`` (x ``contractSize`` = base quantity),
   ``entryPrice``, ``markPrice`` (or ``lastPrice``), ``marginMode`` (or the older
   ``isolated`` flag), ``leverage``, ``hedged``; for an isolated position its margin
-  without uPnL is ``info.isolatedWallet`` (Binance's raw field) when present, else
-  ``collateral - unrealizedPnl`` (ccxt's collateral is "affected by pnl"), else
-  ``initialMargin``. ``liquidationPrice``, ``maintenanceMargin``, ``unrealizedPnl``,
+  without uPnL is ``info.isolatedWallet`` (Binance's raw field), else ``positionMargin``
+  (ccxt fills it from that field), else ``collateral - unrealizedPnl`` (ccxt's
+  collateral is "affected by pnl": isolatedWallet + uPnL on Binance), else
+  ``initialMargin`` (noted). ``liquidationPrice``, ``maintenanceMargin``, ``unrealizedPnl``,
   ``initialMargin``, ``collateral``, ``marginRatio`` are kept as *reported* values for
   :func:`perpmargin.interop.reconcile`.
 - **Balance**: the settle currency's ``total`` (``balance[settle]["total"]`` or
@@ -375,16 +376,20 @@ def _position(
     if mode == "isolated":
         info: Mapping[str, Any] = doc["info"] if isinstance(doc.get("info"), Mapping) else {}
         wallet = field_decimal(info, "isolatedWallet", f"{where}.info", required=False)
+        position_margin = field_decimal(doc, "positionMargin", where, required=False)
         if wallet is not None:
             margin = wallet
+        elif position_margin is not None:
+            margin = position_margin
         elif "collateral" in reported and "unrealizedPnl" in reported:
             margin = reported["collateral"] - reported["unrealizedPnl"]
         elif "initialMargin" in reported:
             margin = reported["initialMargin"]
+            notes.append(f"{where}: isolated margin taken from initialMargin (no collateral)")
         else:
             raise CcxtFormatError(
-                f"{where}: an isolated position needs collateral and unrealizedPnl "
-                "(or initialMargin, or info.isolatedWallet)"
+                f"{where}: an isolated position needs positionMargin, or collateral and "
+                "unrealizedPnl, or initialMargin (or Binance's info.isolatedWallet)"
             )
         if margin <= 0:
             raise CcxtFormatError(f"{where}: isolated margin must be > 0, was {margin}")

@@ -7,7 +7,8 @@ Structure"); money in the settle asset:
 - ``collateral``: what the position can lose — isolated: its margin + uPnL; cross: the
   whole cross margin balance (cross wallet + every cross uPnL), which is exactly the
   isolated-vs-cross difference;
-- ``initialMargin``: isolated: its margin; cross: notional / leverage at the mark;
+- ``initialMargin``: notional / leverage at the mark (as ccxt's Binance parser fills it);
+  ``positionMargin``: an isolated position's own margin without uPnL (None for cross);
 - ``maintenanceMargin``: tiered requirement at the mark (plus the fee to close where the
   venue counts it); ``marginRatio`` = maintenance / margin balance of its pool (>= 1 is
   liquidation; cross: the account's);
@@ -66,8 +67,8 @@ def positions_to_ccxt(account: Account, *, numbers: NumberStyle = "float") -> li
                 collateral = view.isolated_margin + view.unrealized_pnl
             else:
                 collateral = cross_equity
-            im = view.initial_margin
             n = view.notional
+            im = n / view.leverage
 
             def num(value: Decimal | None) -> float | str | None:
                 return _num(value, numbers)
@@ -99,6 +100,9 @@ def positions_to_ccxt(account: Account, *, numbers: NumberStyle = "float") -> li
                     "leverage": num(view.leverage),
                     "collateral": num(collateral),
                     "initialMargin": num(im),
+                    "positionMargin": (
+                        num(view.isolated_margin) if view.margin_mode == "isolated" else None
+                    ),
                     "initialMarginPercentage": num(im / n),
                     "maintenanceMargin": num(view.maintenance_margin),
                     "maintenanceMarginPercentage": num(view.maintenance_margin / n),
