@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from decimal import (
     ROUND_CEILING,
     ROUND_FLOOR,
+    ROUND_HALF_EVEN,
     Context,
     Decimal,
     FloatOperation,
@@ -32,6 +33,7 @@ __all__ = [
     "Number",
     "engine_context",
     "is_on_grid",
+    "nearest_step",
     "round_to_step",
     "to_decimal",
 ]
@@ -99,6 +101,13 @@ def round_to_step(value: Decimal, step: Decimal, direction: Literal["up", "down"
     rounding = ROUND_CEILING if direction == "up" else ROUND_FLOOR
     with localcontext(ENGINE_CONTEXT):
         units = (value / step).to_integral_value(rounding=rounding)
+        return (units * step).quantize(step)
+
+
+def nearest_step(value: Decimal, step: Decimal) -> Decimal:
+    """The nearest multiple of ``step`` (half-even), at the step's own exponent."""
+    with localcontext(ENGINE_CONTEXT):
+        units = (value / step).to_integral_value(rounding=ROUND_HALF_EVEN)
         return (units * step).quantize(step)
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -40,7 +40,7 @@ from perpmargin.engine.account import Account
 from perpmargin.engine.events import Liquidation
 from perpmargin.engine.position import PositionView
 from perpmargin.errors import InvalidInput, PerpMarginError
-from perpmargin.numeric import ZERO, engine_context, round_to_step
+from perpmargin.numeric import ZERO, engine_context, nearest_step, round_to_step
 from perpmargin.venues.schema import Venue
 
 __all__ = [
@@ -156,9 +156,7 @@ def _shocked(venue: Venue, symbol: str, mark: Decimal, shock: float) -> Decimal:
     """``mark`` x (1 + shock) on the tick grid (half-even), at least one tick."""
     tick = venue.symbol(symbol).tick_size
     with engine_context():
-        price = mark * (1 + Decimal(repr(shock)))
-        units = (price / tick).to_integral_value(rounding=ROUND_HALF_EVEN)
-        return max(units, Decimal(1)) * tick
+        return max(nearest_step(mark * (1 + Decimal(repr(shock))), tick), tick)
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -560,9 +558,7 @@ def _walk(
         ) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
             if u == 1:
                 return dict(end), {}
-            return {
-                s: round_to_step(start[s] + (end[s] - start[s]) * u, ticks[s], "down") for s in end
-            }, {}
+            return {s: nearest_step(start[s] + (end[s] - start[s]) * u, ticks[s]) for s in end}, {}
 
         with engine_context():
             u = first_liquidation(acct, start, ZERO, Decimal(1), at)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,7 +46,7 @@ from perpmargin.engine.events import (
 from perpmargin.engine.insurance import InsuranceFund
 from perpmargin.engine.position import PositionView
 from perpmargin.errors import InsufficientMargin, PerpMarginError
-from perpmargin.numeric import ZERO, engine_context, is_on_grid, round_to_step
+from perpmargin.numeric import ZERO, engine_context, is_on_grid, nearest_step, round_to_step
 from perpmargin.risk.pretrade import TradeCheck, check_trade
 from perpmargin.sim.data import (
     Bars,
@@ -77,11 +77,6 @@ __all__ = [
 MarginModeName = Literal["isolated", "cross"]
 OHLC = tuple[Decimal, Decimal, Decimal, Decimal]
 _U_RESOLUTION = Decimal("1e-18")  # bisection stops here: far below a tick on any segment
-
-
-def _to_tick(price: Decimal, tick: Decimal) -> Decimal:
-    """The nearest multiple of ``tick`` (half-even), at the tick's own exponent."""
-    return ((price / tick).to_integral_value(ROUND_HALF_EVEN) * tick).quantize(tick)
 
 
 def _dec(x: float) -> Decimal:
@@ -671,11 +666,11 @@ class _Run:
             if u == 1:
                 return dict(end_mark), dict(end_last)
             marks = {
-                s: _to_tick(start_mark[s] + (end_mark[s] - start_mark[s]) * u, ticks[s])
+                s: nearest_step(start_mark[s] + (end_mark[s] - start_mark[s]) * u, ticks[s])
                 for s in self.symbols
             }
             last = {
-                s: _to_tick(start_last[s] + (end_last[s] - start_last[s]) * u, ticks[s])
+                s: nearest_step(start_last[s] + (end_last[s] - start_last[s]) * u, ticks[s])
                 for s in self.symbols
             }
             return marks, last
