@@ -304,12 +304,6 @@ class PlanResult:
     checks: tuple[TradeCheck | None, ...]
     runs: dict[str, ModeRun] = field(default_factory=dict)
 
-    def to_dict(self, *, series: bool = False) -> dict[str, Any]:
-        """A JSON-ready summary (Decimals as strings, times in ms)."""
-        from perpmargin.report.jsonout import plan_result_dict
-
-        return plan_result_dict(self, series=series)
-
 
 # ---------------------------------------------------------------------------- sizing
 
