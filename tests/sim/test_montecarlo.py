@@ -106,3 +106,22 @@ def test_bad_arguments(setup):
         montecarlo(setup, paths=10, steps=0)
     with pytest.raises(pm.InvalidInput, match="block"):
         montecarlo(setup, paths=10, model="bootstrap", block=10**6)
+
+
+def test_counter_based_normals_are_standard_and_independent():
+    """Marsaglia's polar method on hashed uniforms: moments of N(0, 1), no correlation
+    between the two members of a pair, between assets or between neighbouring paths."""
+    from perpmargin.sim.mc_kernels import normal, normal_pair
+
+    n = 40_000
+    a = np.array([normal_pair(7, p, 3, 0) for p in range(n)])
+    b = np.array([normal_pair(7, p, 3, 1) for p in range(n)])
+    z = a.ravel()
+    se = 1 / np.sqrt(z.size)
+    assert abs(z.mean()) < 4 * se
+    assert abs(z.var() - 1) < 4 * np.sqrt(2) * se
+    assert abs(((z - z.mean()) ** 4).mean() / z.var() ** 2 - 3) < 4 * np.sqrt(24) * se
+    for x, y in ((a[:, 0], a[:, 1]), (a[:, 0], b[:, 0]), (a[:-1, 0], a[1:, 0])):
+        assert abs(np.corrcoef(x, y)[0, 1]) < 4 / np.sqrt(n)
+    assert normal(7, 5, 6, 0) == a[5, 0]  # even step: first of the pair 3
+    assert normal(7, 5, 7, 0) == a[5, 1]  # odd step: second

@@ -1,7 +1,8 @@
 """numba kernels of the Monte Carlo (see :mod:`perpmargin.sim.montecarlo` for the API).
 
 Random numbers are counter-based: the normal for (seed, path, step, asset) is a pure
-function of those four integers (splitmix64 finaliser -> two uniforms -> Box-Muller),
+function of those four integers (splitmix64 finaliser -> 64-bit hashes split into two
+32-bit uniforms -> Marsaglia's polar method, two normals per pair of steps),
 so a path is the same whatever the chunking, the number of threads or the backend.
 
 Price model per step, in log space, for asset ``s``::
@@ -24,7 +25,7 @@ from numba import njit, prange
 
 from perpmargin.sim.kernels import maintenance
 
-__all__ = ["mc_kernel", "normal", "uniform"]
+__all__ = ["mc_kernel", "normal", "normal_pair", "uniform"]
 
 
 @njit(cache=True, inline="always")
@@ -48,18 +49,38 @@ def uniform(seed: int, path: int, step: int, lane: int) -> float:
 
 
 @njit(cache=True, inline="always")
+def normal_pair(seed: int, path: int, pair: int, asset: int) -> tuple[float, float]:
+    """Two independent standard normals for the pair of steps ``pair`` (Marsaglia's polar
+    method: no sine or cosine). Each try is one 64-bit hash of (seed, path, pair, asset,
+    try) split into two 32-bit uniforms; a try is kept when it falls inside the unit disc
+    (pi / 4 of them), so the pair is still a pure function of the four integers."""
+    base = (
+        np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+        + np.uint64(path) * np.uint64(0xD1B54A32D192ED03)
+        + np.uint64(pair) * np.uint64(0xABC98388FB8FAC03)
+        + np.uint64(4 * asset) * np.uint64(0x8CB92BA72F3D8DD7)
+    )
+    for attempt in range(64):
+        h = _mix(base + np.uint64(attempt) * np.uint64(0x5851F42D4C957F2D))
+        h = _mix(h + np.uint64(0x9E3779B97F4A7C15))
+        v1 = float(h >> np.uint64(32)) * (2.0 / 4294967296.0) - 1.0
+        v2 = float(h & np.uint64(0xFFFFFFFF)) * (2.0 / 4294967296.0) - 1.0
+        q = v1 * v1 + v2 * v2
+        if 0.0 < q < 1.0:
+            f = math.sqrt(-2.0 * math.log(q) / q)
+            return v1 * f, v2 * f
+    return 0.0, 0.0  # 64 misses in a row: probability (1 - pi/4)^64 ~ 1e-43
+
+
+@njit(cache=True, inline="always")
 def normal(seed: int, path: int, step: int, asset: int) -> float:
     """A standard normal from four integers.
 
-    Box-Muller on two counter-based uniforms drawn for the pair of steps ``step // 2``:
-    the even step takes the cosine, the odd one the sine (the kernel computes both once).
+    :func:`normal_pair` for the pair of steps ``step // 2``: the even step takes the
+    first, the odd one the second (the kernel computes both once).
     """
-    pair = step >> 1
-    u1 = uniform(seed, path, pair, 4 * asset)
-    u2 = uniform(seed, path, pair, 4 * asset + 1)
-    r = math.sqrt(-2.0 * math.log(u1))
-    angle = 2.0 * math.pi * u2
-    return r * math.cos(angle) if step % 2 == 0 else r * math.sin(angle)
+    z0, z1 = normal_pair(seed, path, step >> 1, asset)
+    return z0 if step % 2 == 0 else z1
 
 
 @njit(cache=True, parallel=True)
@@ -136,10 +157,7 @@ def mc_kernel(
                 if t % 2 == 0:  # one Box-Muller pair serves this step and the next
                     pair = t >> 1
                     for s in range(n_assets):
-                        r = math.sqrt(-2.0 * math.log(uniform(seed, path, pair, 4 * s)))
-                        angle = 2.0 * math.pi * uniform(seed, path, pair, 4 * s + 1)
-                        z[s] = r * math.cos(angle)
-                        z_odd[s] = r * math.sin(angle)
+                        z[s], z_odd[s] = normal_pair(seed, path, pair, s)
                 else:
                     for s in range(n_assets):
                         z[s] = z_odd[s]
