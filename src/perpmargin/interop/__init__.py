@@ -12,6 +12,9 @@
     interop.reconcile(imp)                      # perpmargin vs the venue, per position
 """
 
+from collections.abc import Mapping
+from pathlib import Path
+
 from perpmargin.interop.ccxt_format import CcxtFormatError
 from perpmargin.interop.ccxt_in import (
     CCXT_EXCHANGE_VENUES,
@@ -47,7 +50,7 @@ __all__ = [
 
 
 def import_bundle(
-    bundle: "str | dict[str, object]", *, venue: "str | None" = None
+    bundle: "str | Path | Mapping[str, object]", *, venue: "str | None" = None
 ) -> ImportedAccount:
     """Import a saved bundle (see :func:`load_ccxt_bundle`) or a fetched one.
 
@@ -56,7 +59,7 @@ def import_bundle(
     """
     from perpmargin.errors import InvalidInput
 
-    doc = load_ccxt_bundle(bundle) if isinstance(bundle, str) else dict(bundle)
+    doc = load_ccxt_bundle(bundle) if isinstance(bundle, str | Path) else dict(bundle)
     name = venue or doc.get("venue")
     if name is None and doc.get("exchange") is not None:
         name = venue_for_exchange(str(doc["exchange"]))
