@@ -466,6 +466,11 @@ class Account:
         return self._revision
 
     @property
+    def time(self) -> int | None:
+        """Time of the latest event that carried one (ms since the epoch), or None."""
+        return self._time
+
+    @property
     def ledger(self) -> tuple[Event, ...]:
         """Every event, in order (append-only)."""
         return tuple(self._ledger)

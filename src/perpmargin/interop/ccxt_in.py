@@ -135,10 +135,6 @@ def _as_list(doc: Any, label: str) -> list[Any]:
     raise CcxtFormatError(f"{label} must be a list (or an object keyed by symbol)")
 
 
-def _tick(precision: Mapping[str, Any], key: str, where: str) -> Decimal | None:
-    return field_decimal(precision, key, f"{where}.precision", required=False, positive=True)
-
-
 def _market_fields(market: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The SymbolSpec fields a market gives (tick, step, limits in base units, size)."""
     if not isinstance(market, Mapping):
@@ -153,8 +149,8 @@ def _market_fields(market: Mapping[str, Any], where: str) -> dict[str, Any]:
     precision = market.get("precision") or {}
     if not isinstance(precision, Mapping):
         raise CcxtFormatError(f"{where}.precision must be an object")
-    tick = _tick(precision, "price", where)
-    step_c = _tick(precision, "amount", where)
+    tick = field_decimal(precision, "price", f"{where}.precision", required=False, positive=True)
+    step_c = field_decimal(precision, "amount", f"{where}.precision", required=False, positive=True)
     limits = (market.get("limits") or {}).get("amount") or {}
     if not isinstance(limits, Mapping):
         raise CcxtFormatError(f"{where}.limits.amount must be an object")
@@ -289,8 +285,7 @@ def _new_spec(
     for key in ("tick_size", "step_size"):
         if key not in fields:
             raise CcxtFormatError(f"{where}.precision lacks the {key.split('_')[0]} tick size")
-    template = next(iter(venue.symbols.values()))
-    basis = template.tiers.basis
+    template = next(iter(venue.symbols.values()))  # its tier basis; tiers are replaced next
     step = fields["step_size"]
     return SymbolSpec(
         symbol=cast(str, field_text(market, "id", where)),
@@ -305,7 +300,7 @@ def _new_spec(
         max_quantity=fields.get("max_quantity", Decimal(10) ** 12),
         liquidation_fee_rate=venue.liquidation.fee_rate,
         funding_interval_hours=venue.funding_interval_hours,
-        tiers=replace(template.tiers, basis=basis),
+        tiers=template.tiers,
         contract_value=fields.get("contract_value"),
         tiers_source="ccxt",
     )

@@ -44,7 +44,7 @@ def _num(value: Decimal | None, style: NumberStyle) -> float | str | None:
 
 
 def _time(account: Account) -> tuple[int | None, str | None]:
-    ms = account.ledger[-1].time
+    ms = account.time
     if ms is None:
         return None, None
     text = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC).isoformat(timespec="milliseconds")

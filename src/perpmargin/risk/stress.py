@@ -86,40 +86,30 @@ def scenario_account(
         raise InvalidInput(f"scenario must be one of {SCENARIOS}, was {scenario!r}")
     legs = _legs(account)
     venue = account.venue
+    step = venue.settle_precision
     with engine_context():
-        margins: dict[tuple[str, str], Decimal] = {}
+        # isolated legs keep their margin; cross legs made isolated get entry IM
+        kept: dict[tuple[str, str], Decimal] = {}
+        converted: dict[tuple[str, str], Decimal] = {}
         for v in legs:
-            mode = v.margin_mode
-            if scenario == "all cross" or (scenario == "current" and mode == "cross"):
-                continue
-            if mode == "isolated":
-                margins[(v.symbol, v.side)] = v.isolated_margin
-            else:
-                margins[(v.symbol, v.side)] = round_to_step(
-                    v.quantity * v.entry_price / v.leverage, venue.settle_precision, "up"
-                )
+            if v.margin_mode == "isolated" and scenario != "all cross":
+                kept[(v.symbol, v.side)] = v.isolated_margin
+            elif v.margin_mode == "cross" and scenario == "all isolated":
+                im = v.quantity * v.entry_price / v.leverage
+                converted[(v.symbol, v.side)] = round_to_step(im, step, "up")
         wallet = account.wallet_balance
-        kept = sum(
-            (v.isolated_margin for v in legs if v.margin_mode == "isolated"),
-            ZERO,
-        )
-        new = sum(
-            (m for k, m in margins.items() if _view(legs, k).margin_mode == "cross"),
-            ZERO,
-        )
-        room = wallet - kept
+        room = wallet - sum(kept.values(), ZERO)
+        new = sum(converted.values(), ZERO)
         if new > room and new > 0:
             scale = max(room, ZERO) / new
-            for k, m in list(margins.items()):
-                if _view(legs, k).margin_mode == "cross":
-                    margins[k] = round_to_step(m * scale, venue.settle_precision, "down")
+            converted = {k: round_to_step(m * scale, step, "down") for k, m in converted.items()}
             if notes is not None:
                 notes.append(
                     f"{scenario}: the wallet holds {room} for {new} of isolated margin; "
                     f"margins scaled by {scale:.4f}"
                 )
-    times = [e.time for e in account.ledger if e.time is not None]
-    out = Account(venue, wallet, time=times[-1] if times else None)
+        margins = kept | converted
+    out = Account(venue, wallet, time=account.time)
     if account.position_mode != out.position_mode:
         out.set_position_mode(account.position_mode)
     for v in legs:
@@ -136,10 +126,6 @@ def scenario_account(
             mark_price=v.mark_price,
         )
     return out
-
-
-def _view(legs: Sequence[PositionView], key: tuple[str, str]) -> PositionView:
-    return next(v for v in legs if (v.symbol, v.side) == key)
 
 
 def _symbol_for(account: Account, asset: str) -> str:
