@@ -1,5 +1,5 @@
 """Command line: ``perpmargin liq``, ``check``, ``replay``, ``montecarlo``, ``import``,
-``stress``, ``venues`` and ``demo``.
+``stress``, ``venues``, ``serve`` and ``demo``.
 
 A thin layer over the public API: parse options, call, print a rich table or, with
 ``--json``, JSON with Decimal values as strings. Bad input exits with code 2 and a message.
@@ -664,6 +664,34 @@ def stress(
     for note in notes:
         console.print(f"note: {note}")
     console.print(f"Report: {page.resolve()}" + (f" and {png.name}" if png else ""))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, help="Port."),
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            help="SQLite file for saved scenarios (default: $PERPMARGIN_DB "
+            "or ~/.local/share/perpmargin/perpmargin.db).",
+        ),
+    ] = None,
+    allow_remote: bool = typer.Option(
+        False, "--allow-remote", help="Listen on a non-loopback address (no login: take care)."
+    ),
+) -> None:
+    """Start the local web app: calculator, side-by-side replay, Monte Carlo odds, venues.
+
+    Example: ``perpmargin serve`` then open http://127.0.0.1:8000/.
+    """
+    from perpmargin.web.server import serve as run_server
+
+    try:
+        run_server(host, port, db_path=db, allow_remote=allow_remote)
+    except PerpMarginError as exc:
+        raise _fail(exc) from None
 
 
 @app.command()

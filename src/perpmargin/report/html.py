@@ -23,7 +23,7 @@ from perpmargin.report.common import MODE_COLORS, money, slug, times, utc
 if TYPE_CHECKING:
     from perpmargin.sim.replay import PlanResult
 
-__all__ = ["plan_figure", "render_html", "write_html"]
+__all__ = ["plan_figure", "plan_section", "render_html", "write_html"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -237,7 +237,9 @@ def _outcome_table(result: PlanResult) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _section(result: PlanResult, include_js: bool) -> str:
+def plan_section(result: PlanResult, include_js: bool) -> str:
+    """One plan's part of the page: text, plan and outcome tables, chart (``include_js``:
+    inline plotly.js here; else the page must load it first)."""
     plan = result.plan
     market = result.market
     stand_in = [s for s, src in market.mark_source.items() if src == "trade bars"]
@@ -291,7 +293,7 @@ def render_html(results: Sequence[PlanResult], title: str = "perpmargin replay")
         + "</li>"
         for r in results
     )
-    sections = "".join(_section(r, include_js=(i == 0)) for i, r in enumerate(results))
+    sections = "".join(plan_section(r, include_js=(i == 0)) for i, r in enumerate(results))
     stamp = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"

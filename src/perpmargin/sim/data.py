@@ -15,6 +15,7 @@ they stand in for the mark.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -33,6 +34,7 @@ __all__ = [
     "bundled_market_files",
     "load_bars",
     "load_funding",
+    "read_bars",
     "utc_text",
 ]
 
@@ -149,6 +151,31 @@ def load_bars(source: str | Path, *, step_ms: int | None = None) -> Bars:
         below open/close), duplicate, unsorted or missing (gap) timestamps.
     """
     frame, label, offset = _read(source)
+    return _bars_from_frame(frame, label, offset, step_ms)
+
+
+def read_bars(
+    content: bytes,
+    *,
+    label: str = "upload",
+    step_ms: int | None = None,
+    max_rows: int | None = None,
+) -> Bars:
+    """Validate bars from the bytes of a CSV file (an upload: nothing touches the disk).
+
+    ``max_rows`` refuses larger files with :class:`DataError` before they are validated.
+    Otherwise as :func:`load_bars`; rows are named by CSV line (the header is line 1).
+    """
+    try:
+        frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"{label}: cannot be read as CSV ({exc})") from None
+    if max_rows is not None and len(frame) > max_rows:
+        raise DataError(f"{label}: {len(frame):,} rows, more than the {max_rows:,} allowed")
+    return _bars_from_frame(frame, label, 2, step_ms)
+
+
+def _bars_from_frame(frame: pd.DataFrame, label: str, offset: int, step_ms: int | None) -> Bars:
     missing = [c for c in _BAR_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{label}: missing column(s) {', '.join(missing)}")

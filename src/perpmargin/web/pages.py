@@ -1,0 +1,407 @@
+"""The pages: Calculator, Compare, Odds, Venues and Saved (server-rendered, Jinja2).
+
+Forms post to the pages themselves; the numbers come from the same service functions
+as the API. Only the Odds page uses script of its own, to poll its background job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from perpmargin._version import __version__
+from perpmargin.errors import InvalidInput, PerpMarginError
+from perpmargin.report.html import plan_section, render_html
+from perpmargin.report.jsonout import plan_result_dict
+from perpmargin.sim.data import bundled_market_files, read_bars, utc_text
+from perpmargin.venues.loader import bundled_venues, load_venue
+from perpmargin.web import service
+from perpmargin.web.schemas import CheckRequest, MonteCarloRequest, ReplayRequest
+from perpmargin.web.store import Store
+
+__all__ = ["error_page", "router", "wants_html"]
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals["version"] = __version__
+templates.env.filters["utc"] = utc_text
+
+_OTHER_ROWS = 3
+
+
+def wants_html(request: Request) -> bool:
+    """Whether an error should be a page (anything outside ``/api/``)."""
+    return not request.url.path.startswith("/api/")
+
+
+def error_page(request: Request, status: int, detail: Any) -> HTMLResponse:
+    """The error page: what was wrong, and a way back."""
+    if isinstance(detail, list):
+        lines = [f"{'.'.join(d['loc'][1:]) or 'input'}: {d['msg']}" for d in detail]
+    else:
+        lines = [str(detail)]
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "lines": lines}, status_code=status
+    )
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _limits(request: Request) -> service.Limits:
+    limits: service.Limits = request.app.state.limits
+    return limits
+
+
+def _validation_lines(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(str(x) for x in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()]
+
+
+def _form_page(
+    request: Request, name: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    base = {"page": name, "venues": bundled_venues()}
+    return templates.TemplateResponse(
+        request, f"{name}.html", {**base, **context}, status_code=status
+    )
+
+
+# ------------------------------------------------------------------------ calculator
+
+_CALC_DEFAULTS = {
+    "venue": "binance-usdm",
+    "symbol": "BTCUSDT",
+    "side": "long",
+    "entry": "50000",
+    "stop": "48000",
+    "risk": "1%",
+    "leverage": "20",
+    "balance": "10000",
+    "take_profit": "",
+}
+
+
+def _calc_request(form: dict[str, str], others: list[dict[str, str]]) -> CheckRequest:
+    data: dict[str, Any] = {
+        k: v for k, v in form.items() if k != "venue" and v != "" and k in _CALC_DEFAULTS
+    }
+    data["venues"] = [form.get("venue", "binance-usdm")]
+    data["other_positions"] = [
+        {
+            "symbol": o["symbol"],
+            "side": o.get("side", "long"),
+            "quantity": o.get("qty", ""),
+            "entry_price": o.get("entry", ""),
+            **({"mark_price": o["mark"]} if o.get("mark") else {}),
+        }
+        for o in others
+        if o.get("symbol")
+    ]
+    return CheckRequest.model_validate(data)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/calculator", status_code=303)
+
+
+@router.get("/calculator", response_class=HTMLResponse)
+def calculator(request: Request) -> HTMLResponse:
+    """Venue, symbol, side, entry, stop, risk, leverage → both modes side by side."""
+    q = request.query_params
+    form = {k: q.get(k, v) for k, v in _CALC_DEFAULTS.items()}
+    others = [
+        {
+            f: q.getlist(f"o_{f}")[i] if i < len(q.getlist(f"o_{f}")) else ""
+            for f in ("symbol", "side", "qty", "entry", "mark")
+        }
+        for i in range(_OTHER_ROWS)
+    ]
+    context: dict[str, Any] = {"form": form, "others": others, "result": None, "errors": []}
+    if "entry" in q:
+        try:
+            req = _calc_request(form, others)
+            context["result"] = service.run_check(req)
+            context["inputs_json"] = json.dumps(req.model_dump(mode="json", exclude_none=True))
+            context["save_name"] = (
+                f"{form['side']} {form['symbol']} {form['leverage']}x @ {form['entry']}"
+            )
+        except ValidationError as exc:
+            context["errors"] = _validation_lines(exc)
+        except InvalidInput as exc:
+            context["errors"] = [str(exc)]
+        except PerpMarginError as exc:
+            context["errors"] = [f"{type(exc).__name__}: {exc}"]
+    status = 422 if context["errors"] else 200
+    return _form_page(request, "calculator", context, status)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _plan_choices() -> list[dict[str, Any]]:
+    return service.scenario_catalogue()
+
+
+def _data_files() -> list[str]:
+    return [f for f in bundled_market_files() if "-funding-" not in f]
+
+
+def _choice_fields(form: FormData) -> dict[str, Any]:
+    """A PlanChoice's fields from the Compare / Odds form."""
+    source = str(form.get("source", "scenario"))
+    if source == "scenario":
+        picked = str(form.get("scenario", ""))
+        name, _, variant = picked.partition(":")
+        return {"scenario": name, "variant": variant or "0"}
+    plan = {
+        k: str(form.get(k))
+        for k in (
+            "venue",
+            "symbol",
+            "data",
+            "side",
+            "leverage",
+            "margin",
+            "balance",
+            "stop",
+            "take_profit",
+        )
+        if form.get(k) not in (None, "")
+    }
+    return {"plan": plan}
+
+
+async def _upload_text(form: FormData, limits: service.Limits) -> str | None:
+    file = form.get("file")
+    if not isinstance(file, UploadFile) or not file.filename:
+        return None
+    content = await file.read(limits.max_body_bytes + 1)
+    if len(content) > limits.max_body_bytes:
+        raise service.LimitExceeded(f"uploads are limited to {limits.max_body_bytes:,} bytes")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{file.filename}: not a UTF-8 text (CSV) file") from None
+
+
+def _compare_context(request: Request, **extra: Any) -> dict[str, Any]:
+    return {"scenarios": _plan_choices(), "data_files": _data_files(), **extra}
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_form(request: Request) -> HTMLResponse:
+    """Pick a bundled crash or upload bars, pick a plan."""
+    return _form_page(request, "compare", _compare_context(request, run=None, errors=[]))
+
+
+@router.post("/compare", response_class=HTMLResponse)
+async def compare(request: Request) -> HTMLResponse:
+    """Replay under both modes; keep it in the database; show chart and outcome."""
+    form = await request.form()
+    limits = _limits(request)
+    try:
+        fields = _choice_fields(form)
+        text = await _upload_text(form, limits)
+        if text is not None:
+            fields["bars_csv"] = text
+        req = ReplayRequest.model_validate(fields)
+        upload = (
+            None
+            if text is None
+            else read_bars(
+                text.encode(),
+                label=str(getattr(form.get("file"), "filename", "upload")),
+                max_rows=limits.max_upload_rows,
+            )
+        )
+        result = service.run_replay(req, upload)
+    except ValidationError as exc:
+        ctx = _compare_context(request, run=None, errors=_validation_lines(exc))
+        return _form_page(request, "compare", ctx, 422)
+    except PerpMarginError as exc:
+        ctx = _compare_context(request, run=None, errors=[str(exc)])
+        return _form_page(request, "compare", ctx, 422)
+    store = _store(request)
+    saved = store.save(
+        "compare",
+        result.plan.name,
+        req.model_dump(mode="json", exclude={"series", "save"}, exclude_none=True),
+        plan_result_dict(result),
+        render_html([result], title=result.plan.name),
+    )
+    return _compare_result(request, result, store.get(saved))
+
+
+def _compare_result(request: Request, result: Any, saved: Any) -> HTMLResponse:
+    run = {
+        "name": result.plan.name,
+        "section": plan_section(result, include_js=False),
+        "saved_id": saved.id,
+        "report_url": f"/api/v1/results/{saved.results[-1].id}/report.html",
+        "outcomes": {
+            m: {
+                "liquidated": r.outcome.liquidated,
+                "final_equity": f"{r.outcome.final_equity:,.2f}",
+            }
+            for m, r in result.runs.items()
+        },
+    }
+    return _form_page(request, "compare", _compare_context(request, run=run, errors=[]))
+
+
+# ------------------------------------------------------------------------------ odds
+
+
+@router.get("/odds", response_class=HTMLResponse)
+def odds_form(request: Request) -> HTMLResponse:
+    """Monte Carlo of a plan: liquidation probability and loss quantiles per mode."""
+    return _form_page(request, "odds", _compare_context(request, job=None, errors=[]))
+
+
+@router.post("/odds", response_model=None)
+async def odds(request: Request) -> Response:
+    """Start a background run and go to its page."""
+    form = await request.form()
+    limits = _limits(request)
+    try:
+        fields = _choice_fields(form)
+        for key in ("paths", "steps", "model", "seed"):
+            if form.get(key) not in (None, ""):
+                fields[key] = str(form.get(key))
+        text = await _upload_text(form, limits)
+        if text is not None:
+            fields["bars_csv"] = text
+        req = MonteCarloRequest.model_validate({**fields, "save": True})
+        upload = (
+            None
+            if text is None
+            else read_bars(text.encode(), label="upload", max_rows=limits.max_upload_rows)
+        )
+        prepared = service.prepare_montecarlo(req, limits, job=True, upload=upload)
+    except ValidationError as exc:
+        ctx = _compare_context(request, job=None, errors=_validation_lines(exc))
+        return _form_page(request, "odds", ctx, 422)
+    except PerpMarginError as exc:
+        ctx = _compare_context(request, job=None, errors=[str(exc)])
+        return _form_page(request, "odds", ctx, 422)
+    store = _store(request)
+    inputs = req.model_dump(mode="json", exclude={"save"}, exclude_none=True)
+
+    def work(progress: Any) -> dict[str, Any]:
+        return service.execute_montecarlo(prepared, req, limits, progress)
+
+    def save(result: dict[str, Any]) -> int | None:
+        return store.save("odds", result["name"], inputs, result)
+
+    job = request.app.state.jobs.submit(req.paths, work, save)
+    return RedirectResponse(f"/odds/jobs/{job.id}", status_code=303)
+
+
+@router.get("/odds/jobs/{job_id}", response_class=HTMLResponse)
+def odds_job(request: Request, job_id: str) -> HTMLResponse:
+    """The job's page: a progress bar, then the odds (polled from the API)."""
+    try:
+        status = request.app.state.jobs.get(job_id).status()
+    except KeyError:
+        return error_page(request, 404, f"no job {job_id!r} (jobs end with the server)")
+    ctx = _compare_context(request, job=status, errors=[])
+    return _form_page(request, "odds", ctx)
+
+
+# ---------------------------------------------------------------------------- venues
+
+
+@router.get("/venues", response_class=HTMLResponse)
+def venues_page(request: Request) -> HTMLResponse:
+    """Every bundled venue's tier tables, with their source and date."""
+    picked = request.query_params.get("venue")
+    names = bundled_venues()
+    if picked is not None and picked not in names:
+        return error_page(request, 404, f"no bundled venue {picked!r}")
+    shown = [service.venue_dict(load_venue(n)) for n in ([picked] if picked else names)]
+    return _form_page(request, "venues", {"shown": shown, "picked": picked})
+
+
+# ----------------------------------------------------------------------------- saved
+
+
+@router.get("/saved", response_class=HTMLResponse)
+def saved_page(request: Request) -> HTMLResponse:
+    """Saved scenarios and results, newest first."""
+    return _form_page(request, "saved", {"items": _store(request).list(limit=500)})
+
+
+@router.post("/saved", response_model=None)
+async def save_scenario(request: Request) -> Response:
+    """Save a calculator scenario from its result page."""
+    form = await request.form()
+    try:
+        kind = str(form.get("kind", ""))
+        if kind not in ("calculator", "compare", "odds"):
+            raise InvalidInput(f"kind must be calculator, compare or odds, was {kind!r}")
+        inputs = service.validate_inputs(kind, json.loads(str(form.get("inputs", "{}"))))
+        name = str(form.get("name", "") or kind)[:80]
+    except (ValueError, PerpMarginError) as exc:
+        return error_page(request, 422, f"cannot save: {exc}")
+    _store(request).save(kind, name, inputs)
+    return RedirectResponse("/saved", status_code=303)
+
+
+@router.post("/saved/{scenario_id}/delete", response_model=None)
+def delete_scenario(request: Request, scenario_id: int) -> Response:
+    try:
+        _store(request).delete(scenario_id)
+    except KeyError:
+        return error_page(request, 404, f"no saved scenario {scenario_id}")
+    return RedirectResponse("/saved", status_code=303)
+
+
+def calculator_query(inputs: dict[str, Any]) -> str:
+    """The calculator URL's query for saved inputs (a CheckRequest as JSON)."""
+    from urllib.parse import urlencode
+
+    pairs: list[tuple[str, str]] = []
+    for key in ("symbol", "side", "entry", "stop", "risk", "leverage", "balance", "take_profit"):
+        if inputs.get(key) is not None:
+            pairs.append((key, str(inputs[key])))
+    pairs.append(("venue", str(inputs.get("venues", ["binance-usdm"])[0])))
+    for o in inputs.get("other_positions", []):
+        pairs += [
+            ("o_symbol", o["symbol"]),
+            ("o_side", o["side"]),
+            ("o_qty", str(o["quantity"])),
+            ("o_entry", str(o["entry_price"])),
+            ("o_mark", str(o.get("mark_price") or "")),
+        ]
+    return urlencode(pairs)
+
+
+@router.get("/saved/{scenario_id}", response_model=None)
+def reopen(request: Request, scenario_id: int) -> Response:
+    """Open a saved scenario on its page, with its result."""
+    try:
+        saved = _store(request).get(scenario_id)
+    except KeyError:
+        return error_page(request, 404, f"no saved scenario {scenario_id}")
+    if saved.kind == "calculator":
+        return RedirectResponse(f"/calculator?{calculator_query(saved.inputs)}", status_code=303)
+    if saved.kind == "compare":
+        req = ReplayRequest.model_validate(saved.inputs)
+        upload = None
+        if req.bars_csv is not None:
+            upload = read_bars(req.bars_csv.encode(), label="saved upload")
+        result = service.run_replay(req, upload)
+        return _compare_result(request, result, saved)
+    last = saved.results[-1].summary if saved.results else None
+    ctx = _compare_context(request, job=None, errors=[], saved_result=last, saved=saved)
+    return _form_page(request, "odds", ctx)

@@ -1,0 +1,180 @@
+"""Request and response models of the HTTP API (pydantic; Decimal values are strings).
+
+Numbers in requests may be JSON numbers or decimal strings (``"50000.5"``); NaN,
+infinities, signs and magnitudes outside the stated bounds are refused with a 422 that
+names the field. Venues, symbols, bundled scenarios and market files are names checked
+against what is bundled: no value of a request is ever used as a file path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CheckRequest",
+    "CustomPlan",
+    "ErrorBody",
+    "JobStatus",
+    "LiqRequest",
+    "LiqRow",
+    "MonteCarloRequest",
+    "OtherPositionIn",
+    "PlanChoice",
+    "ReplayRequest",
+    "SaveRequest",
+]
+
+_BIG = Decimal("1e12")
+
+Price = Annotated[Decimal, Field(gt=0, lt=_BIG, allow_inf_nan=False, description="Quote units.")]
+Quantity = Annotated[Decimal, Field(gt=0, lt=_BIG, allow_inf_nan=False, description="Base units.")]
+Money = Annotated[
+    Decimal, Field(gt=0, lt=Decimal("1e15"), allow_inf_nan=False, description="Settle asset.")
+]
+Leverage = Annotated[Decimal, Field(ge=1, le=1000, allow_inf_nan=False)]
+Side = Literal["long", "short"]
+Name = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer: the error's type and a message naming the field or value."""
+
+    error: str
+    detail: Any
+
+
+class OtherPositionIn(_Model):
+    """Another open position of the cross account (its mark defaults to the entry)."""
+
+    symbol: Name
+    side: Side
+    quantity: Quantity
+    entry_price: Price
+    mark_price: Price | None = None
+    leverage: Leverage = Decimal(10)
+
+
+class LiqRequest(_Model):
+    """``perpmargin liq``: liquidation and bankruptcy price of one position."""
+
+    venue: Name
+    symbol: Name | None = None
+    side: Side
+    entry: Price
+    qty: Quantity
+    mode: Literal["isolated", "cross", "both"] = "isolated"
+    collateral: Money | None = Field(None, description="Isolated margin, or cross wallet.")
+    leverage: Leverage | None = None
+    mark: Price | None = None
+    mmr: Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    max_leverage: Leverage | None = None
+    other_positions: Annotated[list[OtherPositionIn], Field(max_length=20)] = []
+    hedge: bool = False
+
+
+class LiqRow(BaseModel):
+    """One mode's answer (None: no positive price liquidates it)."""
+
+    venue: str
+    symbol: str | None
+    margin_mode: str
+    liquidation_price: Decimal | None
+    bankruptcy_price: Decimal | None
+
+
+class CheckRequest(_Model):
+    """``perpmargin check``: sizing and the PASS/WARN/FAIL checklist per venue and mode.
+
+    ``risk``: a percentage of the balance (``"1%"``) or an amount. With
+    ``other_positions`` the check runs on one venue, on an account that holds them.
+    """
+
+    symbol: Name
+    side: Side
+    entry: Price
+    stop: Price
+    leverage: Leverage
+    balance: Money
+    risk: Annotated[str, Field(pattern=r"^\d{1,12}(\.\d{1,8})?%?$")] = "1%"
+    venues: Annotated[list[Name], Field(min_length=1, max_length=10)] = ["binance-usdm"]
+    take_profit: Price | None = None
+    buffer: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)] = Decimal("0.5")
+    funding_rate: Annotated[Decimal, Field(gt=-1, lt=1, allow_inf_nan=False)] = Decimal("0.0001")
+    hold_hours: Annotated[Decimal, Field(ge=0, le=100_000, allow_inf_nan=False)] = Decimal(24)
+    other_positions: Annotated[list[OtherPositionIn], Field(max_length=20)] = []
+
+
+class CustomPlan(_Model):
+    """One position held through a bundled day of bars (or uploaded bars)."""
+
+    venue: Name = "binance-usdm"
+    symbol: Name = "BTCUSDT"
+    data: Name = Field(
+        "binance-btcusdt-perp-15m-2020-03-12.csv",
+        description="A bundled market file (GET /api/v1/market); ignored with an upload.",
+    )
+    side: Side = "long"
+    leverage: Leverage = Decimal(10)
+    margin: Money = Decimal(1000)
+    balance: Money = Decimal(10000)
+    stop: Price | None = None
+    take_profit: Price | None = None
+
+
+class PlanChoice(_Model):
+    """A bundled scenario (and which of its variants), or a custom plan."""
+
+    scenario: Name | None = Field(None, description="A bundled scenario (GET /api/v1/scenarios).")
+    variant: Annotated[int, Field(ge=0, le=50)] = 0
+    plan: CustomPlan | None = None
+    bars_csv: Annotated[str, Field(max_length=5_000_000)] | None = Field(
+        None,
+        description="CSV text of bars (timestamp ms, open, high, low, close[, volume]) "
+        "for a custom plan's symbol, instead of its bundled data.",
+    )
+
+
+class ReplayRequest(PlanChoice):
+    """``perpmargin replay``: the plan under isolated and cross, side by side."""
+
+    series: bool = Field(False, description="Include the per-bar series.")
+    save: bool = Field(False, description="Keep the inputs, result and report in the database.")
+
+
+class MonteCarloRequest(PlanChoice):
+    """``perpmargin montecarlo``: liquidation odds and loss quantiles per mode."""
+
+    paths: Annotated[int, Field(ge=1, le=100_000_000)] = 10_000
+    steps: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    model: Literal["gbm", "jump", "bootstrap"] = "gbm"
+    seed: Annotated[int, Field(ge=0, le=2**62)] = 0
+    save: bool = False
+
+
+class JobStatus(BaseModel):
+    """A background Monte Carlo run."""
+
+    id: str
+    state: Literal["queued", "running", "done", "failed"]
+    done_paths: int
+    total_paths: int
+    elapsed_s: float
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    saved_id: int | None = None
+
+
+class SaveRequest(_Model):
+    """Save a scenario's inputs (and, optionally, a result) under a name."""
+
+    kind: Literal["calculator", "compare", "odds"]
+    name: Name
+    inputs: dict[str, Any]
+    summary: dict[str, Any] | None = None

@@ -1,0 +1,404 @@
+"""What the API and the pages do, as plain functions of validated requests.
+
+Every name that could select a file (venue, scenario, market file) is checked against
+what is bundled before it is used, so a request can never make perpmargin open a path.
+Errors are perpmargin's typed errors; the app turns them into 4xx answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from perpmargin.engine.account import Account
+from perpmargin.errors import InvalidInput, UnknownVenue
+from perpmargin.report.jsonout import jsonable, plan_result_dict
+from perpmargin.risk.liq_price import bankruptcy_price, liquidation_price
+from perpmargin.risk.pretrade import check_trade
+from perpmargin.sim.data import Bars, bundled_market_files
+from perpmargin.sim.plan import Plan, PlanError, bundled_scenarios, load_plans, plan_from_dict
+from perpmargin.sim.replay import MarketData, PlanResult, load_market, replay
+from perpmargin.venues.loader import bundled_venues, load_venue
+from perpmargin.venues.schema import Venue
+from perpmargin.web.schemas import (
+    CheckRequest,
+    LiqRequest,
+    MonteCarloRequest,
+    OtherPositionIn,
+    PlanChoice,
+    ReplayRequest,
+)
+
+__all__ = [
+    "JobTimeout",
+    "LimitExceeded",
+    "Limits",
+    "PreparedMonteCarlo",
+    "bundled_venue",
+    "execute_montecarlo",
+    "plan_and_market",
+    "prepare_montecarlo",
+    "run_check",
+    "run_liq",
+    "run_montecarlo",
+    "run_replay",
+    "scenario_catalogue",
+    "validate_inputs",
+    "venue_dict",
+]
+
+
+class LimitExceeded(InvalidInput):
+    """A request asks for more than the server's limits allow (paths, rows, bytes)."""
+
+
+class JobTimeout(InvalidInput):
+    """A run took longer than the server's time limit and was stopped."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what one request may ask for.
+
+    ``max_path_steps`` bounds paths x steps of a Monte Carlo request answered at once,
+    ``max_job_path_steps`` of a background job; ``job_timeout_s`` stops a job that runs
+    longer (checked between chunks of paths).
+    """
+
+    max_body_bytes: int = 5_000_000
+    max_upload_rows: int = 50_000
+    max_path_steps: int = 50_000_000
+    max_job_path_steps: int = 5_000_000_000
+    job_timeout_s: float = 300.0
+    max_jobs: int = 8
+
+
+def bundled_venue(name: str) -> Venue:
+    """A bundled venue by name (never a file path)."""
+    if name not in bundled_venues():
+        raise UnknownVenue(f"no bundled venue {name!r}; known: {', '.join(bundled_venues())}")
+    return load_venue(name)
+
+
+def venue_dict(v: Venue) -> dict[str, Any]:
+    """A venue's symbols and tier tables, with where and when they were read."""
+    return {
+        "id": v.id,
+        "name": v.name,
+        "version": v.version,
+        "as_of": v.as_of,
+        "default_margin_mode": v.rules.default_margin_mode,
+        "symbols": {
+            s.symbol: {
+                "ccxt_symbol": s.ccxt_symbol,
+                "settle": s.settle,
+                "tick_size": str(s.tick_size),
+                "step_size": str(s.step_size),
+                "liquidation_fee_rate": str(s.liquidation_fee_rate),
+                "funding_interval_hours": s.funding_interval_hours,
+                "tiers_basis": s.tiers.basis,
+                "tiers_source": s.tiers_source,
+                "tiers_as_of": s.tiers_as_of,
+                "tiers": [
+                    {
+                        "tier": t.tier,
+                        "lower": str(t.lower),
+                        "upper": None if t.upper is None else str(t.upper),
+                        "maintenance_margin_rate": str(t.maintenance_margin_rate),
+                        "maintenance_amount": str(t.maintenance_amount),
+                        "max_leverage": str(t.max_leverage),
+                    }
+                    for t in s.tiers.tiers
+                ],
+            }
+            for s in v.symbols.values()
+        },
+    }
+
+
+def _others(others: list[OtherPositionIn]) -> list[dict[str, Any]]:
+    return [
+        {
+            "symbol": o.symbol,
+            "side": o.side,
+            "quantity": o.quantity,
+            "entry_price": o.entry_price,
+            "mark_price": o.mark_price if o.mark_price is not None else o.entry_price,
+        }
+        for o in others
+    ]
+
+
+def run_liq(req: LiqRequest) -> list[dict[str, Any]]:
+    """Liquidation and bankruptcy price per asked mode (as ``perpmargin liq``)."""
+    venue = bundled_venue(req.venue)
+    modes = ["isolated", "cross"] if req.mode == "both" else [req.mode]
+    rows = []
+    for mode in modes:
+        iso_from_leverage = mode == "isolated" and len(modes) == 2 and req.leverage is not None
+        kwargs: dict[str, Any] = {
+            "collateral": None if iso_from_leverage else req.collateral,
+            "leverage": req.leverage,
+            "mark_price": req.mark,
+            "maintenance_margin_rate": req.mmr,
+            "max_leverage": req.max_leverage,
+            "other_positions": _others(req.other_positions) if mode == "cross" else [],
+            "position_mode": "hedge" if req.hedge else "one-way",
+            "symbol": req.symbol,
+        }
+        rows.append(
+            {
+                "venue": venue.id,
+                "symbol": req.symbol,
+                "margin_mode": mode,
+                "liquidation_price": jsonable(
+                    liquidation_price(venue, mode, req.side, req.entry, req.qty, **kwargs)
+                ),
+                "bankruptcy_price": jsonable(
+                    bankruptcy_price(venue, mode, req.side, req.entry, req.qty, **kwargs)
+                ),
+            }
+        )
+    return rows
+
+
+def _account(venue: Venue, balance: Decimal, others: list[OtherPositionIn]) -> Account:
+    """A cross account on ``venue`` holding ``others`` at their marks."""
+    account = Account(venue, balance)
+    for o in others:
+        spec = venue.symbol(o.symbol)
+        account.restore_position(
+            spec.symbol,
+            o.side,
+            o.quantity,
+            o.entry_price,
+            margin_mode="cross",
+            leverage=o.leverage,
+            mark_price=o.mark_price,
+        )
+    return account
+
+
+def run_check(req: CheckRequest) -> dict[str, Any]:
+    """The pre-trade check (as ``perpmargin check``); JSON-ready, Decimals as strings.
+
+    With ``other_positions`` the check runs on the first venue only, on an account whose
+    wallet is ``balance`` and which already holds them in cross.
+    """
+    names = bundled_venues() if req.venues == ["all"] else req.venues
+    venues = [bundled_venue(n) for n in dict.fromkeys(names)]
+    common: dict[str, Any] = {
+        "symbol": req.symbol,
+        "side": req.side,
+        "entry": req.entry,
+        "stop": req.stop,
+        "leverage": req.leverage,
+        "risk": req.risk,
+        "take_profit": req.take_profit,
+        "buffer": req.buffer,
+        "funding_rate": req.funding_rate,
+        "hold_hours": req.hold_hours,
+    }
+    if req.other_positions:
+        account = _account(venues[0], req.balance, req.other_positions)
+        result = check_trade(account=account, venue=venues[0], **common)
+    else:
+        chosen = "all" if req.venues == ["all"] else venues
+        result = check_trade(balance=req.balance, venues=chosen, **common)
+    return result.to_dict()
+
+
+def scenario_catalogue() -> list[dict[str, Any]]:
+    """Bundled scenarios with their plans' names and descriptions (variant = index)."""
+    out = []
+    for name in bundled_scenarios():
+        plans = load_plans(name)
+        out.append(
+            {
+                "scenario": name,
+                "plans": [
+                    {"variant": i, "name": p.name, "description": p.description}
+                    for i, p in enumerate(plans)
+                ],
+            }
+        )
+    return out
+
+
+def _custom_plan(choice: PlanChoice, upload: Bars | None) -> Plan:
+    assert choice.plan is not None
+    c = choice.plan
+    venue = bundled_venue(c.venue)
+    spec = venue.symbol(c.symbol)
+    if upload is None:
+        files = bundled_market_files()
+        if c.data not in files:
+            raise InvalidInput(f"no bundled market file {c.data!r}; see GET /api/v1/market")
+        if f"-{spec.base.lower()}{spec.quote.lower()}-" not in c.data:
+            raise InvalidInput(
+                f"{c.data} is not {spec.base}/{spec.quote} data; pick a file for {spec.symbol}"
+            )
+        data = c.data
+    else:
+        data = "upload.csv"
+    raw: dict[str, Any] = {
+        "name": f"{c.side} {spec.symbol} {c.leverage}x, margin {c.margin}, on {data}",
+        "venue": venue.id,
+        "balance": c.balance,
+        "bars": {spec.symbol: data},
+        "positions": [
+            {
+                "symbol": spec.symbol,
+                "side": c.side,
+                "leverage": c.leverage,
+                "size": {"margin": c.margin},
+                **({"stop": c.stop} if c.stop is not None else {}),
+                **({"take_profit": c.take_profit} if c.take_profit is not None else {}),
+            }
+        ],
+    }
+    if upload is None:  # the same day's funding, when it is bundled
+        funding = c.data.replace("-15m-", "-funding-").replace("-1m-", "-funding-")
+        if funding in bundled_market_files():
+            raw["funding"] = {spec.symbol: funding}
+    return plan_from_dict(raw, source="custom plan")
+
+
+def plan_and_market(choice: PlanChoice, upload: Bars | None = None) -> tuple[Plan, MarketData]:
+    """The plan a request picks (bundled scenario or custom) and its validated data.
+
+    ``upload``: bars that replace the plan's data for its first position's symbol.
+    """
+    if (choice.scenario is None) == (choice.plan is None):
+        raise PlanError("give exactly one of scenario (a bundled name) or plan (a custom plan)")
+    if choice.scenario is not None:
+        if choice.scenario not in bundled_scenarios():
+            raise PlanError(
+                f"no bundled scenario {choice.scenario!r}; known: {', '.join(bundled_scenarios())}"
+            )
+        plans = load_plans(choice.scenario)
+        if choice.variant >= len(plans):
+            raise PlanError(
+                f"{choice.scenario} has variants 0 to {len(plans) - 1}, not {choice.variant}"
+            )
+        plan = plans[choice.variant]
+    else:
+        plan = _custom_plan(choice, upload)
+    overrides: dict[str, Bars] = {}
+    if upload is not None:
+        if choice.plan is None:
+            raise PlanError(
+                "uploaded bars go with a custom plan (a scenario's stops and prices are for "
+                "its own day)"
+            )
+        overrides[plan.symbols[0]] = upload
+    return plan, load_market(plan, bars=overrides)
+
+
+def run_replay(choice: PlanChoice, upload: Bars | None = None) -> PlanResult:
+    """Replay the chosen plan once per margin mode (as ``perpmargin replay``)."""
+    plan, market = plan_and_market(choice, upload)
+    return replay(plan, market, progress=False)
+
+
+def replay_summary(result: PlanResult, *, series: bool = False) -> dict[str, Any]:
+    """The JSON answer of a replay (Decimals as strings)."""
+    return plan_result_dict(result, series=series)
+
+
+@dataclass(frozen=True)
+class PreparedMonteCarlo:
+    """A checked Monte Carlo request: the plan's name, its calibrated setup, the steps."""
+
+    name: str
+    setup: Any
+    steps: int
+
+
+def prepare_montecarlo(
+    req: MonteCarloRequest, limits: Limits, *, job: bool = False, upload: Bars | None = None
+) -> PreparedMonteCarlo:
+    """Resolve the plan, calibrate it and check the request against the limits.
+
+    ``job``: the larger background cap (``max_job_path_steps``) applies.
+    """
+    from perpmargin.sim.montecarlo import setup_from_plan
+
+    plan, market = plan_and_market(req, upload)
+    setup = setup_from_plan(plan, market)
+    steps = req.steps if req.steps is not None else int(setup.returns.shape[0])
+    cap = limits.max_job_path_steps if job else limits.max_path_steps
+    if req.paths * steps > cap:
+        where = "a background job" if job else "one request (use /api/v1/montecarlo/jobs)"
+        raise LimitExceeded(
+            f"paths x steps = {req.paths * steps:,} is more than {where} allows ({cap:,})"
+        )
+    if req.model == "bootstrap" and setup.returns.shape[0] < 2:
+        raise InvalidInput("the bootstrap needs at least 3 bars of data")
+    return PreparedMonteCarlo(plan.name, setup, steps)
+
+
+def execute_montecarlo(
+    prepared: PreparedMonteCarlo,
+    req: MonteCarloRequest,
+    limits: Limits,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run a prepared request; stop with :class:`JobTimeout` after ``job_timeout_s``.
+
+    ``progress`` is called with the number of paths done after each chunk.
+    """
+    from perpmargin.sim.montecarlo import montecarlo
+
+    started = time.monotonic()
+
+    def tick(done: int) -> None:
+        if progress is not None:
+            progress(done)
+        if time.monotonic() - started > limits.job_timeout_s:
+            raise JobTimeout(f"stopped after {limits.job_timeout_s:g} s (the server's limit)")
+
+    result = montecarlo(
+        prepared.setup,
+        paths=req.paths,
+        steps=prepared.steps,
+        model=req.model,
+        seed=req.seed,
+        block=min(60, int(prepared.setup.returns.shape[0]) - 1),
+        chunk_paths=max(1_000, req.paths // 50),
+        progress=tick,
+    )
+    return {"name": prepared.name, **jsonable(result.to_dict())}
+
+
+def run_montecarlo(
+    req: MonteCarloRequest, limits: Limits, *, upload: Bars | None = None
+) -> dict[str, Any]:
+    """Monte Carlo of the chosen plan under both modes (as ``perpmargin montecarlo``)."""
+    return execute_montecarlo(prepare_montecarlo(req, limits, upload=upload), req, limits)
+
+
+_KIND_MODELS: dict[str, type[BaseModel]] = {
+    "calculator": CheckRequest,
+    "compare": ReplayRequest,
+    "odds": MonteCarloRequest,
+}
+
+
+def validate_inputs(kind: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Check saved inputs against the request model of their kind; return them as JSON.
+
+    Raises :class:`InvalidInput` naming the first bad field.
+    """
+    model = _KIND_MODELS[kind]
+    try:
+        return model.model_validate(inputs).model_dump(mode="json", exclude_none=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "inputs"
+        raise InvalidInput(f"inputs.{where}: {first['msg']}") from None

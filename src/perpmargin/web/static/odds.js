@@ -1,0 +1,82 @@
+// The Odds page: poll a background Monte Carlo job, then draw its result.
+"use strict";
+
+const COLORS = { isolated: "#1f6fb4", cross: "#e8710a" };
+
+function fmt(x, digits = 2) {
+  return x === null || x === undefined ? "—" : Number(x).toLocaleString("en-US", { maximumFractionDigits: digits });
+}
+
+function esc(text) {
+  const div = document.createElement("div");
+  div.textContent = String(text);
+  return div.innerHTML;
+}
+
+function renderOdds(result, out) {
+  const modes = Object.keys(result.modes);
+  const head = "<tr><th class='l'>mode</th><th>P(liquidation)</th><th>95% interval</th><th>mean final equity</th>" +
+    "<th>VaR 95</th><th>ES 95</th><th>VaR 99</th><th>ES 99</th><th>median steps to liquidation</th></tr>";
+  const rows = modes.map((m) => {
+    const s = result.modes[m];
+    return `<tr data-testid="odds-row-${m}"><td class="l ${m}">${m}</td><td data-testid="p-${m}">${fmt(s.liquidation_probability, 4)}</td>` +
+      `<td>${fmt(s.ci95[0], 4)} – ${fmt(s.ci95[1], 4)}</td><td>${fmt(s.mean_final_equity)}</td>` +
+      `<td>${fmt(s.loss_var95)}</td><td>${fmt(s.loss_es95)}</td><td>${fmt(s.loss_var99)}</td><td>${fmt(s.loss_es99)}</td>` +
+      `<td>${fmt(s.median_steps_to_liquidation, 0)}</td></tr>`;
+  });
+  out.innerHTML = `<p>${esc(result.name)}: ${fmt(result.paths, 0)} paths × ${fmt(result.steps, 0)} steps of ` +
+    `${result.step_ms / 60000} min (${result.model}), start equity ${fmt(result.start_balance)}.</p>` +
+    `<table data-testid="odds-table">${head}${rows.join("")}</table><div id="odds-chart" data-testid="odds-chart"></div>`;
+  const traces = [
+    { type: "bar", name: "P(liquidation)", x: modes, y: modes.map((m) => result.modes[m].liquidation_probability),
+      marker: { color: modes.map((m) => COLORS[m]) },
+      error_y: { type: "data", symmetric: false,
+        array: modes.map((m) => result.modes[m].ci95[1] - result.modes[m].liquidation_probability),
+        arrayminus: modes.map((m) => result.modes[m].liquidation_probability - result.modes[m].ci95[0]) } },
+    { type: "bar", name: "ES 99 (loss)", x: modes, y: modes.map((m) => result.modes[m].loss_es99),
+      marker: { color: modes.map((m) => COLORS[m]), opacity: 0.55 }, xaxis: "x2", yaxis: "y2" },
+  ];
+  const layout = {
+    grid: { rows: 1, columns: 2, pattern: "independent" }, showlegend: false, height: 340,
+    margin: { t: 40, l: 60, r: 20, b: 40 },
+    annotations: [
+      { text: "probability of liquidation (95% interval)", xref: "x domain", yref: "y domain", x: 0.5, y: 1.12, showarrow: false },
+      { text: "expected shortfall 99% (loss)", xref: "x2 domain", yref: "y2 domain", x: 0.5, y: 1.12, showarrow: false },
+    ],
+  };
+  Plotly.newPlot("odds-chart", traces, layout, { displaylogo: false, responsive: true });
+}
+
+async function poll(section) {
+  const id = section.dataset.job;
+  const bar = document.getElementById("progress");
+  const text = document.getElementById("progress-text");
+  const out = document.getElementById("odds-out");
+  for (;;) {
+    const response = await fetch(`/api/v1/jobs/${id}`);
+    const job = await response.json();
+    if (!response.ok) { text.textContent = String(job.detail); return; }
+    bar.max = job.total_paths;
+    bar.value = job.done_paths;
+    text.textContent = `${job.state}: ${fmt(job.done_paths, 0)} of ${fmt(job.total_paths, 0)} paths, ${fmt(job.elapsed_s, 1)} s`;
+    if (job.state === "done") {
+      text.dataset.state = "done";
+      renderOdds(job.result, out);
+      if (job.saved_id) out.insertAdjacentHTML("beforeend", `<p>Saved as <a href="/saved/${job.saved_id}">#${job.saved_id}</a>.</p>`);
+      return;
+    }
+    if (job.state === "failed") {
+      text.dataset.state = "failed";
+      out.innerHTML = `<div class="errors" role="alert" data-testid="errors">${esc(job.error)}</div>`;
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const section = document.getElementById("job");
+  if (section) poll(section);
+  const saved = document.getElementById("saved-result");
+  if (saved) renderOdds(JSON.parse(saved.textContent), document.getElementById("odds-out"));
+});

@@ -1,0 +1,220 @@
+"""Saved scenarios and results: one SQLite file, created on first use, migrated in place.
+
+A *scenario* is what a page or API call was asked (its kind — ``calculator``, ``compare``
+or ``odds`` — a name, and the request as JSON); a *result* is what it gave (the JSON
+answer and, for a comparison, the HTML report). Results belong to a scenario and go
+with it when it is deleted.
+
+The schema version lives in SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS` holds
+one script per version, applied in order in one transaction each, so a file written by
+an older perpmargin is brought up to date when it is opened and a newer file is refused.
+Every operation opens its own connection (the web app serves requests on threads).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from perpmargin.errors import InvalidInput
+
+__all__ = ["MIGRATIONS", "SavedResult", "SavedScenario", "Store", "StoreError"]
+
+Kind = Literal["calculator", "compare", "odds"]
+KINDS: tuple[str, ...] = ("calculator", "compare", "odds")
+
+#: Schema scripts; ``MIGRATIONS[k]`` takes a file from version ``k`` to ``k + 1``.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: scenarios and their results (JSON text)
+    """
+    CREATE TABLE scenario (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        inputs TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE result (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scenario_id INTEGER NOT NULL REFERENCES scenario(id) ON DELETE CASCADE,
+        summary TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX result_scenario ON result(scenario_id);
+    """,
+    # 2: a comparison's HTML report (zlib) kept beside its summary; newest first quickly
+    """
+    ALTER TABLE result ADD COLUMN report_gz BLOB;
+    CREATE INDEX scenario_created ON scenario(created_ms);
+    """,
+)
+
+
+def _pack(page: str | None) -> bytes | None:
+    return None if page is None else zlib.compress(page.encode("utf-8"), 6)
+
+
+class StoreError(InvalidInput):
+    """The database file cannot be used (not SQLite, or written by a newer perpmargin)."""
+
+
+@dataclass(frozen=True)
+class SavedResult:
+    """One stored answer (``summary`` as it was returned; ``has_report``: HTML kept)."""
+
+    id: int
+    scenario_id: int
+    summary: dict[str, Any]
+    created_ms: int
+    has_report: bool
+
+
+@dataclass(frozen=True)
+class SavedScenario:
+    """One stored request and its results, newest result last."""
+
+    id: int
+    kind: str
+    name: str
+    inputs: dict[str, Any]
+    created_ms: int
+    results: tuple[SavedResult, ...] = ()
+
+
+class Store:
+    """The SQLite file at ``path`` (its folder is created when missing)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.version = self._migrate()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=10)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            with conn:  # one transaction: commit, or roll back on error
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+        finally:
+            conn.close()
+
+    def _migrate(self) -> int:
+        with self._connect() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {version}; this perpmargin knows up to "
+                f"{len(MIGRATIONS)} (a newer perpmargin wrote it)"
+            )
+        for target in range(version + 1, len(MIGRATIONS) + 1):
+            with self._connect() as conn:
+                # executescript commits first; the version bump is in the same script
+                conn.executescript(
+                    "BEGIN;\n"
+                    + MIGRATIONS[target - 1]
+                    + f"\nPRAGMA user_version = {target};\nCOMMIT;"
+                )
+        return len(MIGRATIONS)
+
+    def save(
+        self,
+        kind: str,
+        name: str,
+        inputs: dict[str, Any],
+        summary: dict[str, Any] | None = None,
+        report_html: str | None = None,
+    ) -> int:
+        """Store a scenario (and its first result, when given); return the scenario id."""
+        if kind not in KINDS:
+            raise InvalidInput(f"kind must be one of {KINDS}, was {kind!r}")
+        now = int(time.time() * 1000)
+        with self._connect() as conn:
+            cur = conn.execute(
+                "INSERT INTO scenario (kind, name, inputs, created_ms) VALUES (?, ?, ?, ?)",
+                (kind, name[:200], json.dumps(inputs), now),
+            )
+            scenario_id = int(cur.lastrowid or 0)
+            if summary is not None:
+                conn.execute(
+                    "INSERT INTO result (scenario_id, summary, report_gz, created_ms) "
+                    "VALUES (?, ?, ?, ?)",
+                    (scenario_id, json.dumps(summary), _pack(report_html), now),
+                )
+        return scenario_id
+
+    def add_result(
+        self, scenario_id: int, summary: dict[str, Any], report_html: str | None = None
+    ) -> int:
+        """Store another result of a saved scenario; return its id."""
+        with self._connect() as conn:
+            if (
+                conn.execute("SELECT 1 FROM scenario WHERE id = ?", (scenario_id,)).fetchone()
+                is None
+            ):
+                raise KeyError(scenario_id)
+            cur = conn.execute(
+                "INSERT INTO result (scenario_id, summary, report_gz, created_ms) "
+                "VALUES (?, ?, ?, ?)",
+                (scenario_id, json.dumps(summary), _pack(report_html), int(time.time() * 1000)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def list(self, kind: str | None = None, limit: int = 100) -> list[SavedScenario]:
+        """Saved scenarios, newest first (without their results)."""
+        query = "SELECT id, kind, name, inputs, created_ms FROM scenario"
+        args: tuple[Any, ...] = ()
+        if kind is not None:
+            query += " WHERE kind = ?"
+            args = (kind,)
+        query += " ORDER BY created_ms DESC, id DESC LIMIT ?"
+        with self._connect() as conn:
+            rows = conn.execute(query, (*args, int(limit))).fetchall()
+        return [SavedScenario(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    def get(self, scenario_id: int) -> SavedScenario:
+        """One scenario with its results; ``KeyError`` when there is none."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT id, kind, name, inputs, created_ms FROM scenario WHERE id = ?",
+                (scenario_id,),
+            ).fetchone()
+            if row is None:
+                raise KeyError(scenario_id)
+            results = conn.execute(
+                "SELECT id, scenario_id, summary, created_ms, report_gz IS NOT NULL "
+                "FROM result WHERE scenario_id = ? ORDER BY id",
+                (scenario_id,),
+            ).fetchall()
+        return SavedScenario(
+            row[0],
+            row[1],
+            row[2],
+            json.loads(row[3]),
+            row[4],
+            tuple(SavedResult(r[0], r[1], json.loads(r[2]), r[3], bool(r[4])) for r in results),
+        )
+
+    def report(self, result_id: int) -> str:
+        """A stored comparison's HTML report; ``KeyError`` when there is none."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT report_gz FROM result WHERE id = ?", (result_id,)).fetchone()
+        if row is None or row[0] is None:
+            raise KeyError(result_id)
+        return zlib.decompress(row[0]).decode("utf-8")
+
+    def delete(self, scenario_id: int) -> None:
+        """Delete a scenario and its results; ``KeyError`` when there is none."""
+        with self._connect() as conn:
+            cur = conn.execute("DELETE FROM scenario WHERE id = ?", (scenario_id,))
+            if cur.rowcount == 0:
+                raise KeyError(scenario_id)
