@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo check lint typecheck bench clean
+.PHONY: test demo check lint typecheck bench clean browser serve screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,19 +13,35 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck
 
-test: check
+# The browser tests drive the system's Chromium (Playwright's own download cannot reach
+# its host here): install Debian's package when it is missing and we may.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; \
+	  else echo "not root and no sudo: cannot install chromium; the browser tests will skip"; exit 0; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+	    || echo "could not install chromium; the browser tests will skip (or fail under CI)"; }
+
+test: check browser
 	HYPOTHESIS_PROFILE=ci NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m perpmargin.demo
+
+serve: $(STAMP)
+	$(BIN)/perpmargin serve
+
+screenshots: $(STAMP) browser
+	$(BIN)/python scripts/screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py

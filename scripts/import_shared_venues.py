@@ -324,7 +324,10 @@ def main(shared: Path) -> None:
                 "source": okx["liquidation_fee"]["source"]
                 + "; remainder to the trader is an assumption (no stored source read)",
             },
-            "funding": {"interval_hours": 8, "source": "OKX BTC-USDT-SWAP settles every 8 h (assumption for other symbols)"},
+            "funding": {
+                "interval_hours": 8,
+                "source": "OKX BTC-USDT-SWAP settles every 8 h (assumption for other symbols)",
+            },
             "symbols": {
                 "BTC-USDT-SWAP": {
                     "ccxt_symbol": "BTC/USDT:USDT",
@@ -470,7 +473,8 @@ def main(shared: Path) -> None:
                     "initial_margin_rate": dec(imf),
                 }
             ],
-            "tiers_source": row["source"] + (" CAVEAT: " + row["caveat"] if "caveat" in row else ""),
+            "tiers_source": row["source"]
+            + (" CAVEAT: " + row["caveat"] if "caveat" in row else ""),
             "tiers_as_of": row["as_of"],
         }
 
@@ -512,7 +516,10 @@ def main(shared: Path) -> None:
                 "close_fee_in_maintenance": False,
                 "source": dydx["liquidation_fee"]["source"],
             },
-            "funding": {"interval_hours": 1, "source": "dYdX v4 pays funding hourly (unverified, from memory)"},
+            "funding": {
+                "interval_hours": 1,
+                "source": "dYdX v4 pays funding hourly (unverified, from memory)",
+            },
             "symbols": {
                 "BTC-USD": dydx_symbol("BTC-USD", "1", "0.0001"),
                 "ETH-USD": dydx_symbol("ETH-USD", "0.1", "0.001"),
@@ -560,7 +567,8 @@ def main(shared: Path) -> None:
                 "remainder_to": "insurance_fund",
                 "close_fee_in_maintenance": True,
                 "source": gate["liquidation"]["liquidation_price_rule"]["sources"][0]
-                + "; " + gate["liquidation"]["after_liquidation"]["source"],
+                + "; "
+                + gate["liquidation"]["after_liquidation"]["source"],
             },
             "funding": {"interval_hours": 8, "source": gate["funding"]["source"]},
             "symbols": {

@@ -207,23 +207,18 @@ def compare_form(request: Request) -> HTMLResponse:
 @router.post("/compare", response_class=HTMLResponse)
 async def compare(request: Request) -> HTMLResponse:
     """Replay under both modes; keep it in the database; show chart and outcome."""
-    form = await request.form()
     limits = _limits(request)
     try:
-        fields = _choice_fields(form)
-        text = await _upload_text(form, limits)
+        async with request.form() as form:  # closes the upload's temporary file
+            fields = _choice_fields(form)
+            text = await _upload_text(form, limits)
+            filename = str(getattr(form.get("file"), "filename", "upload") or "upload")
         if text is not None:
             fields["bars_csv"] = text
         req = ReplayRequest.model_validate(fields)
-        upload = (
-            None
-            if text is None
-            else read_bars(
-                text.encode(),
-                label=str(getattr(form.get("file"), "filename", "upload")),
-                max_rows=limits.max_upload_rows,
-            )
-        )
+        upload = None
+        if text is not None:
+            upload = read_bars(text.encode(), label=filename, max_rows=limits.max_upload_rows)
         result = service.run_replay(req, upload)
     except ValidationError as exc:
         ctx = _compare_context(request, run=None, errors=_validation_lines(exc))
@@ -271,14 +266,14 @@ def odds_form(request: Request) -> HTMLResponse:
 @router.post("/odds", response_model=None)
 async def odds(request: Request) -> Response:
     """Start a background run and go to its page."""
-    form = await request.form()
     limits = _limits(request)
     try:
-        fields = _choice_fields(form)
-        for key in ("paths", "steps", "model", "seed"):
-            if form.get(key) not in (None, ""):
-                fields[key] = str(form.get(key))
-        text = await _upload_text(form, limits)
+        async with request.form() as form:
+            fields = _choice_fields(form)
+            for key in ("paths", "steps", "model", "seed"):
+                if form.get(key) not in (None, ""):
+                    fields[key] = str(form.get(key))
+            text = await _upload_text(form, limits)
         if text is not None:
             fields["bars_csv"] = text
         req = MonteCarloRequest.model_validate({**fields, "save": True})
@@ -344,13 +339,14 @@ def saved_page(request: Request) -> HTMLResponse:
 @router.post("/saved", response_model=None)
 async def save_scenario(request: Request) -> Response:
     """Save a calculator scenario from its result page."""
-    form = await request.form()
+    async with request.form() as form:
+        raw = {k: str(form.get(k, "")) for k in ("kind", "inputs", "name")}
     try:
-        kind = str(form.get("kind", ""))
+        kind = raw["kind"]
         if kind not in ("calculator", "compare", "odds"):
             raise InvalidInput(f"kind must be calculator, compare or odds, was {kind!r}")
-        inputs = service.validate_inputs(kind, json.loads(str(form.get("inputs", "{}"))))
-        name = str(form.get("name", "") or kind)[:80]
+        inputs = service.validate_inputs(kind, json.loads(raw["inputs"] or "{}"))
+        name = (raw["name"] or kind)[:80]
     except (ValueError, PerpMarginError) as exc:
         return error_page(request, 422, f"cannot save: {exc}")
     _store(request).save(kind, name, inputs)

@@ -1,0 +1,160 @@
+"""The pages in a real headless Chromium, driven by Playwright.
+
+Chromium comes from the system (Debian's ``chromium``; ``make test`` installs it when it
+is missing). Without one these tests skip, unless ``PERPMARGIN_REQUIRE_BROWSER`` is set
+(as CI does), where a missing browser fails them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import perpmargin as pm
+from perpmargin.sim.data import load_bars
+from perpmargin.web import create_app
+from perpmargin.web.local import CHROMIUM_ARGS, find_chromium, running
+
+from .conftest import TEST_LIMITS
+
+CHROMIUM = find_chromium()
+if CHROMIUM is None:
+    if os.environ.get("PERPMARGIN_REQUIRE_BROWSER"):
+        pytest.fail("no Chromium found and PERPMARGIN_REQUIRE_BROWSER is set", pytrace=False)
+    pytest.skip(
+        "no Chromium (install Debian's chromium, or run make test)", allow_module_level=True
+    )
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = tmp_path_factory.mktemp("browser") / "perpmargin.db"
+    with running(create_app(db, TEST_LIMITS)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: object, base_url: str) -> Iterator[object]:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert errors == [], f"script errors on the page: {errors}"
+
+
+def test_calculator_fails_a_stop_beyond_liquidation(page: object) -> None:
+    page.goto("/calculator")
+    page.select_option("select[name=venue]", "binance-usdm")
+    page.fill("input[name=symbol]", "BTCUSDT")
+    page.select_option("select[name=side]", "long")
+    page.fill("input[name=entry]", "50000")
+    page.fill("input[name=stop]", "44000")  # 12% away, at 20x: liquidated first
+    page.fill("input[name=leverage]", "20")
+    page.fill("input[name=balance]", "10000")
+    page.fill("input[name=risk]", "1%")
+    page.click("button:has-text('Check')")
+    page.wait_for_selector("[data-testid=calc-result]")
+    assert page.text_content("[data-testid=status-isolated]").strip() == "FAIL"
+    expected = pm.check_trade(
+        symbol="BTCUSDT", side="long", entry="50000", stop="44000", leverage="20",
+        balance="10000", risk="1%", venue="binance-usdm",
+    )  # fmt: skip
+    modes = {m.margin_mode: m for m in expected.venues[0].modes}
+    shown = page.text_content("[data-testid=liq-isolated]").strip()
+    assert Decimal(shown) == modes["isolated"].liquidation_price
+    assert Decimal(shown) > Decimal(44000)  # above the stop: the stop can never fire
+    assert page.text_content("[data-testid=quantity]").strip() == str(expected.venues[0].quantity)
+    assert "comes before the stop" in page.text_content("[data-testid=mode-isolated]")
+    assert Decimal(page.text_content("[data-testid=worst-cross]").strip()) == Decimal(10000)
+
+
+def test_calculator_shows_bad_input(page: object) -> None:
+    page.goto("/calculator?entry=abc&stop=48000")
+    assert "entry" in page.text_content("[data-testid=errors]")
+
+
+def test_compare_a_bundled_crash_shows_both_modes(page: object) -> None:
+    page.goto("/compare")
+    page.check("[data-testid=source-scenario]")
+    page.select_option("[data-testid=scenario]", "seed-2020-03-12:0")
+    page.click("[data-testid=run-compare]")
+    page.wait_for_selector("[data-testid=compare-result]")
+    assert "liquidated" in page.text_content("[data-testid=outcome-isolated]")
+    assert "survived" in page.text_content("[data-testid=outcome-cross]")
+    page.wait_for_function("document.querySelector('.js-plotly-plot') !== null")
+    names = page.evaluate(
+        "Array.from(document.querySelectorAll('.js-plotly-plot'))"
+        ".flatMap(d => d.data.map(t => t.name))"
+    )
+    for mode in ("isolated", "cross"):
+        assert f"{mode} equity" in names
+        assert f"{mode} margin ratio" in names
+    assert "isolated: liquidated" in names  # the marker on the price panel
+    with page.expect_download() as download:
+        page.click("[data-testid=download-report]")
+    path = download.value.path()
+    assert "seed" in Path(path).read_text(encoding="utf-8").lower()
+
+
+def test_compare_an_uploaded_csv(page: object, tmp_path: Path) -> None:
+    frame = load_bars("binance-ethusdt-perp-15m-2020-03-12.csv").frame
+    csv = tmp_path / "eth.csv"
+    frame.to_csv(csv, index=False)
+    page.goto("/compare")
+    page.check("[data-testid=source-custom]")
+    page.fill("input[name=symbol]", "ETHUSDT")
+    page.fill("input[name=leverage]", "5")
+    page.set_input_files("[data-testid=upload]", str(csv))
+    page.click("[data-testid=run-compare]")
+    page.wait_for_selector("[data-testid=compare-result]")
+    assert "ETHUSDT" in page.text_content("[data-testid=compare-result] section h2")
+
+
+def test_odds_job_reports_progress_then_the_odds(page: object) -> None:
+    page.goto("/odds")
+    page.check("[data-testid=source-scenario]")
+    page.select_option("[data-testid=scenario]", "seed-2020-03-12:0")
+    page.fill("input[name=paths]", "2000")
+    page.click("[data-testid=run-odds]")
+    page.wait_for_selector("[data-testid=progress]")
+    page.wait_for_selector("[data-testid=odds-table]")
+    p_iso = float(page.text_content("[data-testid=p-isolated]"))
+    p_cross = float(page.text_content("[data-testid=p-cross]"))
+    assert 0 <= p_cross <= p_iso <= 1  # cross backs the position with the whole wallet
+    assert page.evaluate("document.getElementById('progress').value") == 2000
+    page.wait_for_selector("[data-testid=odds-chart] .main-svg")
+
+
+def test_venues_page_cites_its_sources(page: object) -> None:
+    page.goto("/venues?venue=okx-swap")
+    spec = pm.load_venue("okx-swap").symbol("BTC-USDT-SWAP")
+    text = page.text_content("[data-testid=venue-okx-swap]")
+    assert spec.tiers_source in text
+    assert spec.tiers_as_of in text
+
+
+def test_saved_lists_and_reopens(page: object) -> None:
+    page.goto("/calculator?entry=50000&stop=49000&leverage=10&balance=5000")
+    page.fill("input[name=name]", "my saved check")
+    page.click("button:has-text('Save')")
+    page.wait_for_url("**/saved")
+    page.click("a:has-text('my saved check')")
+    page.wait_for_selector("[data-testid=calc-result]")
+    assert page.input_value("input[name=stop]") == "49000"

@@ -1,0 +1,135 @@
+"""The pages without a browser: errors as pages, saved items re-open, ``serve`` binds safely."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from perpmargin.cli import app as cli_app
+from perpmargin.web import server
+
+
+def test_every_page_renders(client: TestClient) -> None:
+    for path in ("/calculator", "/compare", "/odds", "/venues", "/saved"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["content-type"].startswith("text/html")
+        assert 'href="/static/style.css"' in page.text
+    assert client.get("/", follow_redirects=False).headers["location"] == "/calculator"
+    assert client.get("/vendor/plotly.min.js").status_code == 200  # served, no CDN
+    assert "cdn" not in client.get("/compare").text.lower()
+
+
+def test_page_errors_are_pages_api_errors_are_json(client: TestClient) -> None:
+    page = client.get("/venues?venue=../../etc")
+    assert page.status_code == 404
+    assert "no bundled venue" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    api = client.get("/api/v1/nothing-here")
+    assert api.status_code == 404
+    assert api.json()["error"] == "NotFound"
+    bad = client.get("/calculator?entry=-3&stop=48000")
+    assert bad.status_code == 422
+    assert "entry" in bad.text
+    assert "greater than 0" in bad.text
+
+
+def test_compare_form_errors_keep_the_form(client: TestClient) -> None:
+    page = client.post(
+        "/compare",
+        data={
+            "source": "custom",
+            "symbol": "ETHUSDT",
+            "data": "binance-btcusdt-perp-15m-2020-03-12.csv",
+        },
+    )
+    assert page.status_code == 422
+    assert "not ETH/USDT data" in page.text
+    assert 'data-testid="compare-form"' in page.text
+    junk = client.post(
+        "/compare",
+        data={"source": "custom"},
+        files={"file": ("x.csv", b"\xff\xfe not text", "text/csv")},
+    )
+    assert junk.status_code == 422
+    assert "not a UTF-8" in junk.text
+
+
+def _saved_id(client: TestClient, kind: str) -> int:
+    items: list[dict[str, Any]] = client.get(f"/api/v1/saved?kind={kind}").json()
+    return int(items[0]["id"])
+
+
+def test_compare_and_odds_are_kept_and_reopen(client: TestClient) -> None:
+    page = client.post("/compare", data={"source": "scenario", "scenario": "pair-2022-11-08:0"})
+    assert page.status_code == 200
+    sid = _saved_id(client, "compare")
+    again = client.get(f"/saved/{sid}")
+    assert again.status_code == 200
+    # the same outcome cards (the replay is deterministic)
+    cards = re.compile(r'data-testid="outcome-(\w+)">.*?<strong>(.*?)</strong>', re.S)
+    assert cards.findall(again.text) == cards.findall(page.text)
+    started = client.post(
+        "/odds",
+        data={"source": "scenario", "scenario": "seed-2020-03-12:0", "paths": "1000"},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303
+    assert started.headers["location"].startswith("/odds/jobs/")
+    job_page = client.get(started.headers["location"])
+    assert 'data-testid="progress"' in job_page.text
+    assert client.get("/odds/jobs/unknown").status_code == 404
+
+
+def test_saving_a_calculator_check_validates_it(client: TestClient) -> None:
+    bad = client.post("/saved", data={"kind": "calculator", "inputs": '{"entry": "NaN"}'})
+    assert bad.status_code == 422
+    assert "cannot save" in bad.text
+    not_json = client.post("/saved", data={"kind": "calculator", "inputs": "{"})
+    assert not_json.status_code == 422
+    good = client.post(
+        "/saved",
+        data={
+            "kind": "calculator",
+            "name": "kept",
+            "inputs": '{"symbol": "BTCUSDT", "side": "long", "entry": "50000", "stop": "49000",'
+            ' "leverage": "10", "balance": "5000", "venues": ["bybit-linear"]}',
+        },
+        follow_redirects=False,
+    )
+    assert good.status_code == 303
+    sid = _saved_id(client, "calculator")
+    reopened = client.get(f"/saved/{sid}", follow_redirects=False)
+    assert "venue=bybit-linear" in reopened.headers["location"]
+    assert "stop=49000" in reopened.headers["location"]
+    assert client.post(f"/saved/{sid}/delete", follow_redirects=False).status_code == 303
+    assert client.get(f"/saved/{sid}").status_code == 404
+
+
+def test_serve_binds_locally_unless_told(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    calls: list[dict[str, Any]] = []
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    runner = CliRunner()
+    db = str(tmp_path / "s.db")
+    ok = runner.invoke(cli_app, ["serve", "--db", db])
+    assert ok.exit_code == 0, ok.output
+    assert "http://127.0.0.1:8000/ (local only: True)" in ok.output
+    assert calls == [{"host": "127.0.0.1", "port": 8000, "log_level": "warning"}]
+    refused = runner.invoke(cli_app, ["serve", "--host", "0.0.0.0", "--db", db])
+    assert refused.exit_code == 2
+    assert "--allow-remote" in refused.output
+    assert len(calls) == 1
+    remote = runner.invoke(cli_app, ["serve", "--host", "0.0.0.0", "--allow-remote", "--db", db])
+    assert remote.exit_code == 0
+    assert "WARNING" in remote.output
+    assert calls[-1]["host"] == "0.0.0.0"
+    assert server.is_local("::1")
+    assert server.is_local("localhost")
+    assert not server.is_local("192.168.1.5")
+    assert runner.invoke(cli_app, ["serve", "--port", "70000", "--db", db]).exit_code == 2
