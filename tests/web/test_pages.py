@@ -133,3 +133,12 @@ def test_serve_binds_locally_unless_told(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert server.is_local("localhost")
     assert not server.is_local("192.168.1.5")
     assert runner.invoke(cli_app, ["serve", "--port", "70000", "--db", db]).exit_code == 2
+
+
+def test_odd_ids_are_4xx_pages(client: TestClient) -> None:
+    for path in ("/saved/99999999999999999999999", "/saved/abc", "/saved/0"):
+        page = client.get(path)
+        assert page.status_code == 422, path
+        assert page.headers["content-type"].startswith("text/html")
+    assert client.post("/saved/99999999999999999999999/delete").status_code == 422
+    assert client.get("/odds/jobs/" + "x" * 100).status_code == 422

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -34,6 +35,8 @@ templates.env.globals["version"] = __version__
 templates.env.filters["utc"] = utc_text
 
 _OTHER_ROWS = 3
+
+SavedId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
 def wants_html(request: Request) -> bool:
@@ -303,7 +306,7 @@ async def odds(request: Request) -> Response:
 
 
 @router.get("/odds/jobs/{job_id}", response_class=HTMLResponse)
-def odds_job(request: Request, job_id: str) -> HTMLResponse:
+def odds_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)]) -> HTMLResponse:
     """The job's page: a progress bar, then the odds (polled from the API)."""
     try:
         status = request.app.state.jobs.get(job_id).status()
@@ -354,7 +357,7 @@ async def save_scenario(request: Request) -> Response:
 
 
 @router.post("/saved/{scenario_id}/delete", response_model=None)
-def delete_scenario(request: Request, scenario_id: int) -> Response:
+def delete_scenario(request: Request, scenario_id: SavedId) -> Response:
     try:
         _store(request).delete(scenario_id)
     except KeyError:
@@ -383,7 +386,7 @@ def calculator_query(inputs: dict[str, Any]) -> str:
 
 
 @router.get("/saved/{scenario_id}", response_model=None)
-def reopen(request: Request, scenario_id: int) -> Response:
+def reopen(request: Request, scenario_id: SavedId) -> Response:
     """Open a saved scenario on its page, with its result."""
     try:
         saved = _store(request).get(scenario_id)
