@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from perpmargin.report.html import render_html
 from perpmargin.report.jsonout import plan_result_dict
-from perpmargin.sim.data import Bars, bundled_market_files, read_bars
+from perpmargin.sim.data import Bars, read_bars
 from perpmargin.venues.loader import bundled_venues, load_venue
 from perpmargin.web import service
 from perpmargin.web.jobs import JobManager
@@ -102,7 +102,7 @@ def venue(venue: Annotated[str, Path(max_length=80)]) -> Any:
 @router.get("/market", summary="Bundled market data files")
 def market() -> list[str]:
     """Names usable as a custom plan's ``data`` (real Binance bars of crash days)."""
-    return [f for f in bundled_market_files() if "-funding-" not in f]
+    return service.market_files()
 
 
 @router.get("/scenarios", summary="Bundled replay scenarios")

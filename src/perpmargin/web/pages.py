@@ -21,7 +21,7 @@ from perpmargin._version import __version__
 from perpmargin.errors import InvalidInput, PerpMarginError
 from perpmargin.report.html import plan_section, render_html
 from perpmargin.report.jsonout import plan_result_dict
-from perpmargin.sim.data import bundled_market_files, read_bars, utc_text
+from perpmargin.sim.data import read_bars, utc_text
 from perpmargin.venues.loader import bundled_venues, load_venue
 from perpmargin.web import service
 from perpmargin.web.schemas import CheckRequest, MonteCarloRequest, ReplayRequest
@@ -151,14 +151,6 @@ def calculator(request: Request) -> HTMLResponse:
 # --------------------------------------------------------------------------- compare
 
 
-def _plan_choices() -> list[dict[str, Any]]:
-    return service.scenario_catalogue()
-
-
-def _data_files() -> list[str]:
-    return [f for f in bundled_market_files() if "-funding-" not in f]
-
-
 def _choice_fields(form: FormData) -> dict[str, Any]:
     """A PlanChoice's fields from the Compare / Odds form."""
     source = str(form.get("source", "scenario"))
@@ -197,14 +189,19 @@ async def _upload_text(form: FormData, limits: service.Limits) -> str | None:
         raise InvalidInput(f"{file.filename}: not a UTF-8 text (CSV) file") from None
 
 
-def _compare_context(request: Request, **extra: Any) -> dict[str, Any]:
-    return {"scenarios": _plan_choices(), "data_files": _data_files(), **extra}
+def _plan_context(**extra: Any) -> dict[str, Any]:
+    """What the plan picker of Compare and Odds offers, plus the page's own values."""
+    return {
+        "scenarios": service.scenario_catalogue(),
+        "data_files": service.market_files(),
+        **extra,
+    }
 
 
 @router.get("/compare", response_class=HTMLResponse)
 def compare_form(request: Request) -> HTMLResponse:
     """Pick a bundled crash or upload bars, pick a plan."""
-    return _form_page(request, "compare", _compare_context(request, run=None, errors=[]))
+    return _form_page(request, "compare", _plan_context(run=None, errors=[]))
 
 
 @router.post("/compare", response_class=HTMLResponse)
@@ -224,10 +221,10 @@ async def compare(request: Request) -> HTMLResponse:
             upload = read_bars(text.encode(), label=filename, max_rows=limits.max_upload_rows)
         result = service.run_replay(req, upload)
     except ValidationError as exc:
-        ctx = _compare_context(request, run=None, errors=_validation_lines(exc))
+        ctx = _plan_context(run=None, errors=_validation_lines(exc))
         return _form_page(request, "compare", ctx, 422)
     except PerpMarginError as exc:
-        ctx = _compare_context(request, run=None, errors=[str(exc)])
+        ctx = _plan_context(run=None, errors=[str(exc)])
         return _form_page(request, "compare", ctx, 422)
     store = _store(request)
     saved = store.save(
@@ -254,7 +251,7 @@ def _compare_result(request: Request, result: Any, saved: Any) -> HTMLResponse:
             for m, r in result.runs.items()
         },
     }
-    return _form_page(request, "compare", _compare_context(request, run=run, errors=[]))
+    return _form_page(request, "compare", _plan_context(run=run, errors=[]))
 
 
 # ------------------------------------------------------------------------------ odds
@@ -263,7 +260,7 @@ def _compare_result(request: Request, result: Any, saved: Any) -> HTMLResponse:
 @router.get("/odds", response_class=HTMLResponse)
 def odds_form(request: Request) -> HTMLResponse:
     """Monte Carlo of a plan: liquidation probability and loss quantiles per mode."""
-    return _form_page(request, "odds", _compare_context(request, job=None, errors=[]))
+    return _form_page(request, "odds", _plan_context(job=None, errors=[]))
 
 
 @router.post("/odds", response_model=None)
@@ -287,10 +284,10 @@ async def odds(request: Request) -> Response:
         )
         prepared = service.prepare_montecarlo(req, limits, job=True, upload=upload)
     except ValidationError as exc:
-        ctx = _compare_context(request, job=None, errors=_validation_lines(exc))
+        ctx = _plan_context(job=None, errors=_validation_lines(exc))
         return _form_page(request, "odds", ctx, 422)
     except PerpMarginError as exc:
-        ctx = _compare_context(request, job=None, errors=[str(exc)])
+        ctx = _plan_context(job=None, errors=[str(exc)])
         return _form_page(request, "odds", ctx, 422)
     store = _store(request)
     inputs = req.model_dump(mode="json", exclude={"save"}, exclude_none=True)
@@ -312,7 +309,7 @@ def odds_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)])
         status = request.app.state.jobs.get(job_id).status()
     except KeyError:
         return error_page(request, 404, f"no job {job_id!r} (jobs end with the server)")
-    ctx = _compare_context(request, job=status, errors=[])
+    ctx = _plan_context(job=status, errors=[])
     return _form_page(request, "odds", ctx)
 
 
@@ -402,5 +399,5 @@ def reopen(request: Request, scenario_id: SavedId) -> Response:
         result = service.run_replay(req, upload)
         return _compare_result(request, result, saved)
     last = saved.results[-1].summary if saved.results else None
-    ctx = _compare_context(request, job=None, errors=[], saved_result=last, saved=saved)
+    ctx = _plan_context(job=None, errors=[], saved_result=last, saved=saved)
     return _form_page(request, "odds", ctx)

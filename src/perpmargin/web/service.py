@@ -7,6 +7,7 @@ Errors are perpmargin's typed errors; the app turns them into 4xx answers.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ __all__ = [
     "PreparedMonteCarlo",
     "bundled_venue",
     "execute_montecarlo",
+    "market_files",
     "plan_and_market",
     "prepare_montecarlo",
     "run_check",
@@ -213,8 +215,17 @@ def run_check(req: CheckRequest) -> dict[str, Any]:
     return result.to_dict()
 
 
+def market_files() -> list[str]:
+    """Bundled bar files a custom plan may use (real Binance crash days)."""
+    return [f for f in bundled_market_files() if "-funding-" not in f]
+
+
+@functools.cache
 def scenario_catalogue() -> list[dict[str, Any]]:
-    """Bundled scenarios with their plans' names and descriptions (variant = index)."""
+    """Bundled scenarios with their plans' names and descriptions (variant = index).
+
+    Cached: the bundled files do not change while the server runs (do not mutate it).
+    """
     out = []
     for name in bundled_scenarios():
         plans = load_plans(name)
