@@ -142,3 +142,27 @@ def test_odd_ids_are_4xx_pages(client: TestClient) -> None:
         assert page.headers["content-type"].startswith("text/html")
     assert client.post("/saved/99999999999999999999999/delete").status_code == 422
     assert client.get("/odds/jobs/" + "x" * 100).status_code == 422
+
+
+def test_another_sites_form_cannot_change_anything(client: TestClient) -> None:
+    before = client.get("/api/v1/saved").json()
+    evil = client.post(
+        "/saved",
+        data={"kind": "calculator", "inputs": "{}"},
+        headers={"origin": "https://evil.example"},
+    )
+    assert evil.status_code == 403
+    assert client.get("/api/v1/saved").json() == before
+    own = client.post(
+        "/api/v1/liq",
+        json={
+            "venue": "binance-usdm",
+            "symbol": "BTCUSDT",
+            "side": "long",
+            "entry": "50000",
+            "qty": "0.1",
+            "leverage": "10",
+        },
+        headers={"origin": "http://testserver"},
+    )
+    assert own.status_code == 200

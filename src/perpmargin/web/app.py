@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -98,6 +99,29 @@ class _TooLarge(Exception):
     pass
 
 
+class SameOrigin:
+    """Refuse a state-changing request sent by another site's page (403).
+
+    Browsers send ``Origin`` with cross-site form posts; a POST/DELETE whose Origin is
+    not this server's own host is refused, so a page elsewhere cannot save or delete
+    here. Requests without Origin (curl, scripts, tests) pass.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(scope.get("headers", []))
+            origin = headers.get(b"origin")
+            host = headers.get(b"host", b"")
+            if origin is not None and urlsplit(origin.decode("latin-1")).netloc.encode() != host:
+                body = {"error": "CrossOrigin", "detail": "requests from other sites are refused"}
+                await JSONResponse(body, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     # only loc, msg and type: the rejected input itself may be NaN, bytes, or huge
     return [
@@ -147,6 +171,7 @@ def create_app(
     app.state.limits = lim
     app.state.jobs = jobs
     app.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
+    app.add_middleware(SameOrigin)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> Response:
