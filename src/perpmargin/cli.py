@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from perpmargin.errors import PerpMarginError
-from perpmargin.risk.liq_price import bankruptcy_price, liquidation_price
+from perpmargin.risk.liq_price import liquidation_rows
 from perpmargin.risk.pretrade import check_trade
 from perpmargin.sim.data import utc_text
-from perpmargin.venues import bundled_venues, load_venue
+from perpmargin.venues import bundled_venues, load_venue, venue_summary
 
 
 def _console() -> Console:
@@ -64,26 +64,9 @@ def venues(
         v = load_venue(venue)
         specs = [v.symbol(symbol)] if symbol else list(v.symbols.values())
         if as_json:
-            out_symbols = {
-                s.symbol: {
-                    "ccxt_symbol": s.ccxt_symbol,
-                    "tiers_source": s.tiers_source,
-                    "tiers_as_of": s.tiers_as_of,
-                    "tiers": [
-                        {
-                            "tier": t.tier,
-                            "lower": str(t.lower),
-                            "upper": None if t.upper is None else str(t.upper),
-                            "maintenance_margin_rate": str(t.maintenance_margin_rate),
-                            "maintenance_amount": str(t.maintenance_amount),
-                            "max_leverage": str(t.max_leverage),
-                        }
-                        for t in s.tiers.tiers
-                    ],
-                }
-                for s in specs
-            }
-            print(json.dumps({"id": v.id, "version": v.version, "symbols": out_symbols}))
+            doc = venue_summary(v)
+            doc["symbols"] = {s.symbol: doc["symbols"][s.symbol] for s in specs}
+            print(json.dumps(doc))
             return
         for s in specs:
             table = Table(
@@ -153,30 +136,17 @@ def liq(
     --entry 50000 --qty 0.1 --leverage 10 --collateral 10000 --mode both``
     (isolated uses notional / leverage as margin when --collateral is for cross).
     """
-    modes = ["isolated", "cross"] if mode == "both" else [mode]
-    rows = []
     try:
-        for m in modes:
-            iso_from_leverage = m == "isolated" and len(modes) == 2 and leverage is not None
-            kwargs: dict[str, Any] = {
-                "collateral": None if iso_from_leverage else collateral,
-                "leverage": leverage,
-                "mark_price": mark,
-                "maintenance_margin_rate": mmr,
-                "max_leverage": max_leverage,
-                "other_positions": [_other(o) for o in other] if m == "cross" else [],
-                "position_mode": "hedge" if hedge else "one-way",
-                "symbol": symbol,
-            }
-            rows.append(
-                {
-                    "venue": venue,
-                    "symbol": symbol,
-                    "margin_mode": m,
-                    "liquidation_price": liquidation_price(venue, m, side, entry, qty, **kwargs),
-                    "bankruptcy_price": bankruptcy_price(venue, m, side, entry, qty, **kwargs),
-                }
+        rows = [
+            {"venue": venue, "symbol": symbol, **row}
+            for row in liquidation_rows(
+                venue, mode, side, entry, qty,
+                collateral=collateral, leverage=leverage, mark_price=mark,
+                maintenance_margin_rate=mmr, max_leverage=max_leverage,
+                other_positions=[_other(o) for o in other],
+                position_mode="hedge" if hedge else "one-way", symbol=symbol,
             )
+        ]  # fmt: skip
     except PerpMarginError as exc:
         raise _fail(exc) from None
     if as_json:

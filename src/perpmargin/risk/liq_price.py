@@ -43,7 +43,7 @@ from perpmargin.numeric import ONE, ZERO, Number, engine_context, to_decimal
 from perpmargin.venues.loader import load_venue, parse_tiers
 from perpmargin.venues.schema import SymbolSpec, Tier, TierTable, Venue
 
-__all__ = ["OtherPosition", "bankruptcy_price", "liquidation_price"]
+__all__ = ["OtherPosition", "bankruptcy_price", "liquidation_price", "liquidation_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,3 +379,48 @@ def bankruptcy_price(
         other_positions=other_positions, position_mode=position_mode, symbol=symbol,
         exact=exact, with_requirement=False,
     )  # fmt: skip
+
+
+def liquidation_rows(
+    venue: str | Venue,
+    mode: str,
+    side: str,
+    entry_price: Number,
+    quantity: Number,
+    *,
+    collateral: Number | None = None,
+    leverage: Number | None = None,
+    other_positions: Iterable[Mapping[str, Any] | OtherPosition] = (),
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Liquidation and bankruptcy price per margin mode, as ``perpmargin liq`` shows them.
+
+    ``mode`` is ``"isolated"``, ``"cross"`` or ``"both"``. With ``"both"`` and a
+    ``leverage``, the isolated margin is notional / leverage and ``collateral`` is the
+    cross wallet; ``other_positions`` count in cross only. Other keyword arguments go to
+    :func:`liquidation_price`. Rows: ``{margin_mode, liquidation_price, bankruptcy_price}``
+    (Decimal or None).
+    """
+    if mode not in ("isolated", "cross", "both"):
+        raise InvalidInput(f"mode must be isolated, cross or both, was {mode!r}")
+    modes = ["isolated", "cross"] if mode == "both" else [mode]
+    others = list(other_positions)
+    rows = []
+    for m in modes:
+        iso_from_leverage = m == "isolated" and len(modes) == 2 and leverage is not None
+        args: dict[str, Any] = {
+            **kwargs,
+            "collateral": None if iso_from_leverage else collateral,
+            "leverage": leverage,
+            "other_positions": others if m == "cross" else [],
+        }
+        rows.append(
+            {
+                "margin_mode": m,
+                "liquidation_price": liquidation_price(
+                    venue, m, side, entry_price, quantity, **args
+                ),
+                "bankruptcy_price": bankruptcy_price(venue, m, side, entry_price, quantity, **args),
+            }
+        )
+    return rows

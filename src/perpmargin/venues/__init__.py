@@ -1,6 +1,6 @@
 """Venue rule data: loader, schema and the bundled, versioned venue files."""
 
-from perpmargin.venues.loader import bundled_venues, load_venue, parse_tiers
+from perpmargin.venues.loader import bundled_venues, load_venue, parse_tiers, venue_summary
 from perpmargin.venues.schema import (
     LiquidationRules,
     SymbolSpec,
@@ -20,4 +20,5 @@ __all__ = [
     "bundled_venues",
     "load_venue",
     "parse_tiers",
+    "venue_summary",
 ]

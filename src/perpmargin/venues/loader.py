@@ -25,7 +25,7 @@ from perpmargin.venues.schema import (
     VenueRules,
 )
 
-__all__ = ["bundled_venues", "load_venue", "parse_tiers"]
+__all__ = ["bundled_venues", "load_venue", "parse_tiers", "venue_summary"]
 
 SCHEMA = "perpmargin.venue/1"
 _MM_CONTINUITY_TOLERANCE = Decimal("0.01")  # settle-asset units; data rounded MMRs (Hyperliquid)
@@ -303,3 +303,40 @@ def parse_venue(doc: Any, label: str) -> Venue:
         symbols=symbols,
         path=label,
     )
+
+
+def venue_summary(venue: Venue) -> dict[str, Any]:
+    """A venue's symbols and tier tables as JSON-ready data (Decimals as strings), with
+    where and when each table was read (``perpmargin venues NAME --json``, the web app)."""
+    return {
+        "id": venue.id,
+        "name": venue.name,
+        "version": venue.version,
+        "as_of": venue.as_of,
+        "default_margin_mode": venue.rules.default_margin_mode,
+        "symbols": {
+            s.symbol: {
+                "ccxt_symbol": s.ccxt_symbol,
+                "settle": s.settle,
+                "tick_size": str(s.tick_size),
+                "step_size": str(s.step_size),
+                "liquidation_fee_rate": str(s.liquidation_fee_rate),
+                "funding_interval_hours": s.funding_interval_hours,
+                "tiers_basis": s.tiers.basis,
+                "tiers_source": s.tiers_source,
+                "tiers_as_of": s.tiers_as_of,
+                "tiers": [
+                    {
+                        "tier": t.tier,
+                        "lower": str(t.lower),
+                        "upper": None if t.upper is None else str(t.upper),
+                        "maintenance_margin_rate": str(t.maintenance_margin_rate),
+                        "maintenance_amount": str(t.maintenance_amount),
+                        "max_leverage": str(t.max_leverage),
+                    }
+                    for t in s.tiers.tiers
+                ],
+            }
+            for s in venue.symbols.values()
+        },
+    }

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from perpmargin.report.html import render_html
 from perpmargin.report.jsonout import plan_result_dict
 from perpmargin.sim.data import Bars, read_bars
-from perpmargin.venues.loader import bundled_venues, load_venue
+from perpmargin.venues.loader import bundled_venues, load_venue, venue_summary
 from perpmargin.web import service
 from perpmargin.web.jobs import JobManager
 from perpmargin.web.schemas import (
@@ -96,7 +96,7 @@ def venue(venue: Annotated[str, Path(max_length=80)]) -> Any:
     """Tier tables with their source and date (``perpmargin venues NAME --json``)."""
     if venue not in bundled_venues():
         return not_found(f"no bundled venue {venue!r}; known: {', '.join(bundled_venues())}")
-    return service.venue_dict(load_venue(venue))
+    return venue_summary(load_venue(venue))
 
 
 @router.get("/market", summary="Bundled market data files")
@@ -135,7 +135,7 @@ def replay(req: ReplayRequest, request: Request) -> dict[str, Any]:
     out = plan_result_dict(result, series=req.series)
     if req.save:
         store = _store(request)
-        summary = plan_result_dict(result)
+        summary = plan_result_dict(result) if req.series else out
         saved = store.save(
             "compare",
             result.plan.name,

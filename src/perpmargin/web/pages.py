@@ -22,7 +22,7 @@ from perpmargin.errors import InvalidInput, PerpMarginError
 from perpmargin.report.html import plan_section, render_html
 from perpmargin.report.jsonout import plan_result_dict
 from perpmargin.sim.data import read_bars, utc_text
-from perpmargin.venues.loader import bundled_venues, load_venue
+from perpmargin.venues.loader import bundled_venues, load_venue, venue_summary
 from perpmargin.web import service
 from perpmargin.web.schemas import CheckRequest, MonteCarloRequest, ReplayRequest
 from perpmargin.web.store import Store
@@ -323,7 +323,7 @@ def venues_page(request: Request) -> HTMLResponse:
     names = bundled_venues()
     if picked is not None and picked not in names:
         return error_page(request, 404, f"no bundled venue {picked!r}")
-    shown = [service.venue_dict(load_venue(n)) for n in ([picked] if picked else names)]
+    shown = [venue_summary(load_venue(n)) for n in ([picked] if picked else names)]
     return _form_page(request, "venues", {"shown": shown, "picked": picked})
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from perpmargin.engine.account import Account
 from perpmargin.errors import InvalidInput, UnknownVenue
 from perpmargin.report.jsonout import jsonable, plan_result_dict
-from perpmargin.risk.liq_price import bankruptcy_price, liquidation_price
+from perpmargin.risk.liq_price import liquidation_rows
 from perpmargin.risk.pretrade import check_trade
 from perpmargin.sim.data import Bars, bundled_market_files
 from perpmargin.sim.plan import Plan, PlanError, bundled_scenarios, load_plans, plan_from_dict
@@ -51,7 +51,6 @@ __all__ = [
     "run_replay",
     "scenario_catalogue",
     "validate_inputs",
-    "venue_dict",
 ]
 
 
@@ -87,42 +86,6 @@ def bundled_venue(name: str) -> Venue:
     return load_venue(name)
 
 
-def venue_dict(v: Venue) -> dict[str, Any]:
-    """A venue's symbols and tier tables, with where and when they were read."""
-    return {
-        "id": v.id,
-        "name": v.name,
-        "version": v.version,
-        "as_of": v.as_of,
-        "default_margin_mode": v.rules.default_margin_mode,
-        "symbols": {
-            s.symbol: {
-                "ccxt_symbol": s.ccxt_symbol,
-                "settle": s.settle,
-                "tick_size": str(s.tick_size),
-                "step_size": str(s.step_size),
-                "liquidation_fee_rate": str(s.liquidation_fee_rate),
-                "funding_interval_hours": s.funding_interval_hours,
-                "tiers_basis": s.tiers.basis,
-                "tiers_source": s.tiers_source,
-                "tiers_as_of": s.tiers_as_of,
-                "tiers": [
-                    {
-                        "tier": t.tier,
-                        "lower": str(t.lower),
-                        "upper": None if t.upper is None else str(t.upper),
-                        "maintenance_margin_rate": str(t.maintenance_margin_rate),
-                        "maintenance_amount": str(t.maintenance_amount),
-                        "max_leverage": str(t.max_leverage),
-                    }
-                    for t in s.tiers.tiers
-                ],
-            }
-            for s in v.symbols.values()
-        },
-    }
-
-
 def _others(others: list[OtherPositionIn]) -> list[dict[str, Any]]:
     return [
         {
@@ -139,34 +102,14 @@ def _others(others: list[OtherPositionIn]) -> list[dict[str, Any]]:
 def run_liq(req: LiqRequest) -> list[dict[str, Any]]:
     """Liquidation and bankruptcy price per asked mode (as ``perpmargin liq``)."""
     venue = bundled_venue(req.venue)
-    modes = ["isolated", "cross"] if req.mode == "both" else [req.mode]
-    rows = []
-    for mode in modes:
-        iso_from_leverage = mode == "isolated" and len(modes) == 2 and req.leverage is not None
-        kwargs: dict[str, Any] = {
-            "collateral": None if iso_from_leverage else req.collateral,
-            "leverage": req.leverage,
-            "mark_price": req.mark,
-            "maintenance_margin_rate": req.mmr,
-            "max_leverage": req.max_leverage,
-            "other_positions": _others(req.other_positions) if mode == "cross" else [],
-            "position_mode": "hedge" if req.hedge else "one-way",
-            "symbol": req.symbol,
-        }
-        rows.append(
-            {
-                "venue": venue.id,
-                "symbol": req.symbol,
-                "margin_mode": mode,
-                "liquidation_price": jsonable(
-                    liquidation_price(venue, mode, req.side, req.entry, req.qty, **kwargs)
-                ),
-                "bankruptcy_price": jsonable(
-                    bankruptcy_price(venue, mode, req.side, req.entry, req.qty, **kwargs)
-                ),
-            }
-        )
-    return rows
+    rows = liquidation_rows(
+        venue, req.mode, req.side, req.entry, req.qty,
+        collateral=req.collateral, leverage=req.leverage, mark_price=req.mark,
+        maintenance_margin_rate=req.mmr, max_leverage=req.max_leverage,
+        other_positions=_others(req.other_positions),
+        position_mode="hedge" if req.hedge else "one-way", symbol=req.symbol,
+    )  # fmt: skip
+    return [{"venue": venue.id, "symbol": req.symbol, **jsonable(row)} for row in rows]
 
 
 def _account(venue: Venue, balance: Decimal, others: list[OtherPositionIn]) -> Account:
