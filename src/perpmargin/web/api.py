@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from perpmargin.report.html import render_html
 from perpmargin.report.jsonout import plan_result_dict
-from perpmargin.sim.data import Bars, read_bars
 from perpmargin.venues.loader import bundled_venues, load_venue, venue_summary
 from perpmargin.web import service
 from perpmargin.web.jobs import JobManager
@@ -63,13 +62,6 @@ def _jobs(request: Request) -> JobManager:
 def not_found(what: str) -> JSONResponse:
     """A 404 in the API's error shape."""
     return JSONResponse({"error": "NotFound", "detail": what}, status_code=404)
-
-
-def upload_bars(text: str | None, limits: service.Limits) -> Bars | None:
-    """Bars from CSV text sent in a request (validated in memory), or None."""
-    if text is None:
-        return None
-    return read_bars(text.encode("utf-8"), label="bars_csv", max_rows=limits.max_upload_rows)
 
 
 @router.get("/venues", summary="Bundled venues")
@@ -131,7 +123,7 @@ def replay(req: ReplayRequest, request: Request) -> dict[str, Any]:
     has ``saved_id`` and ``report_url``.
     """
     limits = _limits(request)
-    result = service.run_replay(req, upload_bars(req.bars_csv, limits))
+    result = service.run_replay(req, service.sent_bars(req.bars_csv, limits))
     out = plan_result_dict(result, series=req.series)
     if req.save:
         store = _store(request)
@@ -153,7 +145,7 @@ def replay(req: ReplayRequest, request: Request) -> dict[str, Any]:
 def montecarlo(req: MonteCarloRequest, request: Request) -> dict[str, Any]:
     """``perpmargin montecarlo`` for runs within ``max_path_steps`` paths x steps."""
     limits = _limits(request)
-    out = service.run_montecarlo(req, limits, upload=upload_bars(req.bars_csv, limits))
+    out = service.run_montecarlo(req, limits, upload=service.sent_bars(req.bars_csv, limits))
     if req.save:
         out["saved_id"] = _store(request).save(
             "odds", out["name"], req.model_dump(mode="json", exclude={"save"}), out
@@ -169,21 +161,8 @@ def montecarlo(req: MonteCarloRequest, request: Request) -> dict[str, Any]:
 def montecarlo_job(req: MonteCarloRequest, request: Request, response: Response) -> JobStatus:
     """Start a run (up to ``max_job_path_steps``); poll ``/api/v1/jobs/{id}``."""
     limits = _limits(request)
-    upload = upload_bars(req.bars_csv, limits)
-    prepared = service.prepare_montecarlo(req, limits, job=True, upload=upload)
-    store = _store(request)
-
-    def work(progress: Any) -> dict[str, Any]:
-        return service.execute_montecarlo(prepared, req, limits, progress)
-
-    def save(result: dict[str, Any]) -> int | None:
-        if not req.save:
-            return None
-        return store.save(
-            "odds", result["name"], req.model_dump(mode="json", exclude={"save"}), result
-        )
-
-    job = _jobs(request).submit(req.paths, work, save)
+    upload = service.sent_bars(req.bars_csv, limits)
+    job = service.start_montecarlo_job(req, limits, _jobs(request), _store(request), upload)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return JobStatus(**job.status())
 

@@ -21,7 +21,7 @@ from perpmargin._version import __version__
 from perpmargin.errors import InvalidInput, PerpMarginError
 from perpmargin.report.html import plan_section, render_html
 from perpmargin.report.jsonout import plan_result_dict
-from perpmargin.sim.data import read_bars, utc_text
+from perpmargin.sim.data import utc_text
 from perpmargin.venues.loader import bundled_venues, load_venue, venue_summary
 from perpmargin.web import service
 from perpmargin.web.schemas import CheckRequest, MonteCarloRequest, ReplayRequest
@@ -216,10 +216,7 @@ async def compare(request: Request) -> HTMLResponse:
         if text is not None:
             fields["bars_csv"] = text
         req = ReplayRequest.model_validate(fields)
-        upload = None
-        if text is not None:
-            upload = read_bars(text.encode(), label=filename, max_rows=limits.max_upload_rows)
-        result = service.run_replay(req, upload)
+        result = service.run_replay(req, service.sent_bars(text, limits, filename))
     except ValidationError as exc:
         ctx = _plan_context(run=None, errors=_validation_lines(exc))
         return _form_page(request, "compare", ctx, 422)
@@ -277,28 +274,16 @@ async def odds(request: Request) -> Response:
         if text is not None:
             fields["bars_csv"] = text
         req = MonteCarloRequest.model_validate({**fields, "save": True})
-        upload = (
-            None
-            if text is None
-            else read_bars(text.encode(), label="upload", max_rows=limits.max_upload_rows)
+        upload = service.sent_bars(text, limits, "upload")
+        job = service.start_montecarlo_job(
+            req, limits, request.app.state.jobs, _store(request), upload
         )
-        prepared = service.prepare_montecarlo(req, limits, job=True, upload=upload)
     except ValidationError as exc:
         ctx = _plan_context(job=None, errors=_validation_lines(exc))
         return _form_page(request, "odds", ctx, 422)
     except PerpMarginError as exc:
         ctx = _plan_context(job=None, errors=[str(exc)])
         return _form_page(request, "odds", ctx, 422)
-    store = _store(request)
-    inputs = req.model_dump(mode="json", exclude={"save"}, exclude_none=True)
-
-    def work(progress: Any) -> dict[str, Any]:
-        return service.execute_montecarlo(prepared, req, limits, progress)
-
-    def save(result: dict[str, Any]) -> int | None:
-        return store.save("odds", result["name"], inputs, result)
-
-    job = request.app.state.jobs.submit(req.paths, work, save)
     return RedirectResponse(f"/odds/jobs/{job.id}", status_code=303)
 
 
@@ -393,10 +378,7 @@ def reopen(request: Request, scenario_id: SavedId) -> Response:
         return RedirectResponse(f"/calculator?{calculator_query(saved.inputs)}", status_code=303)
     if saved.kind == "compare":
         req = ReplayRequest.model_validate(saved.inputs)
-        upload = None
-        if req.bars_csv is not None:
-            upload = read_bars(req.bars_csv.encode(), label="saved upload")
-        result = service.run_replay(req, upload)
+        result = service.run_replay(req, service.sent_bars(req.bars_csv, _limits(request)))
         return _compare_result(request, result, saved)
     last = saved.results[-1].summary if saved.results else None
     ctx = _plan_context(job=None, errors=[], saved_result=last, saved=saved)

@@ -21,11 +21,12 @@ from perpmargin.errors import InvalidInput, UnknownVenue
 from perpmargin.report.jsonout import jsonable, plan_result_dict
 from perpmargin.risk.liq_price import liquidation_rows
 from perpmargin.risk.pretrade import check_trade
-from perpmargin.sim.data import Bars, bundled_market_files
+from perpmargin.sim.data import Bars, bundled_market_files, read_bars
 from perpmargin.sim.plan import Plan, PlanError, bundled_scenarios, load_plans, plan_from_dict
 from perpmargin.sim.replay import MarketData, PlanResult, load_market, replay
 from perpmargin.venues.loader import bundled_venues, load_venue
 from perpmargin.venues.schema import Venue
+from perpmargin.web.jobs import Job, JobManager
 from perpmargin.web.schemas import (
     CheckRequest,
     LiqRequest,
@@ -34,6 +35,7 @@ from perpmargin.web.schemas import (
     PlanChoice,
     ReplayRequest,
 )
+from perpmargin.web.store import Store
 
 __all__ = [
     "JobTimeout",
@@ -50,6 +52,8 @@ __all__ = [
     "run_montecarlo",
     "run_replay",
     "scenario_catalogue",
+    "sent_bars",
+    "start_montecarlo_job",
     "validate_inputs",
 ]
 
@@ -328,6 +332,36 @@ def execute_montecarlo(
         progress=tick,
     )
     return {"name": prepared.name, **jsonable(result.to_dict())}
+
+
+def start_montecarlo_job(
+    req: MonteCarloRequest,
+    limits: Limits,
+    jobs: JobManager,
+    store: Store,
+    upload: Bars | None = None,
+) -> Job:
+    """Check the request now (bad input raises here), then run it as a background job.
+
+    With ``req.save`` the finished result is kept in ``store`` (its id in the job).
+    """
+    prepared = prepare_montecarlo(req, limits, job=True, upload=upload)
+    inputs = req.model_dump(mode="json", exclude={"save"}, exclude_none=True)
+
+    def work(progress: Callable[[int], None]) -> dict[str, Any]:
+        return execute_montecarlo(prepared, req, limits, progress)
+
+    def save(result: dict[str, Any]) -> int | None:
+        return store.save("odds", result["name"], inputs, result) if req.save else None
+
+    return jobs.submit(req.paths, work, save)
+
+
+def sent_bars(text: str | None, limits: Limits, label: str = "bars_csv") -> Bars | None:
+    """Bars from CSV text sent with a request (validated in memory, row cap), or None."""
+    if text is None:
+        return None
+    return read_bars(text.encode("utf-8"), label=label, max_rows=limits.max_upload_rows)
 
 
 def run_montecarlo(
