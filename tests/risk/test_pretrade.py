@@ -112,7 +112,9 @@ def test_volatility_buffer_from_bars():
 
 def test_several_venues_and_who_liquidates_first():
     result = _check(venues="all", venue=None, symbol="BTC/USDT:USDT")
-    assert {v.venue for v in result.venues} == set(pm.bundled_venues())
+    inverse = {"binance-coinm", "bybit-inverse"}  # coin-margined: checked only when named
+    assert {v.venue for v in result.venues} == set(pm.bundled_venues()) - inverse
+    assert set(result.not_listed) == inverse
     iso_prices = {v.venue: v.modes[0].liquidation_price for v in result.venues if v.modes}
     first_venue, first_mode, first_price = result.first_to_liquidate
     assert first_mode == "isolated"

@@ -8,7 +8,16 @@ import pytest
 import perpmargin as pm
 from perpmargin.numeric import ONE
 
-BUNDLED = ["binance-usdm", "bybit-linear", "dydx-v4", "gate-futures", "hyperliquid", "okx-swap"]
+BUNDLED = [
+    "binance-coinm",
+    "binance-usdm",
+    "bybit-inverse",
+    "bybit-linear",
+    "dydx-v4",
+    "gate-futures",
+    "hyperliquid",
+    "okx-swap",
+]
 
 
 def test_bundled_venues_are_listed():

@@ -110,6 +110,12 @@ class Account:
     insurance_fund
         Fund that receives liquidation fees and covers deficits; may be shared by
         several accounts. A new empty fund by default.
+    settle
+        The collateral pool: the settle asset of every symbol this account trades
+        (``"USDT"``, or ``"BTC"`` for coin-margined BTC contracts). Needed only when the
+        venue lists symbols settled in more than one asset; venues keep one pool per
+        settle asset, so a linear and an inverse position live in two accounts (see
+        :class:`perpmargin.engine.portfolio.Portfolio`).
     time
         Creation time (ms since the epoch or datetime), recorded in the ledger.
     """
@@ -121,9 +127,24 @@ class Account:
         *,
         insurance_fund: InsuranceFund | None = None,
         time: TimeLike = None,
+        settle: str | None = None,
     ) -> None:
         if not isinstance(venue, Venue):
             raise InvalidInput(f"venue must be a Venue (see load_venue), was {type(venue)}")
+        settles = sorted({spec.settle for spec in venue.symbols.values()})
+        if settle is None:
+            if len(settles) > 1:
+                raise InvalidInput(
+                    f"{venue.id} settles symbols in {', '.join(settles)}: pass settle= to pick "
+                    "this account's collateral pool (one account per settle asset)"
+                )
+            settle = settles[0]
+        elif settle not in settles:
+            raise InvalidInput(
+                f"{venue.id} has no symbol settled in {settle!r}; "
+                f"it settles in {', '.join(settles)}"
+            )
+        self._settle = settle
         self._venue = venue
         self._step = venue.settle_precision
         with engine_context():
@@ -231,7 +252,14 @@ class Account:
             self._insurance_net += delta
 
     def _spec(self, symbol: str) -> SymbolSpec:
-        return self._venue.symbol(symbol)
+        spec = self._venue.symbol(symbol)
+        if spec.settle != self._settle:
+            raise InvalidInput(
+                f"{spec.symbol} settles in {spec.settle}, but this account's collateral is "
+                f"{self._settle}: venues keep a separate pool per settle asset; use another "
+                "Account (or a Portfolio) for it"
+            )
+        return spec
 
     def _price(self, value: Number, name: str = "price") -> Decimal:
         return _to_decimal(value, name, positive=True)
@@ -258,7 +286,9 @@ class Account:
     def _requirement(self, leg: Leg, price: Decimal) -> Decimal:
         spec = self._spec(leg.symbol)
         fee, fee_price = self._close_fee(leg)
-        return pmath.requirement(spec.tiers, leg.quantity, price, fee, fee_price)
+        return pmath.requirement(
+            spec.tiers, leg.quantity, price, fee, fee_price, spec.inverse_value
+        )
 
     def _close_fee(self, leg: Leg) -> tuple[Decimal, Decimal | None]:
         """The close-fee rate counted in the requirement, and the price it is valued at."""
@@ -272,7 +302,12 @@ class Account:
 
     def _upnl(self, leg: Leg, price: Decimal | None = None) -> Decimal:
         p = self._marks[leg.symbol] if price is None else price
-        return pmath.unrealized_pnl(leg.sign, leg.quantity, leg.entry_price, p)
+        cv = self._spec(leg.symbol).inverse_value
+        return pmath.unrealized_pnl(leg.sign, leg.quantity, leg.entry_price, p, cv)
+
+    def _value(self, symbol: str, quantity: Decimal, price: Decimal) -> Decimal:
+        """Position value (notional) in the settle asset: linear q x P, inverse q x cv / P."""
+        return pmath.position_value(quantity, price, self._spec(symbol).inverse_value)
 
     def _legs_of(self, symbol: str) -> list[Leg]:
         return [leg for (s, _), leg in sorted(self._legs.items()) if s == symbol]
@@ -285,7 +320,7 @@ class Account:
         total = ZERO
         for o in self._orders.values():
             if o.type == "limit" and not o.reduce_only and o.price is not None:
-                total += o.quantity * o.price / self.leverage(o.symbol)
+                total += self._value(o.symbol, o.quantity, o.price) / self.leverage(o.symbol)
         return total
 
     # ------------------------------------------------------------------ read-only state
@@ -294,6 +329,11 @@ class Account:
     def venue(self) -> Venue:
         """The venue whose rules this account follows."""
         return self._venue
+
+    @property
+    def settle(self) -> str:
+        """The settle asset every balance and amount of this account is in."""
+        return self._settle
 
     @property
     def position_mode(self) -> PositionMode:
@@ -365,7 +405,10 @@ class Account:
 
     def _available(self) -> Decimal:
         im = sum(
-            (leg.quantity * self._marks[leg.symbol] / leg.leverage for leg in self._cross_legs()),
+            (
+                self._value(leg.symbol, leg.quantity, self._marks[leg.symbol]) / leg.leverage
+                for leg in self._cross_legs()
+            ),
             ZERO,
         )
         return self.cross_equity - im - self._order_margin()
@@ -505,7 +548,7 @@ class Account:
         with engine_context():
             spec = self._spec(leg.symbol)
             mark = self._marks[leg.symbol]
-            notional = leg.quantity * mark
+            notional = self._value(leg.symbol, leg.quantity, mark)
             tier = spec.tiers.tier_for(leg.quantity, notional)
             mm = self._requirement(leg, mark)
             upnl = self._upnl(leg)
@@ -588,7 +631,10 @@ class Account:
                     if with_requirement:
                         constant -= self._requirement(other, self._marks[other.symbol])
         legs = [
-            pmath.Leg(m.sign, m.quantity, m.entry_price, spec.tiers, fee, fee_price) for m in moving
+            pmath.Leg(
+                m.sign, m.quantity, m.entry_price, spec.tiers, fee, fee_price, spec.inverse_value
+            )
+            for m in moving
         ]
         price = pmath.solve_price(constant, legs, mark, with_requirement=with_requirement)
         if price is None or exact:
@@ -693,7 +739,7 @@ class Account:
                 tier = spec.tiers.tiers[0]
             else:
                 q = biggest.quantity
-                tier = spec.tiers.tier_for(q, q * self._marks[spec.symbol])
+                tier = spec.tiers.tier_for(q, self._value(spec.symbol, q, self._marks[spec.symbol]))
             if lev > tier.max_leverage:
                 raise LeverageTooHigh(
                     f"leverage {lev} is above {tier.max_leverage}, the maximum of tier {tier.tier} "
@@ -719,7 +765,8 @@ class Account:
                         )
                 top_up = ZERO
                 if leg.margin_mode == "isolated" and lev < current:
-                    needed = self._round(leg.quantity * leg.entry_price / lev, "up")
+                    value = self._value(leg.symbol, leg.quantity, leg.entry_price)
+                    needed = self._round(value / lev, "up")
                     top_up = max(ZERO, needed - leg.isolated_margin)
                 self._legs[(leg.symbol, leg.side)] = replace(
                     leg, leverage=lev, isolated_margin=leg.isolated_margin + top_up
@@ -991,8 +1038,14 @@ class Account:
         old = self._legs.get((spec.symbol, side))
         old_qty = ZERO if old is None else old.quantity
         new_qty = old_qty + qty
-        entry = price if old is None else (old.quantity * old.entry_price + qty * price) / new_qty
-        notional = new_qty * price
+        cv = spec.inverse_value
+        entry = (
+            price
+            if old is None
+            else pmath.average_entry(old.quantity, old.entry_price, qty, price, cv)
+        )
+        notional = pmath.position_value(new_qty, price, cv)
+        traded = pmath.position_value(qty, price, cv)
         if spec.tiers.exceeds_cap(new_qty, notional):
             cap = spec.tiers.tiers[-1].upper
             raise PositionTooLarge(
@@ -1005,8 +1058,8 @@ class Account:
                 f"{spec.symbol} at {notional} notional is in a tier with max leverage {max_lev}, "
                 f"but leverage is {lev}; lower leverage to {max_lev} or trade less"
             )
-        fee = self._round(qty * price * self._fee_rate(liquidity), "up")
-        margin = self._round(qty * price / lev, "up") if mode == "isolated" else ZERO
+        fee = self._round(traded * self._fee_rate(liquidity), "up")
+        margin = self._round(traded / lev, "up") if mode == "isolated" else ZERO
         if mode == "isolated" and margin + fee > self._cross_wallet:
             raise InsufficientMargin(
                 f"isolated {side} {qty} {spec.symbol} at {price} needs {margin + fee} of margin "
@@ -1035,7 +1088,7 @@ class Account:
             order_id=order_id,
         )
         if self._available() < 0:
-            need = margin + fee if mode == "isolated" else qty * price / lev + fee
+            need = margin + fee if mode == "isolated" else traded / lev + fee
             raise InsufficientMargin(
                 f"{side} {qty} {spec.symbol} at {price} needs {need:.8f} of margin and fees; "
                 f"available balance is {max(ZERO, self._available() + need):.8f}"
@@ -1049,8 +1102,9 @@ class Account:
         liquidity: Literal["maker", "taker"],
         order_id: int | None,
     ) -> None:
-        pnl = self._round(pmath.unrealized_pnl(leg.sign, qty, leg.entry_price, price), "down")
-        fee = self._round(qty * price * self._fee_rate(liquidity), "up")
+        cv = self._spec(leg.symbol).inverse_value
+        pnl = self._round(pmath.unrealized_pnl(leg.sign, qty, leg.entry_price, price, cv), "down")
+        fee = self._round(pmath.position_value(qty, price, cv) * self._fee_rate(liquidity), "up")
         closing_all = qty == leg.quantity
         released = ZERO
         deficit = ZERO
@@ -1181,7 +1235,7 @@ class Account:
         with engine_context():
             mark = self._marks[leg.symbol]
             mm = self._requirement(leg, mark)
-            im_at_mark = leg.quantity * mark / leg.leverage
+            im_at_mark = self._value(leg.symbol, leg.quantity, mark) / leg.leverage
             room = min(leg.isolated_margin - mm, leg.isolated_margin + self._upnl(leg) - im_at_mark)
             return self._round(max(ZERO, room), "down")
 
@@ -1429,7 +1483,7 @@ class Account:
     def _settle_funding(self, symbol: str, rate: Decimal) -> None:
         for leg in self._legs_of(symbol):
             mark = self._marks[symbol]
-            amount = self._round(leg.sign * leg.quantity * mark * rate, "up")
+            amount = self._round(leg.sign * self._value(symbol, leg.quantity, mark) * rate, "up")
             if amount == 0:
                 continue
             self._counterparty_pnl += amount
@@ -1491,7 +1545,8 @@ class Account:
         fees = []
         for leg in legs:
             rate = self._spec(leg.symbol).liquidation_fee_rate
-            fee = min(self._round(leg.quantity * self._marks[leg.symbol] * rate, "up"), left)
+            value = self._value(leg.symbol, leg.quantity, self._marks[leg.symbol])
+            fee = min(self._round(value * rate, "up"), left)
             left -= fee
             fees.append(fee)
         remainder = left if self._venue.liquidation.remainder_to == "insurance_fund" else ZERO

@@ -16,6 +16,12 @@ condition is the same with requirement 0. Because tiered maintenance margin is
 piecewise linear and continuous in price, the left minus the right side is piecewise
 linear in the price of one symbol, and :func:`solve_price` finds its zero exactly by
 walking the tier breakpoints.
+
+**Inverse (coin-margined) contracts**: quantity is a number of contracts of
+``contract_value`` USD each; money is in the coin. Value = q x cv / P, PnL =
+side x q x cv x (1/entry - 1/P), requirement = q x cv / P x (MMR + fee) - amount. In
+the variable x = 1/P that is the linear case with side -side, quantity q x cv and entry
+1/entry, so one solver serves both: an inverse long is a linear short of 1/P.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from perpmargin.venues.schema import TierTable
 
 __all__ = [
     "Leg",
+    "average_entry",
+    "position_value",
+    "price_for_pnl",
     "requirement",
     "round_liquidation_price",
     "solve_price",
@@ -36,9 +45,61 @@ __all__ = [
 ]
 
 
-def unrealized_pnl(side: int, quantity: Decimal, entry_price: Decimal, price: Decimal) -> Decimal:
-    """Unrealised PnL of a linear position (settle asset; + is a gain)."""
-    return side * quantity * (price - entry_price)
+def position_value(
+    quantity: Decimal, price: Decimal, contract_value: Decimal | None = None
+) -> Decimal:
+    """Position value (notional) in the settle asset.
+
+    Linear (``contract_value`` None): quantity x price. Inverse: contracts x contract
+    value / price, in the coin.
+    """
+    if contract_value is None:
+        return quantity * price
+    return quantity * contract_value / price
+
+
+def unrealized_pnl(
+    side: int,
+    quantity: Decimal,
+    entry_price: Decimal,
+    price: Decimal,
+    contract_value: Decimal | None = None,
+) -> Decimal:
+    """Unrealised PnL (settle asset; + is a gain); inverse when ``contract_value`` is given."""
+    if contract_value is None:
+        return side * quantity * (price - entry_price)
+    return side * quantity * contract_value * (1 / entry_price - 1 / price)
+
+
+def price_for_pnl(
+    side: int,
+    quantity: Decimal,
+    entry_price: Decimal,
+    pnl: Decimal,
+    contract_value: Decimal | None = None,
+) -> Decimal:
+    """The price at which closing the position realises exactly ``pnl`` (inverse of
+    :func:`unrealized_pnl`); used for fills at a bankruptcy price (auto-deleveraging)."""
+    if contract_value is None:
+        return entry_price + pnl / (side * quantity)
+    return 1 / (1 / entry_price - pnl / (side * quantity * contract_value))
+
+
+def average_entry(
+    quantity: Decimal,
+    entry_price: Decimal,
+    added: Decimal,
+    price: Decimal,
+    contract_value: Decimal | None = None,
+) -> Decimal:
+    """Entry price after adding ``added`` at ``price`` to ``quantity`` held at ``entry_price``.
+
+    Linear: quantity-weighted mean. Inverse: the harmonic mean (value in the coin adds up).
+    """
+    total = quantity + added
+    if contract_value is None:
+        return (quantity * entry_price + added * price) / total
+    return total / (quantity / entry_price + added / price)
 
 
 def requirement(
@@ -47,20 +108,29 @@ def requirement(
     price: Decimal,
     close_fee_rate: Decimal = ZERO,
     close_fee_price: Decimal | None = None,
+    contract_value: Decimal | None = None,
 ) -> Decimal:
     """Maintenance requirement at ``price``: tiered MM plus the fee to close if counted.
 
-    The fee to close is ``quantity x close_fee_price x close_fee_rate``; without a
-    ``close_fee_price`` it is charged at ``price`` itself (OKX, Gate), with one it is
-    charged at that fixed price (Bybit: at the bankruptcy price).
+    The fee to close is the position value x ``close_fee_rate``; without a
+    ``close_fee_price`` the value is taken at ``price`` itself (OKX, Gate), with one at
+    that fixed price (Bybit: at the bankruptcy price).
     """
+    value = position_value(quantity, price, contract_value)
+    tier = table.tier_for(quantity, value)
+    mm = value * tier.maintenance_margin_rate - tier.maintenance_amount
     fee_price = price if close_fee_price is None else close_fee_price
-    return table.maintenance_margin(quantity, price) + quantity * fee_price * close_fee_rate
+    if not close_fee_rate or fee_price == 0:
+        return mm
+    return mm + position_value(quantity, fee_price, contract_value) * close_fee_rate
 
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """A position whose value moves with the solved price (the symbol being solved)."""
+    """A position whose value moves with the solved price (the symbol being solved).
+
+    ``contract_value`` is set (USD per contract) for an inverse contract, None for linear.
+    """
 
     side: int
     quantity: Decimal
@@ -68,6 +138,22 @@ class Leg:
     table: TierTable
     close_fee_rate: Decimal = ZERO
     close_fee_price: Decimal | None = None
+    contract_value: Decimal | None = None
+
+
+def _as_linear_in_reciprocal(leg: Leg) -> Leg:
+    """An inverse leg as a linear leg in the variable x = 1/P (see the module text)."""
+    cv = leg.contract_value
+    assert cv is not None
+    fee_price = leg.close_fee_price
+    return Leg(
+        -leg.side,
+        leg.quantity * cv,
+        1 / leg.entry_price,
+        leg.table,
+        leg.close_fee_rate,
+        None if fee_price is None else (1 / fee_price if fee_price else ZERO),
+    )
 
 
 def _breakpoints(legs: Sequence[Leg]) -> list[Decimal]:
@@ -117,6 +203,17 @@ def solve_price(
     solvent to liquidatable, ``reference_price`` itself when it is already liquidatable
     there, or ``None`` when no positive price liquidates.
     """
+    inverse = [leg.contract_value is not None for leg in legs]
+    if any(inverse):
+        if not all(inverse):
+            raise ValueError("legs of one symbol are all linear or all inverse")
+        if reference_price <= 0:
+            return None
+        linear = [_as_linear_in_reciprocal(leg) for leg in legs]
+        x = solve_price(constant, linear, 1 / reference_price, with_requirement=with_requirement)
+        if x is None:
+            return None
+        return reference_price if x == 1 / reference_price else 1 / x
     weight = 1 if with_requirement else 0
 
     def g(p: Decimal) -> Decimal:

@@ -142,16 +142,18 @@ def _solve(
         if lev is not None and lev < ONE:
             raise InvalidInput(f"leverage must be >= 1, was {lev}")
         table = _table(v, spec, maintenance_margin_rate, maintenance_amount, tiers, max_leverage)
+        cv = None if spec is None else spec.inverse_value
+        value = pmath.position_value(qty, entry, cv)
         if lev is not None:
-            max_lev = table.max_leverage_for(qty, qty * entry)
+            max_lev = table.max_leverage_for(qty, value)
             if lev > max_lev:
                 raise LeverageTooHigh(
                     f"leverage {lev} is above the tier maximum {max_lev} for a "
-                    f"{qty * entry} notional position; use {max_lev} or less"
+                    f"{value} notional position; use {max_lev} or less"
                 )
         if collateral is None:
             if margin_mode == "isolated" and lev is not None:
-                coll = qty * entry / lev
+                coll = value / lev
             else:
                 raise InvalidInput(
                     "collateral is required (isolated: the position's margin, or give leverage; "
@@ -172,7 +174,7 @@ def _solve(
             entry if mark_price is None else to_decimal(mark_price, "mark_price", positive=True)
         )
         sign = 1 if this_side == "long" else -1
-        legs = [pmath.Leg(sign, qty, entry, table)]
+        legs = [pmath.Leg(sign, qty, entry, table, contract_value=cv)]
         constant = coll
         others = [_other(o, i) for i, o in enumerate(other_positions)]
         if others and margin_mode == "isolated":
@@ -187,20 +189,36 @@ def _solve(
                 if o_spec is not None
                 else _fixed_table(o.maintenance_margin_rate or ZERO, o.maintenance_amount)
             )
-            o_leg = pmath.Leg(1 if o.side == "long" else -1, o.quantity, o.entry_price, o_table)
+            o_cv = None if o_spec is None else o_spec.inverse_value
+            if o_spec is not None and o_spec.settle != (
+                o_spec.settle if spec is None else spec.settle
+            ):
+                raise InvalidInput(
+                    f"other_positions[{i}] ({o_symbol}) settles in {o_spec.settle}, not in this "
+                    "position's collateral pool"
+                )
+            o_leg = pmath.Leg(
+                1 if o.side == "long" else -1,
+                o.quantity,
+                o.entry_price,
+                o_table,
+                contract_value=o_cv,
+            )
             if this_symbol is not None and o_symbol == this_symbol:
                 if position_mode != "hedge" or o.side == this_side:
                     raise InvalidInput(
                         f"other_positions[{i}] is in {o_symbol} too: only the opposite leg in "
                         "hedge mode may share the symbol"
                     )
-                legs.append(replace(o_leg, table=table))
+                legs.append(replace(o_leg, table=table, contract_value=cv))
                 continue
             if o.mark_price is None:
                 raise InvalidInput(f"other_positions[{i}].mark_price is required (cross uPnL)")
             elsewhere.append((o_symbol, o_leg, o.mark_price))
         for _, o_leg, o_mark in elsewhere:
-            constant += pmath.unrealized_pnl(o_leg.side, o_leg.quantity, o_leg.entry_price, o_mark)
+            constant += pmath.unrealized_pnl(
+                o_leg.side, o_leg.quantity, o_leg.entry_price, o_mark, o_leg.contract_value
+            )
         fee_at_bankruptcy = fee and v.liquidation.close_fee_basis == "bankruptcy"
         if fee_at_bankruptcy:  # Bybit: the fee to close is valued at the bankruptcy price
             this_bankrupt = pmath.solve_price(constant, legs, reference, with_requirement=False)
@@ -211,7 +229,9 @@ def _solve(
                 fee_price = None
                 if fee_at_bankruptcy:
                     fee_price = _other_bankruptcy(o_symbol, elsewhere, legs, coll, reference)
-                constant -= pmath.requirement(o_leg.table, o_leg.quantity, o_mark, fee, fee_price)
+                constant -= pmath.requirement(
+                    o_leg.table, o_leg.quantity, o_mark, fee, fee_price, o_leg.contract_value
+                )
         price = pmath.solve_price(constant, legs, reference, with_requirement=with_requirement)
         if price is None or exact or spec is None:
             return price
@@ -232,7 +252,9 @@ def _other_bankruptcy(
     """
     constant = collateral
     for g in this_legs:
-        constant += pmath.unrealized_pnl(g.side, g.quantity, g.entry_price, reference)
+        constant += pmath.unrealized_pnl(
+            g.side, g.quantity, g.entry_price, reference, g.contract_value
+        )
     moving = []
     mark = reference
     for s, g, m in elsewhere:
@@ -240,7 +262,7 @@ def _other_bankruptcy(
             moving.append(g)
             mark = m
         else:
-            constant += pmath.unrealized_pnl(g.side, g.quantity, g.entry_price, m)
+            constant += pmath.unrealized_pnl(g.side, g.quantity, g.entry_price, m, g.contract_value)
     price = pmath.solve_price(constant, moving, mark, with_requirement=False)
     return ZERO if price is None else price
 
@@ -306,7 +328,8 @@ def liquidation_price(
         ``"isolated"`` (``collateral`` is the position's margin) or ``"cross"``
         (``collateral`` is the wallet balance, shared with ``other_positions``).
     side, entry_price, quantity
-        The position: ``"long"``/``"short"``, entry in the settle asset, size in base units.
+        The position: ``"long"``/``"short"``, entry price, size in base units (linear) or
+        in contracts (inverse symbols: collateral and amounts are then in the coin).
     leverage
         Checked against the tier's maximum; for isolated without ``collateral`` the margin
         is notional / leverage.

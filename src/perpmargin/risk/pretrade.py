@@ -25,9 +25,10 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
 from perpmargin.errors import InvalidInput, PerpMarginError, UnknownSymbol
-from perpmargin.numeric import ZERO, Number, engine_context, round_to_step, to_decimal
+from perpmargin.numeric import ONE, ZERO, Number, engine_context, round_to_step, to_decimal
 from perpmargin.risk.liq_price import OtherPosition, bankruptcy_price, liquidation_price
 from perpmargin.venues.loader import bundled_venues, load_venue
 from perpmargin.venues.schema import SymbolSpec, Venue
@@ -174,7 +175,11 @@ def _symbol_on(venue: Venue, symbol: str) -> SymbolSpec:
         for suffix in ("USDT", "USDC", "-USD", "_USDT", "-USDT-SWAP"):
             if base.endswith(suffix) and len(base) > len(suffix):
                 base = base[: -len(suffix)]
-        matches = [s for s in venue.symbols.values() if s.base.upper() == base]
+        # by base asset, linear contracts only: an inverse contract's balance and risk
+        # are in the coin, so it is checked only when named
+        matches = [
+            s for s in venue.symbols.values() if s.base.upper() == base and s.contract == "linear"
+        ]
         if len(matches) == 1:
             return matches[0]
         raise
@@ -389,7 +394,12 @@ def _check_venue(
                 f"a {side} take-profit must be beyond the entry, was {tp}",
             )
         )
-    loss_per_unit = abs(entry - stop) + (entry + stop) * taker
+    cv = spec.inverse_value  # inverse: sizes in contracts, money in the coin
+    loss_per_unit = (
+        abs(pmath.unrealized_pnl(sign, ONE, entry, stop, cv))
+        + (pmath.position_value(ONE, entry, cv) + pmath.position_value(ONE, stop, cv)) * taker
+    )
+    unit = "contracts" if cv is not None else spec.base
     if fixed_qty is not None:
         qty = round_to_step(fixed_qty, spec.step_size, "down")
         items.append(
@@ -402,7 +412,7 @@ def _check_venue(
                 CheckItem(
                     "size from risk",
                     "FAIL",
-                    f"risking {risk_amount:.2f} over a {abs(entry - stop)} stop "
+                    f"risking {risk_amount:.8g} over a {abs(entry - stop)} stop "
                     f"buys {qty}, below {spec.symbol}'s minimum "
                     f"{spec.min_quantity}",
                 )
@@ -413,14 +423,14 @@ def _check_venue(
                 CheckItem(
                     "size from risk",
                     "PASS",
-                    f"{qty} {spec.base} loses {qty * loss_per_unit:.2f} at the "
-                    f"stop, fees included (risk {risk_amount:.2f})",
+                    f"{qty} {unit} loses {qty * loss_per_unit:.8g} at the "
+                    f"stop, fees included (risk {risk_amount:.8g})",
                 )
             )
     qty = min(qty, spec.max_quantity)
-    notional = qty * entry
+    notional = pmath.position_value(qty, entry, cv)
     open_fee = notional * taker
-    close_fee = qty * stop * taker
+    close_fee = pmath.position_value(qty, stop, cv) * taker
     max_lev = spec.tiers.max_leverage_for(qty, notional)
     if lev > max_lev:
         items.append(
@@ -444,7 +454,7 @@ def _check_venue(
                 f"needs {im + open_fee:.2f} of margin and fee, {available:.2f} available",
             )
         )
-    loss_at_stop = qty * abs(entry - stop) + open_fee + close_fee
+    loss_at_stop = abs(pmath.unrealized_pnl(sign, qty, entry, stop, cv)) + open_fee + close_fee
     intervals = hours / spec.funding_interval_hours
     funding_cost = sign * notional * rate * intervals
     others = _others(account, spec) if account is not None else []

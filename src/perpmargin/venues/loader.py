@@ -172,8 +172,14 @@ def parse_tiers(rows: list[Any], basis: TierBasis, where: str) -> TierTable:
 def _parse_symbol(
     name: str, doc: Mapping[str, Any], where: str, default_liq_fee: Decimal, funding_h: int
 ) -> SymbolSpec:
-    contract = _choice(doc, "contract", where, ("linear",))
+    contract = _choice(doc, "contract", where, ("linear", "inverse"))
     basis = cast(TierBasis, _choice(doc, "tier_basis", where, ("notional", "quantity")))
+    if contract == "inverse":
+        if basis != "notional":
+            raise VenueDataError(f"{where}: an inverse contract's tiers are by notional (coin)")
+        if doc.get("contract_value") is None:
+            raise VenueDataError(f"{where}.contract_value (USD per contract) is required")
+        _dec(doc, "contract_value", where, positive=True)
     step = _dec(doc, "step_size", where, positive=True)
     min_q = _dec(doc, "min_quantity", where, positive=True)
     max_q = _dec(doc, "max_quantity", where, positive=True)
@@ -318,6 +324,8 @@ def venue_summary(venue: Venue) -> dict[str, Any]:
             s.symbol: {
                 "ccxt_symbol": s.ccxt_symbol,
                 "settle": s.settle,
+                "contract": s.contract,
+                "contract_value": None if s.contract_value is None else str(s.contract_value),
                 "tick_size": str(s.tick_size),
                 "step_size": str(s.step_size),
                 "liquidation_fee_rate": str(s.liquidation_fee_rate),

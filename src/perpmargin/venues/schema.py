@@ -1,7 +1,9 @@
 """Venue rules as frozen values: tiers, symbols, fees, liquidation and switching rules.
 
-Units: notional and amounts are in the symbol's settle asset (USDT, USDC); quantities
-are in the base asset (BTC, ETH). Rates are fractions (``0.004`` = 0.4 %).
+Units: notional and amounts are in the symbol's settle asset (USDT, USDC for linear
+contracts; the coin, e.g. BTC, for inverse ones). Quantities are in the base asset (BTC,
+ETH) for linear contracts and in contracts (each worth ``contract_value`` USD) for
+inverse ones. Rates are fractions (``0.004`` = 0.4 %).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ __all__ = [
 MarginMode = Literal["isolated", "cross"]
 PositionMode = Literal["one-way", "hedge"]
 TierBasis = Literal["notional", "quantity"]
-ContractType = Literal["linear"]
+ContractType = Literal["linear", "inverse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,15 @@ class SymbolSpec:
     tiers_source: str = ""
     tiers_as_of: str = ""
     contract_value: Decimal | None = None
+
+    @property
+    def inverse_value(self) -> Decimal | None:
+        """USD value of one contract when the contract is inverse (coin-margined), else None.
+
+        Inverse: position value in the coin = contracts x contract value / price, PnL =
+        side x contracts x contract value x (1 / entry - 1 / price), in the coin.
+        """
+        return self.contract_value if self.contract == "inverse" else None
 
 
 @dataclass(frozen=True, slots=True)
