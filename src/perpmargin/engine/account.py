@@ -1472,10 +1472,12 @@ class Account:
             r = _to_decimal(rate, "funding rate")
             if abs(r) >= ONE:
                 raise InvalidInput(f"funding rate must be a fraction, was {r}")
-            if mark_price is not None:
-                self._marks[spec.symbol] = self._price(mark_price, "mark_price")
             self._set_time(time)
             start = len(self._ledger)
+            if mark_price is not None:
+                mark = self._price(mark_price, "mark_price")
+                self._marks[spec.symbol] = mark
+                self._emit(MarksUpdated, marks={spec.symbol: mark}, last={})
             self._settle_funding(spec.symbol, r)
             self._check_liquidations()
             return self._ledger[start:]
