@@ -30,7 +30,7 @@ Every public mutator is atomic: a typed error leaves the account exactly as it w
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
@@ -50,6 +50,7 @@ from perpmargin.engine.events import (
     MarksUpdated,
     OrderCancelled,
     OrderPlaced,
+    PartialLiquidation,
     PositionModeChanged,
     PositionRestored,
 )
@@ -71,12 +72,22 @@ from perpmargin.errors import (
 )
 from perpmargin.numeric import ONE, ZERO, Number, engine_context, is_on_grid, round_to_step
 from perpmargin.numeric import to_decimal as _to_decimal
-from perpmargin.venues.schema import MarginMode, PositionMode, SymbolSpec, Venue
+from perpmargin.venues.schema import (
+    LiquidationProcess,
+    MarginMode,
+    PositionMode,
+    SymbolSpec,
+    Venue,
+)
 
 __all__ = ["Account"]
 
 TimeLike = int | _dt.datetime | None
 LegKey = tuple[str, PositionSide]
+LiquidationModel = Literal["full", "venue"]
+DeleverageHook = Callable[["Account", str, PositionSide, Decimal, Decimal], Decimal]
+"""(liquidated account, symbol, side of the bankrupt leg, quantity, bankruptcy price) ->
+quantity the opposite side took over (see :class:`perpmargin.engine.clearing.Clearinghouse`)."""
 
 
 def _time_ms(time: TimeLike) -> int | None:
@@ -116,6 +127,14 @@ class Account:
         venue lists symbols settled in more than one asset; venues keep one pool per
         settle asset, so a linear and an inverse position live in two accounts (see
         :class:`perpmargin.engine.portfolio.Portfolio`).
+    liquidation_model
+        ``"full"`` (default, the base model): a pool at maintenance is closed at once
+        at the mark. ``"venue"``: the venue's own process from its data file
+        (``liquidation.process``): partial liquidation tier by tier (Binance, Bybit, OKX,
+        Gate), a fraction at a time with a cooldown (Hyperliquid, dYdX), Hyperliquid's
+        backstop takeover, and auto-deleveraging of counterparties when the insurance
+        fund cannot cover a bankrupt position (accounts of a
+        :class:`~perpmargin.engine.clearing.Clearinghouse`).
     time
         Creation time (ms since the epoch or datetime), recorded in the ledger.
     """
@@ -128,6 +147,7 @@ class Account:
         insurance_fund: InsuranceFund | None = None,
         time: TimeLike = None,
         settle: str | None = None,
+        liquidation_model: LiquidationModel = "full",
     ) -> None:
         if not isinstance(venue, Venue):
             raise InvalidInput(f"venue must be a Venue (see load_venue), was {type(venue)}")
@@ -144,7 +164,17 @@ class Account:
                 f"{venue.id} has no symbol settled in {settle!r}; "
                 f"it settles in {', '.join(settles)}"
             )
+        if liquidation_model not in ("full", "venue"):
+            raise InvalidInput(
+                f"liquidation_model must be 'full' or 'venue', was {liquidation_model!r}"
+            )
         self._settle = settle
+        self._liquidation_model: LiquidationModel = liquidation_model
+        self._process = (
+            venue.liquidation.process if liquidation_model == "venue" else LiquidationProcess()
+        )
+        self._deleverage_hook: DeleverageHook | None = None
+        self._cooldown_until: dict[str, int] = {}
         self._venue = venue
         self._step = venue.settle_precision
         with engine_context():
@@ -208,6 +238,7 @@ class Account:
             self._counterparty_pnl,
             self._time,
             self._revision,
+            dict(self._cooldown_until),
         )
         try:
             with engine_context():
@@ -231,6 +262,7 @@ class Account:
                 self._counterparty_pnl,
                 self._time,
                 self._revision,
+                self._cooldown_until,
             ) = saved
             del self._ledger[ledger_len:]
             self._insurance_fund.balance = fund_balance
@@ -329,6 +361,11 @@ class Account:
     def venue(self) -> Venue:
         """The venue whose rules this account follows."""
         return self._venue
+
+    @property
+    def liquidation_model(self) -> LiquidationModel:
+        """``"full"`` (close a pool at once) or ``"venue"`` (the venue's own process)."""
+        return self._liquidation_model
 
     @property
     def settle(self) -> str:
@@ -1021,7 +1058,9 @@ class Account:
         if qty > 0 and not reduce_only:
             self._increase(spec, opening_side, qty, price, liquidity, order_id)
 
-    def _fee_rate(self, liquidity: Literal["maker", "taker"]) -> Decimal:
+    def _fee_rate(self, liquidity: Literal["maker", "taker", "adl"]) -> Decimal:
+        if liquidity == "adl":
+            return ZERO  # deleveraged at the bankruptcy price, no trading fee
         return self._venue.maker_fee_rate if liquidity == "maker" else self._venue.taker_fee_rate
 
     def _increase(
@@ -1099,7 +1138,7 @@ class Account:
         leg: Leg,
         qty: Decimal,
         price: Decimal,
-        liquidity: Literal["maker", "taker"],
+        liquidity: Literal["maker", "taker", "adl"],
         order_id: int | None,
     ) -> None:
         cv = self._spec(leg.symbol).inverse_value
@@ -1518,23 +1557,204 @@ class Account:
         """Liquidate what is at or below maintenance: isolated legs (of ``symbols`` only,
         when given: the others' marks and margins did not change), then the cross
         account as a whole."""
-        for _key, leg in sorted(self._legs.items()):
-            if leg.margin_mode != "isolated" or (symbols is not None and leg.symbol not in symbols):
+        for key, _ in sorted(self._legs.items()):
+            leg = self._legs.get(key)
+            if leg is None or leg.margin_mode != "isolated":
                 continue
-            mark = self._marks[leg.symbol]
-            if leg.isolated_margin + self._upnl(leg) <= self._requirement(leg, mark):
-                self._liquidate([leg], leg.isolated_margin)
-        cross = self._cross_legs()
-        if cross and self.cross_equity <= self.cross_maintenance_margin:
-            self._liquidate(cross, self._cross_wallet)
+            if symbols is not None and leg.symbol not in symbols:
+                continue
+            if self._pool_short(key):
+                self._take_down(key)
+        if self._cross_legs() and self._pool_short(None):
+            self._take_down(None)
 
-    def _liquidate(self, legs: list[Leg], collateral: Decimal) -> None:
+    # A pool is one isolated leg (its key) or the cross account (None).
+
+    def _pool_legs(self, pool: LegKey | None) -> list[Leg]:
+        if pool is None:
+            return self._cross_legs()
+        leg = self._legs.get(pool)
+        return [] if leg is None else [leg]
+
+    def _pool_equity(self, pool: LegKey | None) -> tuple[Decimal, Decimal]:
+        """(collateral + uPnL, maintenance requirement) of a pool at the marks."""
+        legs = self._pool_legs(pool)
+        collateral = self._cross_wallet if pool is None else legs[0].isolated_margin
+        equity = collateral + sum((self._upnl(leg) for leg in legs), ZERO)
+        mm = sum((self._requirement(leg, self._marks[leg.symbol]) for leg in legs), ZERO)
+        return equity, mm
+
+    def _pool_short(self, pool: LegKey | None) -> bool:
+        if not self._pool_legs(pool):
+            return False
+        equity, mm = self._pool_equity(pool)
+        return equity <= mm
+
+    def _take_down(self, pool: LegKey | None) -> None:
+        """Run the liquidation process on a pool at or below maintenance."""
+        process = self._process
+        legs = self._pool_legs(pool)
+        equity, mm = self._pool_equity(pool)
+        if process.backstop_ratio is not None and equity < process.backstop_ratio * mm:
+            self._liquidate(legs, self._collateral(pool), process="backstop")
+            return
+        if equity > 0 and process.kind == "tiered_partial" and self._reduce_by_tiers(pool):
+            return
+        if equity > 0 and process.kind == "fractional" and self._fraction_step(pool, process):
+            return
+        legs = self._pool_legs(pool)
+        if legs:
+            self._liquidate(legs, self._collateral(pool))
+
+    def _collateral(self, pool: LegKey | None) -> Decimal:
+        return self._cross_wallet if pool is None else self._legs[pool].isolated_margin
+
+    def _reduce_by_tiers(self, pool: LegKey | None) -> bool:
+        """Reduce the pool's legs (largest requirement first) one risk tier at a time at
+        the mark; True once the pool is above maintenance again."""
+        keys = sorted(
+            ((leg.symbol, leg.side) for leg in self._pool_legs(pool)),
+            key=lambda k: -self._requirement(self._legs[k], self._marks[k[0]]),
+        )
+        for key in keys:
+            while key in self._legs:
+                leg = self._legs[key]
+                spec = self._spec(leg.symbol)
+                mark = self._marks[leg.symbol]
+                tiers = spec.tiers.tiers
+                tier = spec.tiers.tier_for(
+                    leg.quantity, self._value(leg.symbol, leg.quantity, mark)
+                )
+                index = tiers.index(tier)
+                if index == 0:
+                    break  # lowest tier: no partial step
+                bound = tiers[index - 1].upper
+                assert bound is not None
+                if spec.tiers.basis == "quantity":
+                    target = round_to_step(bound, spec.step_size, "down")
+                else:  # the largest size whose value is below the lower tier's cap
+                    cv = spec.inverse_value
+                    limit = bound / mark if cv is None else bound * mark / cv
+                    target = round_to_step(limit, spec.step_size, "down")
+                    if self._value(leg.symbol, target, mark) >= bound:
+                        target -= spec.step_size
+                if target < spec.min_quantity or target >= leg.quantity:
+                    break
+                self._partial_close(leg, leg.quantity - target, "tier")
+                if not self._pool_short(pool):
+                    return True
+        return False
+
+    def _fraction_step(self, pool: LegKey | None, process: LiquidationProcess) -> bool:
+        """Close ``fraction`` of each leg worth more than ``min_notional``; True when a
+        step was taken or the pool is cooling down (nothing else happens now)."""
+        name = "cross" if pool is None else f"{pool[0]} {pool[1]}"
+        until = self._cooldown_until.get(name)
+        if until is not None and self._time is not None and self._time < until:
+            return True  # waiting out the cooldown: the backstop is checked first
+        stepped = False
+        for leg in self._pool_legs(pool):
+            spec = self._spec(leg.symbol)
+            mark = self._marks[leg.symbol]
+            if self._value(leg.symbol, leg.quantity, mark) <= process.min_notional:
+                continue
+            part = max(
+                spec.step_size,
+                round_to_step(leg.quantity * process.fraction, spec.step_size, "down"),
+            )
+            if part >= leg.quantity:
+                continue
+            self._partial_close(leg, part, "fraction")
+            stepped = True
+        if stepped and self._time is not None and process.cooldown_seconds:
+            self._cooldown_until[name] = self._time + process.cooldown_seconds * 1000
+        return stepped
+
+    def _partial_close(self, leg: Leg, qty: Decimal, reason: Literal["tier", "fraction"]) -> None:
+        """Close ``qty`` of ``leg`` at the mark with a taker order: PnL less the fee
+        (capped at what the pool holds) stays in the pool."""
+        spec = self._spec(leg.symbol)
+        mark = self._marks[leg.symbol]
+        pool = None if leg.margin_mode == "cross" else (leg.symbol, leg.side)
+        equity, _ = self._pool_equity(pool)
+        pnl = self._round(
+            pmath.unrealized_pnl(leg.sign, qty, leg.entry_price, mark, spec.inverse_value), "down"
+        )
+        fee = self._round(self._value(leg.symbol, qty, mark) * self._venue.taker_fee_rate, "up")
+        fee = max(ZERO, min(fee, equity, leg.isolated_margin + pnl if pool else equity))
+        cross_delta = iso_delta = ZERO
+        if pool is None:
+            cross_delta = pnl - fee
+            self._cross_wallet += cross_delta
+        else:
+            iso_delta = pnl - fee
+        self._counterparty_pnl -= pnl
+        self._fees_paid += fee
+        self._legs[(leg.symbol, leg.side)] = replace(
+            leg, quantity=leg.quantity - qty, isolated_margin=leg.isolated_margin + iso_delta
+        )
+        self._emit(
+            PartialLiquidation,
+            symbol=leg.symbol,
+            position_side=leg.side,
+            margin_mode=leg.margin_mode,
+            quantity=qty,
+            quantity_after=leg.quantity - qty,
+            mark_price=mark,
+            realized_pnl=pnl,
+            fee=fee,
+            cross_wallet_delta=cross_delta,
+            isolated_margin_delta=iso_delta,
+            reason=reason,
+        )
+
+    def _deleverage_cover(
+        self, legs: list[Leg], pnls: list[Decimal], deficit: Decimal
+    ) -> tuple[list[Decimal], list[Decimal], dict[LegKey, Decimal]]:
+        """Auto-deleveraging: the opposite side takes the bankrupt legs at their bankruptcy
+        prices, so the trader's loss stops at the collateral and the fund pays nothing.
+
+        The deficit is shared by the losing legs in proportion to their loss; each leg's
+        price is the one at which closing it realises its PnL plus its share. Returns the
+        new PnLs, the deleveraged quantities and the prices used.
+        """
+        hook = self._deleverage_hook
+        assert hook is not None
+        weights = [max(-p, ZERO) for p in pnls]
+        total = sum(weights, ZERO)
+        shares = [self._round(deficit * w / total, "down") for w in weights]
+        shares[weights.index(max(weights))] += deficit - sum(shares, ZERO)
+        new_pnls, taken = list(pnls), [ZERO] * len(legs)
+        prices: dict[LegKey, Decimal] = {}
+        for i, leg in enumerate(legs):
+            if shares[i] <= 0:
+                continue
+            cv = self._spec(leg.symbol).inverse_value
+            price = pmath.price_for_pnl(
+                leg.sign, leg.quantity, leg.entry_price, pnls[i] + shares[i], cv
+            )
+            prices[(leg.symbol, leg.side)] = price
+            took = min(hook(self, leg.symbol, leg.side, leg.quantity, price), leg.quantity)
+            taken[i] = took
+            covered = (
+                shares[i]
+                if took == leg.quantity
+                else self._round(shares[i] * took / leg.quantity, "down")
+            )
+            new_pnls[i] += covered
+        return new_pnls, taken, prices
+
+    def _liquidate(
+        self, legs: list[Leg], collateral: Decimal, *, process: Literal["full", "backstop"] = "full"
+    ) -> None:
         """Close ``legs`` at their marks and settle fee, remainder or deficit.
 
         ``collateral`` is the isolated margin (one isolated leg) or the cross wallet
         (every cross leg). Money: equity = collateral + sum(PnL at mark); the fee is
-        capped at what is left; the rest goes to the fund or stays with the trader;
-        a negative equity is a deficit the fund pays.
+        capped at what is left; the rest goes to the fund or stays with the trader
+        (a ``"backstop"`` takeover: always to the fund, the liquidator's); a negative
+        equity is a deficit the fund pays, or, under the venue model with ADL and a fund
+        too small for it, the counterparties (see :meth:`_deleverage_cover`).
         """
         isolated = legs[0].margin_mode == "isolated"
         bankruptcy = {
@@ -1543,6 +1763,17 @@ class Account:
         }
         pnls = [self._round(self._upnl(leg), "down") for leg in legs]
         equity = collateral + sum(pnls, ZERO)
+        taken = [ZERO] * len(legs)
+        if (
+            equity < 0
+            and self._liquidation_model == "venue"
+            and self._venue.liquidation.adl is not None
+            and self._deleverage_hook is not None
+            and self._insurance_fund.balance < -equity
+        ):
+            pnls, taken, prices = self._deleverage_cover(legs, pnls, -equity)
+            bankruptcy.update(prices)
+            equity = collateral + sum(pnls, ZERO)
         left = max(equity, ZERO)
         fees = []
         for leg in legs:
@@ -1551,9 +1782,10 @@ class Account:
             fee = min(self._round(value * rate, "up"), left)
             left -= fee
             fees.append(fee)
-        remainder = left if self._venue.liquidation.remainder_to == "insurance_fund" else ZERO
+        to_fund = process == "backstop" or self._venue.liquidation.remainder_to == "insurance_fund"
+        remainder = left if to_fund else ZERO
         deficit = max(-equity, ZERO)
-        for leg, pnl, fee in zip(legs, pnls, fees, strict=True):
+        for leg, pnl, fee, took in zip(legs, pnls, fees, taken, strict=True):
             self._counterparty_pnl -= pnl
             del self._legs[(leg.symbol, leg.side)]
             if isolated:  # one leg: its margin goes, what the trader keeps returns
@@ -1578,6 +1810,8 @@ class Account:
                 cross_wallet_delta=cross_delta,
                 isolated_margin_delta=iso_delta,
                 insurance_fund_delta=fund_delta,
+                process=process,
+                deleveraged=took,
             )
             for oid, order in sorted(self._orders.items()):
                 if order.symbol == leg.symbol and (
@@ -1585,6 +1819,7 @@ class Account:
                 ):
                     del self._orders[oid]
                     self._emit(OrderCancelled, order_id=oid, reason="liquidation")
+        self._cooldown_until.pop(f"{legs[0].symbol} {legs[0].side}" if isolated else "cross", None)
         if isolated:
             return
         # cross: the remaining margin goes to the fund, or the fund covers the deficit
@@ -1598,6 +1833,46 @@ class Account:
                     amount=amount,
                     cross_wallet_delta=-amount,
                 )
+
+    def deleverage(
+        self, symbol: str, side: PositionSide, quantity: Number, price: Number
+    ) -> list[Event]:
+        """Close ``quantity`` of the ``side`` leg at ``price`` with no fee: this account is
+        the counterparty of a bankrupt position (auto-deleveraging). Called by a
+        :class:`~perpmargin.engine.clearing.Clearinghouse`; returns the events."""
+        with self._atomic():
+            leg = self._leg_for(symbol, _side(side))
+            if leg is None:
+                raise NoPosition(f"no {side} position in {symbol} to deleverage")
+            qty = _to_decimal(quantity, "quantity", positive=True)
+            if qty > leg.quantity:
+                raise InvalidInput(f"cannot deleverage {qty}: the leg holds {leg.quantity}")
+            start = len(self._ledger)
+            self._reduce(leg, qty, self._price(price), "adl", None)
+            return self._ledger[start:]
+
+    def adl_score(self, symbol: str, side: PositionSide) -> Decimal | None:
+        """Auto-deleveraging rank of a leg (higher is deleveraged first), or None.
+
+        uPnL / collateral x effective leverage for a profit, uPnL / collateral /
+        effective leverage for a loss; effective leverage = value / (collateral + uPnL),
+        collateral = the isolated margin or the cross wallet (Binance's LeveragePnL).
+        """
+        leg = self._legs.get((self._spec(symbol).symbol, _side(side)))
+        if leg is None:
+            return None
+        with engine_context():
+            collateral = (
+                leg.isolated_margin if leg.margin_mode == "isolated" else self._cross_wallet
+            )
+            upnl = self._upnl(leg)
+            value = self._value(leg.symbol, leg.quantity, self._marks[leg.symbol])
+            balance = collateral + upnl
+            if collateral <= 0 or balance <= 0:
+                return Decimal("1e30") if upnl > 0 else Decimal("-1e30")
+            ratio = upnl / collateral
+            leverage = value / balance
+            return ratio * leverage if upnl > 0 else ratio / leverage
 
     # ------------------------------------------------------------------ snapshot
 

@@ -36,6 +36,7 @@ __all__ = [
     "MarksUpdated",
     "OrderCancelled",
     "OrderPlaced",
+    "PartialLiquidation",
     "PositionModeChanged",
     "PositionRestored",
 ]
@@ -107,7 +108,7 @@ class Fill(Event):
     order_side: Literal["buy", "sell"]
     quantity: Decimal
     price: Decimal
-    liquidity: Literal["maker", "taker"]
+    liquidity: Literal["maker", "taker", "adl"]
     fee: Decimal
     realized_pnl: Decimal
     cross_wallet_delta: Decimal
@@ -183,6 +184,32 @@ class Liquidation(Event):
     cross_wallet_delta: Decimal
     isolated_margin_delta: Decimal
     insurance_fund_delta: Decimal
+    process: Literal["full", "backstop"] = "full"
+    deleveraged: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartialLiquidation(Event):
+    """Part of a leg closed by the venue's liquidation process at the mark.
+
+    ``quantity`` is closed, ``quantity_after`` is left (> 0). The close is an order in
+    the book, so it pays the taker ``fee`` (no clearance fee: that is charged when the
+    engine takes a position over); the realised PnL less the fee stays in the pool (the
+    isolated margin, or the cross wallet). ``reason``: ``"tier"`` (down to a lower risk
+    tier) or ``"fraction"`` (a fixed share, Hyperliquid / dYdX).
+    """
+
+    symbol: str
+    position_side: PositionSide
+    margin_mode: str
+    quantity: Decimal
+    quantity_after: Decimal
+    mark_price: Decimal
+    realized_pnl: Decimal
+    fee: Decimal
+    cross_wallet_delta: Decimal
+    isolated_margin_delta: Decimal
+    reason: Literal["tier", "fraction"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

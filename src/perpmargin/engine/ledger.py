@@ -26,6 +26,7 @@ from perpmargin.engine.events import (
     MarksUpdated,
     OrderCancelled,
     OrderPlaced,
+    PartialLiquidation,
     PositionModeChanged,
     PositionRestored,
 )
@@ -163,6 +164,19 @@ def replay(events: Iterable[Event]) -> AccountState:
             counterparty -= ev.realized_pnl
             fund += ev.insurance_fund_delta
             legs.pop((ev.symbol, ev.position_side), None)
+        elif isinstance(ev, PartialLiquidation):
+            key = (ev.symbol, ev.position_side)
+            cross += ev.cross_wallet_delta
+            counterparty -= ev.realized_pnl
+            fees += ev.fee
+            leg = legs[key]
+            legs[key] = LegState(
+                ev.quantity_after,
+                leg.entry_price,
+                leg.margin_mode,
+                leg.leverage,
+                leg.isolated_margin + ev.isolated_margin_delta,
+            )
         elif isinstance(ev, InsuranceFundTransfer):
             cross += ev.cross_wallet_delta
             fund += ev.amount

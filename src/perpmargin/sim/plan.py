@@ -203,6 +203,7 @@ class Plan:
     modes: tuple[MarginModeName, ...] = ("isolated", "cross")
     intrabar: IntrabarOrder = "conservative"
     position_mode: Literal["one-way", "hedge"] | None = None
+    liquidation_model: Literal["full", "venue"] = "full"
     start: int | None = None
     end: int | None = None
     description: str = ""
@@ -221,6 +222,10 @@ class Plan:
         if self.intrabar not in ("conservative", "optimistic"):
             raise PlanError(
                 f"intrabar must be 'conservative' or 'optimistic', was {self.intrabar!r}"
+            )
+        if self.liquidation_model not in ("full", "venue"):
+            raise PlanError(
+                f"liquidation_model must be 'full' or 'venue', was {self.liquidation_model!r}"
             )
         if self.position_mode not in (None, "one-way", "hedge"):
             raise PlanError(f"position_mode must be one-way or hedge, was {self.position_mode!r}")
@@ -262,6 +267,7 @@ _TOP_KEYS = {
     "balance",
     "modes",
     "intrabar",
+    "liquidation_model",
     "position_mode",
     "start",
     "end",
@@ -394,6 +400,7 @@ def plan_from_dict(raw: Mapping[str, Any], *, base: Path | None = None, source: 
             modes=tuple(raw.get("modes", ("isolated", "cross"))),
             intrabar=raw.get("intrabar", "conservative"),
             position_mode=raw.get("position_mode"),
+            liquidation_model=raw.get("liquidation_model", "full"),
             start=None if raw.get("start") is None else _time(raw["start"], f"{where}: start"),
             end=None if raw.get("end") is None else _time(raw["end"], f"{where}: end"),
             source=source or "<dict>",

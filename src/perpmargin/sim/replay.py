@@ -42,6 +42,7 @@ from perpmargin.engine.events import (
     Liquidation,
     MarginChanged,
     OrderCancelled,
+    PartialLiquidation,
 )
 from perpmargin.engine.insurance import InsuranceFund
 from perpmargin.engine.position import PositionView
@@ -67,6 +68,7 @@ __all__ = [
     "MarketData",
     "ModeRun",
     "Outcome",
+    "PartialInfo",
     "PlanResult",
     "TradeInfo",
     "first_liquidation",
@@ -218,6 +220,20 @@ class LiquidationInfo:
 
 
 @dataclass(frozen=True)
+class PartialInfo:
+    """A partial liquidation step: part of a leg closed by the venue's process."""
+
+    time: int
+    symbol: str
+    side: str
+    mark_price: Decimal
+    quantity: Decimal
+    quantity_after: Decimal
+    realized_pnl: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
 class TradeInfo:
     """A fill the plan caused: ``kind`` is entry, stop, take_profit or close."""
 
@@ -259,6 +275,8 @@ class Outcome:
     insurance_fund_draws: Decimal
     margin_added: Decimal
     notes: tuple[str, ...]
+    partial_liquidations: tuple[PartialInfo, ...] = ()
+    deleveraged: Decimal = ZERO
 
     @property
     def liquidated(self) -> bool:
@@ -434,7 +452,15 @@ class _Run:
     ) -> None:
         self.plan, self.venue, self.market, self.mode = plan, venue, market, mode
         self.symbols = plan.symbols
-        self.acct = Account(venue, plan.balance, insurance_fund=fund, time=int(market.times[0]))
+        settle = venue.symbol(plan.positions[0].symbol).settle
+        self.acct = Account(
+            venue,
+            plan.balance,
+            insurance_fund=fund,
+            time=int(market.times[0]),
+            settle=settle,
+            liquidation_model=plan.liquidation_model,
+        )
         if plan.position_mode is not None and plan.position_mode != self.acct.position_mode:
             self.acct.set_position_mode(plan.position_mode)
         for pos in plan.positions:
@@ -474,6 +500,8 @@ class _Run:
         for e in events:
             if isinstance(e, Fill) and e.order_id is not None:
                 self._on_fill(e)
+            elif isinstance(e, PartialLiquidation):
+                self.bar_ratio = max(self.bar_ratio, Decimal(1))  # the pool reached 1
             elif isinstance(e, Liquidation):
                 self.bar_ratio = max(self.bar_ratio, Decimal(1))  # the pool reached 1
                 for slot in self.slots:
@@ -763,6 +791,7 @@ class _Run:
             "equity_low": float(self.bar_low),
             "wallet": float(acct.wallet_balance),
             "margin_ratio": float(self.bar_ratio),
+            "insurance_fund": float(acct.insurance_fund.balance),
         }
         for slot in self.slots:
             key = f"{slot.plan.symbol} {slot.plan.side}"
@@ -815,6 +844,21 @@ class _Run:
             margin_added=sum(
                 (e.amount for e in ledger if isinstance(e, MarginChanged) and e.amount > 0), ZERO
             ),
+            partial_liquidations=tuple(
+                PartialInfo(
+                    e.time or 0,
+                    e.symbol,
+                    e.position_side,
+                    e.mark_price,
+                    e.quantity,
+                    e.quantity_after,
+                    e.realized_pnl,
+                    e.reason,
+                )
+                for e in ledger
+                if isinstance(e, PartialLiquidation)
+            ),
+            deleveraged=sum((e.deleveraged for e in ledger if isinstance(e, Liquidation)), ZERO),
             notes=tuple(self.notes)
             + tuple(
                 f"{utc_text(e.time)} order {e.order_id} cancelled: {e.reason}"

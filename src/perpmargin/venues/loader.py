@@ -16,6 +16,8 @@ from typing import Any, cast
 from perpmargin.errors import UnknownVenue, VenueDataError
 from perpmargin.numeric import ONE, ZERO, to_decimal
 from perpmargin.venues.schema import (
+    AdlRules,
+    LiquidationProcess,
     LiquidationRules,
     SymbolSpec,
     Tier,
@@ -219,6 +221,47 @@ def _parse_symbol(
     )
 
 
+def _parse_process(doc: Any, where: str) -> LiquidationProcess:
+    if doc is None:
+        return LiquidationProcess()
+    kind = _choice(doc, "kind", where, ("full", "tiered_partial", "fractional"))
+    fraction = _dec(doc, "fraction", where, positive=True) if "fraction" in doc else ONE
+    if fraction > ONE:
+        raise VenueDataError(f"{where}.fraction must be in (0, 1], was {fraction}")
+    ratio = None
+    if doc.get("backstop_ratio") is not None:
+        raw = doc["backstop_ratio"]
+        if isinstance(raw, str) and "/" in raw:  # "2/3" as the venue states it
+            num, _, den = raw.partition("/")
+            ratio = to_decimal(num, f"{where}.backstop_ratio") / to_decimal(
+                den, f"{where}.backstop_ratio", positive=True
+            )
+        else:
+            ratio = _dec(doc, "backstop_ratio", where, positive=True)
+        if not ZERO < ratio < ONE:
+            raise VenueDataError(f"{where}.backstop_ratio must be in (0, 1), was {raw}")
+    cooldown = doc.get("cooldown_seconds", 0)
+    if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
+        raise VenueDataError(f"{where}.cooldown_seconds must be a whole number >= 0")
+    return LiquidationProcess(
+        kind=cast(Any, kind),
+        fraction=fraction,
+        min_notional=_dec(doc, "min_notional", where, non_negative=True)
+        if "min_notional" in doc
+        else ZERO,
+        cooldown_seconds=cooldown,
+        backstop_ratio=ratio,
+        source=str(doc.get("source", "")),
+    )
+
+
+def _parse_adl(doc: Any, where: str) -> AdlRules | None:
+    if doc is None:
+        return None
+    ranking = _choice(doc, "ranking", where, ("pnl_ratio_x_effective_leverage",))
+    return AdlRules(ranking=cast(Any, ranking), source=str(doc.get("source", "")))
+
+
 def parse_venue(doc: Any, label: str) -> Venue:
     """Validate a parsed venue document; ``label`` names it in errors."""
     if not isinstance(doc, Mapping):
@@ -284,6 +327,8 @@ def parse_venue(doc: Any, label: str) -> Venue:
             else "liquidation",
         ),
         source=str(liq.get("source", "")),
+        process=_parse_process(liq.get("process"), f"{lw}.process"),
+        adl=_parse_adl(liq.get("adl"), f"{lw}.adl"),
     )
     funding_h = int(_req(_req(doc, "funding", label), "interval_hours", f"{label}.funding"))
     raw_symbols = _req(doc, "symbols", label)

@@ -17,7 +17,9 @@ from perpmargin.errors import InvalidInput, UnknownSymbol
 from perpmargin.numeric import Number, to_decimal
 
 __all__ = [
+    "AdlRules",
     "ContractType",
+    "LiquidationProcess",
     "LiquidationRules",
     "MarginMode",
     "PositionMode",
@@ -128,6 +130,48 @@ class SymbolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LiquidationProcess:
+    """How the venue takes a position down once it is at maintenance (``liquidation_model=
+    "venue"``; the base model ``"full"`` closes everything at once).
+
+    ``kind``:
+
+    - ``"full"``: every leg of the pool closes at once (the base model).
+    - ``"tiered_partial"`` (Binance, Bybit, OKX, Gate): reduce the position to the next
+      lower risk tier at the mark, tier after tier, and stop as soon as the pool is above
+      maintenance again; in the lowest tier, or still short, close what is left.
+    - ``"fractional"`` (Hyperliquid, dYdX): close ``fraction`` of each leg worth more than
+      ``min_notional`` (smaller pools close fully); then no further step on that pool for
+      ``cooldown_seconds``.
+
+    ``backstop_ratio``: when pool equity falls below this share of its maintenance
+    margin, the pool (all its positions and collateral) is taken over by the venue's
+    liquidator (Hyperliquid's vault: 2/3); the trader keeps nothing.
+    """
+
+    kind: Literal["full", "tiered_partial", "fractional"] = "full"
+    fraction: Decimal = Decimal(1)
+    min_notional: Decimal = Decimal(0)
+    cooldown_seconds: int = 0
+    backstop_ratio: Decimal | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdlRules:
+    """Auto-deleveraging: when the insurance fund cannot cover a bankrupt position,
+    opposite positions ranked by ``ranking`` are closed at its bankruptcy price, no fee.
+
+    ``"pnl_ratio_x_effective_leverage"``: score = uPnL / collateral x value / (collateral
+    + uPnL) for a profit, uPnL / collateral / effective leverage for a loss (Binance's
+    LeveragePnL, OKX's PnL% x effective leverage); the highest score goes first.
+    """
+
+    ranking: Literal["pnl_ratio_x_effective_leverage"] = "pnl_ratio_x_effective_leverage"
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LiquidationRules:
     """How the venue liquidates (base model).
 
@@ -157,6 +201,8 @@ class LiquidationRules:
     maintenance_rule: Literal["tiers", "half_initial_at_max_leverage"] = "tiers"
     close_fee_basis: Literal["liquidation", "bankruptcy"] = "liquidation"
     source: str = ""
+    process: LiquidationProcess = field(default_factory=LiquidationProcess)
+    adl: AdlRules | None = None
 
 
 @dataclass(frozen=True, slots=True)
