@@ -226,3 +226,34 @@ def test_inverse_accounts_keep_every_invariant(coinm, balance, steps):
             assert acct.cross_equity >= 0
         else:
             assert acct.cross_wallet_balance >= 0
+
+
+def test_replay_of_an_inverse_long_on_the_2020_crash():
+    """BTCUSD_PERP marked with the bundled BTCUSDT perpetual bars (the COIN-M perpetual
+    tracks the same index; no COIN-M bars are bundled). Isolated loses its 0.3 BTC of
+    margin; cross loses the whole 1 BTC wallet: the collateral is the coin that fell."""
+    from perpmargin.sim.plan import plan_from_dict
+    from perpmargin.sim.replay import replay
+
+    plan = plan_from_dict(
+        {
+            "name": "inverse",
+            "venue": "binance-coinm",
+            "balance": "1",
+            "bars": {"BTCUSD_PERP": "binance-btcusdt-perp-15m-2020-03-12.csv"},
+            "positions": [
+                {"symbol": "BTCUSD_PERP", "side": "long", "leverage": 5, "size": {"margin": "0.3"}}
+            ],
+        }
+    )
+    result = replay(plan)
+    (qty,) = result.quantities
+    (entry,) = result.entry_prices
+    assert qty == int(D("0.3") * 5 * entry / 100)  # contracts of 100 USD
+    iso = result.runs["isolated"].outcome
+    cross = result.runs["cross"].outcome
+    assert iso.liquidated
+    assert cross.liquidated
+    assert iso.final_equity > D("0.69")  # 1 - 0.3 margin - fees
+    assert cross.final_equity == 0
+    assert iso.liquidations[0].mark_price > cross.liquidations[0].mark_price

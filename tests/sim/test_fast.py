@@ -27,7 +27,16 @@ from perpmargin.sim.fast import (
     revalue,
 )
 
-VENUES = ["binance-usdm", "bybit-linear", "okx-swap", "gate-futures", "hyperliquid", "dydx-v4"]
+VENUES = [
+    "binance-usdm",
+    "bybit-linear",
+    "okx-swap",
+    "gate-futures",
+    "hyperliquid",
+    "dydx-v4",
+    "binance-coinm",  # inverse: sizes in contracts, money in BTC
+    "bybit-inverse",
+]
 CPU_BACKENDS = ["numpy", "numba"]
 
 
@@ -54,6 +63,9 @@ def portfolios(draw):
 
 
 def _build(venue, legs, balance, mode):
+    inverse = any(spec.inverse_value for spec in venue.symbols.values())
+    if inverse:  # the same dollar size, in the coin
+        balance = (Decimal(balance) / 30000).quantize(Decimal("0.00000001"))
     acct = pm.Account(venue, balance=balance)
     marks = {}
     for s, (side, steps, entry_f, lev, mark_f) in legs.items():
@@ -61,6 +73,8 @@ def _build(venue, legs, balance, mode):
         ref = Decimal(30000) if "BTC" in s else Decimal(2000)
         entry = (ref * Decimal(repr(entry_f))).quantize(spec.tick_size)
         qty = spec.step_size * steps * (10 if spec.step_size < Decimal("0.01") else 1)
+        if spec.inverse_value is not None:  # contracts worth about steps x 0.01 BTC
+            qty = Decimal(steps) * 300 / spec.inverse_value
         max_lev = min(lev, int(spec.tiers.tiers[0].max_leverage))
         acct.set_margin_mode(s, mode)
         acct.set_leverage(s, max_lev)

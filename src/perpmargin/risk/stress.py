@@ -266,6 +266,7 @@ def _pool_values(
                 "fee",
                 "fee_bk",
                 "liquidation_fee",
+                "contract_value",
             )
         },
     )

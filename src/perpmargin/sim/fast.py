@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -62,6 +62,8 @@ class TierArrays:
     fee: np.ndarray
     fee_bk: np.ndarray
     liquidation_fee: np.ndarray
+    contract_value: np.ndarray | None = None
+    """USD per contract of inverse symbols (0 for linear ones); None: all linear."""
 
     @classmethod
     def from_venue(cls, venue: Venue, symbols: Sequence[str] | None = None) -> TierArrays:
@@ -92,6 +94,7 @@ class TierArrays:
                 len(specs), rules.close_fee_in_maintenance and rules.close_fee_basis == "bankruptcy"
             ),
             liquidation_fee=np.array([float(sp.liquidation_fee_rate) for sp in specs]),
+            contract_value=np.array([float(sp.inverse_value or 0.0) for sp in specs]),
         )
 
     def index(self, symbol: str) -> int:
@@ -370,6 +373,7 @@ def revalue(
     """
     _check_backend(backend)
     m = _marks(marks, tiers)
+    portfolio, m, _ = _linearised(portfolio, m, tiers)
     if backend == "numpy":
         return _revalue_numpy(portfolio, m, tiers)
     if backend == "numba":
@@ -379,6 +383,26 @@ def revalue(
 
         return revalue_cuda(portfolio, m, tiers)
     return _revalue_dask(portfolio, m, tiers, scheduler, chunks)
+
+
+def _linearised(
+    p: Portfolio, marks: np.ndarray, tiers: TierArrays
+) -> tuple[Portfolio, np.ndarray, np.ndarray | None]:
+    """Inverse positions as linear ones in x = 1 / price (the exact engine's identity,
+    :mod:`perpmargin.engine.math`): signed size -q x cv, entry 1/E, mark 1/m; value,
+    PnL, tiers and fees are then the linear kernels' own. Returns the portfolio, the
+    marks and the mask of inverse positions (None when there are none)."""
+    cv = tiers.contract_value
+    if cv is None or not (cv > 0).any():
+        return p, marks, None
+    per = cv[p.sym]
+    inverse = per > 0
+    linear = replace(
+        p,
+        qty=np.where(inverse, -p.qty * per, p.qty),
+        entry=np.where(inverse, 1.0 / p.entry, p.entry),
+    )
+    return linear, np.where(cv > 0, 1.0 / marks, marks), inverse
 
 
 def _liq_numpy(
@@ -434,7 +458,20 @@ def liquidation_prices(
     """
     _check_backend(backend)
     m = _marks(marks, tiers)
-    p = portfolio
+    p, m, inverse = _linearised(portfolio, m, tiers)
+    out = _liquidation_prices(p, m, tiers, mode, backend)
+    if inverse is not None:  # solved in x = 1 / price
+        out = np.where(inverse, 1.0 / out, out)
+    return out
+
+
+def _liquidation_prices(
+    p: Portfolio,
+    m: np.ndarray,
+    tiers: TierArrays,
+    mode: Literal["isolated", "cross"],
+    backend: Backend,
+) -> np.ndarray:
     if mode == "isolated":
         collateral = p.margin
         bk_collateral = p.margin

@@ -81,7 +81,8 @@ class PlanError(InvalidInput):
 class Size:
     """How big a position is.
 
-    ``qty``: base units. ``notional``: settle asset at the entry price. ``margin``:
+    ``qty``: base units (contracts for inverse symbols). ``notional``: settle asset at the
+    entry price (the coin for inverse symbols). ``margin``:
     initial margin (notional = margin x leverage). ``risk``: what a stop-out may cost
     (an amount, or ``"1%"`` of the balance); needs a stop, and is sized by the
     pre-trade check (fees to open and to close at the stop included).

@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
 from perpmargin.engine.events import (
     Event,
@@ -47,7 +48,7 @@ from perpmargin.engine.events import (
 from perpmargin.engine.insurance import InsuranceFund
 from perpmargin.engine.position import PositionView
 from perpmargin.errors import InsufficientMargin, PerpMarginError
-from perpmargin.numeric import ZERO, engine_context, is_on_grid, nearest_step, round_to_step
+from perpmargin.numeric import ONE, ZERO, engine_context, is_on_grid, nearest_step, round_to_step
 from perpmargin.risk.pretrade import TradeCheck, check_trade
 from perpmargin.sim.data import (
     Bars,
@@ -355,10 +356,11 @@ def _size(
     with engine_context():
         if kind == "qty":
             qty = round_to_step(value, spec.step_size, "down")
-        elif kind == "notional":
-            qty = round_to_step(value / entry, spec.step_size, "down")
-        elif kind == "margin":
-            qty = round_to_step(value * pos.leverage / entry, spec.step_size, "down")
+        elif kind in ("notional", "margin"):
+            # value of one unit at entry: the price (linear) or contract value / price (coin)
+            unit = pmath.position_value(ONE, entry, spec.inverse_value)
+            notional = value if kind == "notional" else value * pos.leverage
+            qty = round_to_step(notional / unit, spec.step_size, "down")
         else:
             assert pos.stop is not None
             check = _check(plan, venue, pos, entry, None)
