@@ -125,8 +125,9 @@ class Account:
         The collateral pool: the settle asset of every symbol this account trades
         (``"USDT"``, or ``"BTC"`` for coin-margined BTC contracts). Needed only when the
         venue lists symbols settled in more than one asset; venues keep one pool per
-        settle asset, so a linear and an inverse position live in two accounts (see
-        :class:`perpmargin.engine.portfolio.Portfolio`).
+        settle asset, so a linear and an inverse position live in two accounts (Binance
+        USDⓈ-M and COIN-M are separate wallets; Bybit margins inverse contracts in the
+        coin).
     liquidation_model
         ``"full"`` (default, the base model): a pool at maintenance is closed at once
         at the mark. ``"venue"``: the venue's own process from its data file
@@ -289,7 +290,7 @@ class Account:
             raise InvalidInput(
                 f"{spec.symbol} settles in {spec.settle}, but this account's collateral is "
                 f"{self._settle}: venues keep a separate pool per settle asset; use another "
-                "Account (or a Portfolio) for it"
+                "Account for it (one per settle asset)"
             )
         return spec
 
