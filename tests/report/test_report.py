@@ -83,3 +83,12 @@ def test_stress_page_is_self_contained_with_every_reading(tmp_path):
         assert name in page
     png = write_stress_png(grid, tmp_path / "s.png", days=[day])
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_chart_shows_partial_liquidations_and_the_insurance_fund():
+    venue_plan, full_plan = load_plans("partial-2025-10-10")
+    names = {t.name for t in plan_figure(replay(venue_plan)).data}
+    assert "isolated: partly liquidated" in names
+    names = {t.name for t in plan_figure(replay(full_plan)).data}
+    assert "isolated: liquidated" in names
+    assert "isolated: insurance fund balance" in names

@@ -122,6 +122,19 @@ def plan_figure(result: PlanResult) -> go.Figure:
                     row=r,
                     col=1,
                 )
+            partial = [q for q in run.outcome.partial_liquidations if q.symbol == s]
+            if partial:
+                fig.add_trace(
+                    go.Scatter(
+                        x=[dt.datetime.fromtimestamp(q.time / 1000, tz=dt.UTC) for q in partial],
+                        y=[float(q.mark_price) for q in partial],
+                        mode="markers",
+                        marker={"symbol": "triangle-down", "size": 11, "color": MODE_COLORS[mode]},
+                        name=f"{mode}: partly liquidated",
+                    ),
+                    row=r,
+                    col=1,
+                )
         fig.update_xaxes(rangeslider_visible=False, row=r, col=1)
     for mode, run in result.runs.items():
         color = MODE_COLORS[mode]
@@ -130,6 +143,17 @@ def plan_figure(result: PlanResult) -> go.Figure:
             row=rows - 1,
             col=1,
         )
+        if "insurance_fund" in run.series and run.series["insurance_fund"].abs().max() > 0:
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=run.series["insurance_fund"],
+                    name=f"{mode}: insurance fund balance",
+                    line={"color": color, "dash": "dot", "width": 1, "shape": "hv"},
+                ),
+                row=rows - 1,
+                col=1,
+            )
         fig.add_trace(
             go.Scatter(
                 x=x,
