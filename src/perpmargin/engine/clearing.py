@@ -153,8 +153,8 @@ class Clearinghouse:
         for _, _, account in ranked:
             if left <= 0:
                 break
-            leg = account.position(symbol, opposite if account.position_mode == "hedge" else None)
-            if leg is None or leg.side != opposite:
+            leg = account.position(symbol, opposite)
+            if leg is None:
                 continue
             take = min(left, leg.quantity)
             account.deleverage(symbol, opposite, take, price)

@@ -502,10 +502,10 @@ class _Run:
         for e in events:
             if isinstance(e, Fill) and e.order_id is not None:
                 self._on_fill(e)
-            elif isinstance(e, PartialLiquidation):
+            elif isinstance(e, PartialLiquidation | Liquidation):
                 self.bar_ratio = max(self.bar_ratio, Decimal(1))  # the pool reached 1
-            elif isinstance(e, Liquidation):
-                self.bar_ratio = max(self.bar_ratio, Decimal(1))  # the pool reached 1
+                if isinstance(e, PartialLiquidation):
+                    continue  # the rest of the position stays open
                 for slot in self.slots:
                     if slot.plan.symbol == e.symbol and slot.plan.side == e.position_side:
                         slot.state = "done"
