@@ -1580,13 +1580,12 @@ class Account:
     def _pool_equity(self, pool: LegKey | None) -> tuple[Decimal, Decimal]:
         """(collateral + uPnL, maintenance requirement) of a pool at the marks."""
         legs = self._pool_legs(pool)
-        collateral = self._cross_wallet if pool is None else legs[0].isolated_margin
-        equity = collateral + sum((self._upnl(leg) for leg in legs), ZERO)
+        equity = self._collateral(pool) + sum((self._upnl(leg) for leg in legs), ZERO)
         mm = sum((self._requirement(leg, self._marks[leg.symbol]) for leg in legs), ZERO)
         return equity, mm
 
     def _pool_short(self, pool: LegKey | None) -> bool:
-        if not self._pool_legs(pool):
+        if pool is not None and pool not in self._legs:
             return False
         equity, mm = self._pool_equity(pool)
         return equity <= mm

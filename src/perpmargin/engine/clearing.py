@@ -13,6 +13,7 @@ last unit; with the fund, the sum over accounts does too.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from perpmargin.engine.account import Account, LiquidationModel, TimeLike
@@ -26,34 +27,18 @@ from perpmargin.venues.schema import Venue
 __all__ = ["Clearinghouse", "Deleveraging"]
 
 
+@dataclass(frozen=True, slots=True)
 class Deleveraging:
-    """One auto-deleveraging fill: who was bankrupt, who took the other side, how much."""
+    """One auto-deleveraging fill: who was bankrupt, who took the other side (``side``
+    is the counterparty's leg that was reduced), how much and at what price."""
 
-    __slots__ = ("bankrupt", "counterparty", "price", "quantity", "side", "symbol", "time")
-
-    def __init__(
-        self,
-        bankrupt: str,
-        counterparty: str,
-        symbol: str,
-        side: PositionSide,
-        quantity: Decimal,
-        price: Decimal,
-        time: int | None,
-    ) -> None:
-        self.bankrupt = bankrupt
-        self.counterparty = counterparty
-        self.symbol = symbol
-        self.side = side  # the counterparty's leg that was reduced
-        self.quantity = quantity
-        self.price = price
-        self.time = time
-
-    def __repr__(self) -> str:
-        return (
-            f"Deleveraging({self.counterparty} {self.side} {self.quantity} {self.symbol} "
-            f"@ {self.price} for {self.bankrupt})"
-        )
+    bankrupt: str
+    counterparty: str
+    symbol: str
+    side: PositionSide
+    quantity: Decimal
+    price: Decimal
+    time: int | None
 
 
 class Clearinghouse:

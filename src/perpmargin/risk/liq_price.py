@@ -190,9 +190,7 @@ def _solve(
                 else _fixed_table(o.maintenance_margin_rate or ZERO, o.maintenance_amount)
             )
             o_cv = None if o_spec is None else o_spec.inverse_value
-            if o_spec is not None and o_spec.settle != (
-                o_spec.settle if spec is None else spec.settle
-            ):
+            if o_spec is not None and spec is not None and o_spec.settle != spec.settle:
                 raise InvalidInput(
                     f"other_positions[{i}] ({o_symbol}) settles in {o_spec.settle}, not in this "
                     "position's collateral pool"
