@@ -10,7 +10,10 @@ Rules under test, as the venue files cite them:
   with no fee (binance-usdm.json adl source).
 """
 
+import json
+from dataclasses import replace as dc_replace
 from decimal import Decimal as D
+from importlib import resources
 
 import pytest
 from hypothesis import event, given
@@ -357,3 +360,43 @@ def test_a_partial_step_never_leaves_the_pool_at_or_below_maintenance(
     assert pm.replay(acct.ledger) == acct.snapshot()
     kinds = {type(e).__name__ for e in acct.ledger}
     event("partial" if "PartialLiquidation" in kinds else "no partial")
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_new_entry_points_refuse_bad_input_and_change_nothing(binance, tmp_path):
+    from perpmargin.sim.plan import PlanError
+
+    with pytest.raises(pm.InvalidInput, match="liquidation_model"):
+        pm.Account(binance, 1000, liquidation_model="partial")
+    with pytest.raises(pm.InvalidInput, match="settled in 'BTC'"):
+        pm.Account(binance, 1000, settle="BTC")
+    house = Clearinghouse(binance)
+    house.open_account("A", 1000)
+    with pytest.raises(pm.InvalidInput, match="new non-empty"):
+        house.open_account("A", 1000)
+    acct = house.accounts["A"]
+    acct.open("BTCUSDT", "long", "0.01", 50000)
+    before, n = acct.snapshot(), len(acct.ledger)
+    with pytest.raises(pm.InvalidInput, match=r"holds 0\.01"):
+        acct.deleverage("BTCUSDT", "long", "0.02", 49000)
+    with pytest.raises(pm.NoPosition):
+        acct.deleverage("BTCUSDT", "short", "0.01", 49000)
+    assert acct.snapshot() == before
+    assert len(acct.ledger) == n
+    # a venue file with an unknown process is refused, naming the field
+    bundled = resources.files("perpmargin.venues").joinpath("data/binance-usdm.json")
+    raw = json.loads(bundled.read_text(encoding="utf-8"))
+    path = tmp_path / "v.json"
+    raw["liquidation"]["process"] = {"kind": "gentle"}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(pm.VenueDataError, match=r"process\.kind"):
+        pm.load_venue(path)
+    raw["liquidation"]["process"] = {"kind": "fractional", "fraction": "1.5"}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(pm.VenueDataError, match="fraction"):
+        pm.load_venue(path)
+    plan = load_plans("partial-2025-10-10")[0]
+    with pytest.raises(PlanError, match="liquidation_model"):
+        dc_replace(plan, liquidation_model="gentle")
