@@ -176,6 +176,7 @@ class Account:
         )
         self._deleverage_hook: DeleverageHook | None = None
         self._cooldown_until: dict[str, int] = {}
+        self._specs: dict[str, SymbolSpec] = {}
         self._venue = venue
         self._step = venue.settle_precision
         with engine_context():
@@ -285,6 +286,11 @@ class Account:
             self._insurance_net += delta
 
     def _spec(self, symbol: str) -> SymbolSpec:
+        """The symbol's spec, checked to settle in this account's pool (cached: the venue
+        is immutable and this is on the revaluation path)."""
+        cached = self._specs.get(symbol)
+        if cached is not None:
+            return cached
         spec = self._venue.symbol(symbol)
         if spec.settle != self._settle:
             raise InvalidInput(
@@ -292,6 +298,8 @@ class Account:
                 f"{self._settle}: venues keep a separate pool per settle asset; use another "
                 "Account for it (one per settle asset)"
             )
+        if isinstance(symbol, str):
+            self._specs[symbol] = spec
         return spec
 
     def _price(self, value: Number, name: str = "price") -> Decimal:
@@ -1558,15 +1566,14 @@ class Account:
         """Liquidate what is at or below maintenance: isolated legs (of ``symbols`` only,
         when given: the others' marks and margins did not change), then the cross
         account as a whole."""
-        for key, _ in sorted(self._legs.items()):
-            leg = self._legs.get(key)
-            if leg is None or leg.margin_mode != "isolated":
+        # a take-down changes only its own pool, so the snapshot of the legs holds
+        for key, leg in sorted(self._legs.items()):
+            if leg.margin_mode != "isolated" or (symbols is not None and leg.symbol not in symbols):
                 continue
-            if symbols is not None and leg.symbol not in symbols:
-                continue
-            if self._pool_short(key):
+            mark = self._marks[leg.symbol]
+            if leg.isolated_margin + self._upnl(leg) <= self._requirement(leg, mark):
                 self._take_down(key)
-        if self._cross_legs() and self._pool_short(None):
+        if self._cross_legs() and self.cross_equity <= self.cross_maintenance_margin:
             self._take_down(None)
 
     # A pool is one isolated leg (its key) or the cross account (None).
