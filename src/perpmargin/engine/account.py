@@ -564,6 +564,21 @@ class Account:
         """Every event, in order (append-only)."""
         return tuple(self._ledger)
 
+    def events_since(self, seq: int) -> list[Event]:
+        """The events with ``seq`` >= ``seq`` (cheap: the ledger is not copied whole).
+
+        ``events_since(n)`` with ``n`` = the ledger's length before a call gives that
+        call's events, including those another account caused (auto-deleveraging).
+        """
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise InvalidInput(f"seq must be an int >= 0, was {seq!r}")
+        return self._ledger[seq:]
+
+    @property
+    def next_seq(self) -> int:
+        """The ``seq`` the next event will carry (the ledger's length)."""
+        return len(self._ledger)
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Resting orders, optionally for one symbol, by id."""
         sym = None if symbol is None else self._spec(symbol).symbol
@@ -1722,8 +1737,11 @@ class Account:
         prices, so the trader's loss stops at the collateral and the fund pays nothing.
 
         The deficit is shared by the losing legs in proportion to their loss; each leg's
-        price is the one at which closing it realises its PnL plus its share. Returns the
-        new PnLs, the deleveraged quantities and the prices used.
+        price is the one at which closing it realises its PnL plus its share, rounded to
+        the tick in the bankrupt leg's favour (so a fully covered pool ends at or just
+        above zero, the counterparty never gains more than the bankrupt loses). A leg
+        the counterparties take only in part closes that part at the price and the rest
+        at the mark. Returns the new PnLs, the deleveraged quantities and the prices.
         """
         hook = self._deleverage_hook
         assert hook is not None
@@ -1736,19 +1754,26 @@ class Account:
         for i, leg in enumerate(legs):
             if shares[i] <= 0:
                 continue
-            cv = self._spec(leg.symbol).inverse_value
-            price = pmath.price_for_pnl(
+            spec = self._spec(leg.symbol)
+            cv = spec.inverse_value
+            exact = pmath.price_for_pnl(
                 leg.sign, leg.quantity, leg.entry_price, pnls[i] + shares[i], cv
             )
+            price = round_to_step(exact, spec.tick_size, "up" if leg.sign > 0 else "down")
+            if price <= 0:
+                price = spec.tick_size
             prices[(leg.symbol, leg.side)] = price
             took = min(hook(self, leg.symbol, leg.side, leg.quantity, price), leg.quantity)
             taken[i] = took
-            covered = (
-                shares[i]
-                if took == leg.quantity
-                else self._round(shares[i] * took / leg.quantity, "down")
-            )
-            new_pnls[i] += covered
+            if took > 0:
+                mark = self._marks[leg.symbol]
+                new_pnls[i] = self._round(
+                    pmath.unrealized_pnl(leg.sign, took, leg.entry_price, price, cv)
+                    + pmath.unrealized_pnl(
+                        leg.sign, leg.quantity - took, leg.entry_price, mark, cv
+                    ),
+                    "down",
+                )
         return new_pnls, taken, prices
 
     def _liquidate(

@@ -103,19 +103,23 @@ class Clearinghouse:
         prices: Mapping[str, Number],
         *,
         time: TimeLike = None,
+        last_prices: Mapping[str, Number] | None = None,
         funding_rates: Mapping[str, Number] | None = None,
     ) -> dict[str, list[Event]]:
-        """Mark every account (in the order opened); returns each one's new events."""
-        out: dict[str, list[Event]] = {}
-        for name, account in self._accounts.items():
+        """Mark every account (in the order opened) and return each one's new events,
+        including those a later account's bankruptcy caused it (auto-deleveraging)."""
+        starts = {name: a.next_seq for name, a in self._accounts.items()}
+        for account in self._accounts.values():
             held = {s: p for s, p in prices.items() if _holds_symbol(account, s)}
             if not held:
                 continue
-            rates = None
+            last = rates = None
+            if last_prices is not None:
+                last = {s: p for s, p in last_prices.items() if s in held}
             if funding_rates is not None:
                 rates = {s: r for s, r in funding_rates.items() if s in held}
-            out[name] = account.mark(held, time=time, funding_rates=rates)
-        return out
+            account.mark(held, time=time, last_prices=last, funding_rates=rates)
+        return {name: a.events_since(starts[name]) for name, a in self._accounts.items()}
 
     def total_money(self) -> Decimal:
         """Every account's money wherever it went, plus the fund's opening balance

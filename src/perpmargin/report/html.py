@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,6 +132,19 @@ def plan_figure(result: PlanResult) -> go.Figure:
                         mode="markers",
                         marker={"symbol": "triangle-down", "size": 11, "color": MODE_COLORS[mode]},
                         name=f"{mode}: partly liquidated",
+                    ),
+                    row=r,
+                    col=1,
+                )
+            adl = [t for t in run.outcome.trades if t.kind == "adl" and t.symbol == s]
+            if adl:
+                fig.add_trace(
+                    go.Scatter(
+                        x=[dt.datetime.fromtimestamp(t.time / 1000, tz=dt.UTC) for t in adl],
+                        y=[float(t.price) for t in adl],
+                        mode="markers",
+                        marker={"symbol": "diamond", "size": 11, "color": MODE_COLORS[mode]},
+                        name=f"{mode}: auto-deleveraged",
                     ),
                     row=r,
                     col=1,
@@ -261,6 +275,59 @@ def _outcome_table(result: PlanResult) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _market_table(result: PlanResult) -> str:
+    """Counterparties and auto-deleveraging, per mode ("" when the plan has none)."""
+    if not result.plan.counterparties:
+        return ""
+    head = (
+        "<tr><th class=l>mode</th><th class=l>account</th><th class=l>margin</th>"
+        "<th>start</th><th>final equity</th><th>P&amp;L</th><th class=l>liquidated</th>"
+        "<th>deleveraged (its profit cut)</th><th>bankrupt size taken by ADL</th></tr>"
+    )
+    rows = []
+    for mode, run in result.runs.items():
+        o = run.outcome
+        trader_row = (
+            _cell(mode, f"l {mode}")
+            + _cell("trader (the plan)", "l")
+            + _cell(mode, "l")
+            + _cell(money(o.start_balance))
+            + _cell(money(o.final_equity))
+            + _cell(money(o.pnl))
+            + _cell("yes" if o.liquidations else "no", "l liq" if o.liquidations else "l")
+            + _cell(sum((d.quantity for d in o.adl if d.counterparty == "trader"), Decimal(0)))
+            + _cell(o.deleveraged)
+        )
+        rows.append(f"<tr>{trader_row}</tr>")
+        for c in run.counterparties:
+            rows.append(
+                "<tr>"
+                + _cell("")
+                + _cell(c.name, "l")
+                + _cell(c.margin_mode, "l")
+                + _cell(money(c.start_balance))
+                + _cell(money(c.final_equity))
+                + _cell(money(c.pnl))
+                + _cell("yes" if c.liquidations else "no", "l liq" if c.liquidations else "l")
+                + _cell(c.deleveraged)
+                + _cell(c.bankrupt_deleveraged)
+                + "</tr>"
+            )
+    adl = [
+        f"<li><span class={mode}>{mode}</span> {utc(d.time or 0)} UTC: "
+        f"{html.escape(d.bankrupt)} bankrupt; {html.escape(d.counterparty)}'s "
+        f"{d.side} cut by {d.quantity} {html.escape(d.symbol)} at {d.price:,}</li>"
+        for mode, run in result.runs.items()
+        for d in run.deleveragings
+    ]
+    fund = f"insurance fund opening balance {money(result.plan.insurance_fund)}"
+    return (
+        f"<h3>Counterparties and auto-deleveraging ({fund})</h3>"
+        f"<table>{head}{''.join(rows)}</table>"
+        + (f"<ul>{''.join(adl)}</ul>" if adl else '<p class="note">No auto-deleveraging.</p>')
+    )
+
+
 def plan_section(result: PlanResult, include_js: bool) -> str:
     """One plan's part of the page: text, plan and outcome tables, chart (``include_js``:
     inline plotly.js here; else the page must load it first)."""
@@ -296,6 +363,7 @@ def plan_section(result: PlanResult, include_js: bool) -> str:
         f"<h3>Plan</h3>{_plan_table(result)}"
         f"<h3>Outcome, {' vs '.join(result.runs)}</h3>{_outcome_table(result)}"
         + (f'<ul class="note">{notes}</ul>' if notes else "")
+        + _market_table(result)
         + f"{fig_html}</section>"
     )
 

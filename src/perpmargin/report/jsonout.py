@@ -40,6 +40,8 @@ def plan_result_dict(result: PlanResult, *, series: bool = False) -> dict[str, A
         "venue": plan.venue,
         "balance": str(plan.balance),
         "intrabar": plan.intrabar,
+        "liquidation_model": plan.liquidation_model,
+        "insurance_fund": str(plan.insurance_fund),
         "bars": len(result.market),
         "bar_ms": result.market.step_ms,
         "first_bar": int(result.market.times[0]),
@@ -74,6 +76,11 @@ def plan_result_dict(result: PlanResult, *, series: bool = False) -> dict[str, A
     }
     for mode, run in result.runs.items():
         entry = jsonable(run.outcome)
+        if run.counterparties:
+            entry["counterparties"] = [
+                {**jsonable(c), "pnl": str(c.pnl)} for c in run.counterparties
+            ]
+            entry["deleveragings"] = jsonable(run.deleveragings)
         if series:
             entry["series"] = {c: jsonable(run.series[c].tolist()) for c in run.series.columns}
         out["modes"][mode] = entry

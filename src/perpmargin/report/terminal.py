@@ -66,6 +66,20 @@ def print_summary(
         for mode, run in result.runs.items():
             for note in run.outcome.notes:
                 out.print(f"[dim]{result.plan.name} ({mode}): {note}[/dim]")
+            lines = [
+                f"{utc(d.time or 0)} auto-deleveraging: {d.bankrupt} bankrupt, "
+                f"{d.counterparty}'s {d.side} cut by {d.quantity} {d.symbol} at {d.price:,}"
+                for d in run.deleveragings
+            ] + [
+                f"[dim]counterparty {c.name} ({c.margin_mode}) ends {money(c.final_equity)}"
+                + (", liquidated" if c.liquidations else "")
+                + "[/dim]"
+                for c in run.counterparties
+            ]
+            if lines:
+                out.print(f"{result.plan.name} ({mode}):")
+                for line in lines:
+                    out.print(f"  {line}")
         trade_bars = [s for s, src in result.market.mark_source.items() if src == "trade bars"]
         if trade_bars and result is results[-1]:
             out.print(

@@ -35,6 +35,14 @@ ISO-8601 strings in UTC or ms since the epoch)::
     take_profit = 9000              # optional take-profit-market
     add_margin = [{ at_price = 7500, amount = 200 }]   # or { at_margin_ratio = 0.8, ... }
 
+    insurance_fund = 0              # optional: the shared fund's opening balance
+    [[counterparties]]              # optional: other accounts on the venue (needs
+    name = "whale long 15x"         #   liquidation_model = "venue"): who gets
+    balance = 250000                #   auto-deleveraged, who goes bankrupt
+    margin_mode = "cross"           # or "isolated" (the same in every mode of the run)
+    positions = [{ symbol = "BTCUSDT", side = "long", leverage = 15,
+                   size = { notional = 3000000 }, at = "2025-10-10T21:00:00Z" }]
+
     [[variants]]                    # optional: the same plan with some fields changed
     name = "... at 5x"
     positions = [{ leverage = 5 }]  # merged into positions by index
@@ -59,6 +67,7 @@ from perpmargin.numeric import to_decimal
 from perpmargin.sim.intrabar import IntrabarOrder
 
 __all__ = [
+    "Counterparty",
     "MarginTrigger",
     "Plan",
     "PlanError",
@@ -186,6 +195,53 @@ class PositionPlan:
         return 1 if self.side == "long" else -1
 
 
+TRADER = "trader"
+"""The name of the plan's own account among the counterparties of a replay."""
+
+
+@dataclass(frozen=True)
+class Counterparty:
+    """Another account on the venue, holding positions the trader's plan does not control.
+
+    Counterparties share the clearinghouse and the insurance fund with the trader: their
+    bankruptcies can deleverage the trader, and the trader's can deleverage them. Their
+    positions are market entries at ``at`` (or the first bar) with a ``qty``, ``notional``
+    or ``margin`` size, held to the end (no stops, no margin triggers). ``margin_mode``
+    is theirs, the same in every mode the plan compares.
+    """
+
+    name: str
+    balance: Decimal
+    positions: tuple[PositionPlan, ...]
+    margin_mode: MarginModeName = "cross"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip() or self.name == TRADER:
+            raise PlanError(f"a counterparty needs a name other than {TRADER!r}, was {self.name!r}")
+        object.__setattr__(self, "balance", to_decimal(self.balance, "balance", positive=True))
+        if self.margin_mode not in ("isolated", "cross"):
+            raise PlanError(
+                f"{self.name}: margin_mode must be isolated or cross, was {self.margin_mode!r}"
+            )
+        positions = tuple(self.positions)
+        if not positions:
+            raise PlanError(f"{self.name}: a counterparty needs at least one position")
+        for p in positions:
+            if p.size.kind == "risk" or p.entry is not None:
+                raise PlanError(
+                    f"{self.name}: {p.symbol}: counterparties enter at market with a qty, "
+                    "notional or margin size"
+                )
+            if p.stop is not None or p.take_profit is not None or p.add_margin:
+                raise PlanError(
+                    f"{self.name}: {p.symbol}: counterparties hold their positions (no stop, "
+                    "take_profit or add_margin)"
+                )
+        if len({p.symbol for p in positions}) != len(positions):
+            raise PlanError(f"{self.name}: one position per symbol (one-way mode)")
+        object.__setattr__(self, "positions", positions)
+
+
 @dataclass(frozen=True)
 class Plan:
     """A whole scenario: account, venue, data, positions, and the modes to compare.
@@ -209,11 +265,31 @@ class Plan:
     end: int | None = None
     description: str = ""
     source: str = "<python>"
+    counterparties: tuple[Counterparty, ...] = ()
+    insurance_fund: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         if not self.name:
             raise PlanError("a plan needs a name")
         object.__setattr__(self, "balance", to_decimal(self.balance, "balance", positive=True))
+        object.__setattr__(
+            self,
+            "insurance_fund",
+            to_decimal(self.insurance_fund, "insurance_fund", non_negative=True),
+        )
+        counterparties = tuple(self.counterparties)
+        object.__setattr__(self, "counterparties", counterparties)
+        if counterparties and self.liquidation_model != "venue":
+            raise PlanError(
+                f"{self.name}: counterparties need liquidation_model = 'venue' (auto-"
+                "deleveraging is part of the venue's process)"
+            )
+        if len({c.name for c in counterparties}) != len(counterparties):
+            raise PlanError(f"{self.name}: counterparty names repeat")
+        for c in counterparties:
+            for p in c.positions:
+                if p.symbol not in self.bars:
+                    raise PlanError(f"{self.name}: {c.name}: no bars for {p.symbol}")
         modes = tuple(self.modes)
         if not modes or any(m not in ("isolated", "cross") for m in modes):
             raise PlanError(f"modes must be a non-empty list of isolated/cross, was {modes!r}")
@@ -277,6 +353,8 @@ _TOP_KEYS = {
     "marks",
     "positions",
     "variants",
+    "counterparties",
+    "insurance_fund",
 }
 _POSITION_KEYS = {
     "symbol",
@@ -359,6 +437,24 @@ def _position(raw: Any, where: str) -> PositionPlan:
     )
 
 
+def _counterparty(raw: Any, where: str) -> Counterparty:
+    if not isinstance(raw, Mapping):
+        raise PlanError(f"{where}: a counterparty is a table, was {raw!r}")
+    _check_keys(raw, {"name", "balance", "margin_mode", "positions"}, where)
+    for key in ("name", "balance", "positions"):
+        if key not in raw:
+            raise PlanError(f"{where}: missing {key}")
+    positions = raw["positions"]
+    if not isinstance(positions, Sequence) or isinstance(positions, str):
+        raise PlanError(f"{where}: positions must be an array of tables")
+    return Counterparty(
+        name=raw["name"],
+        balance=raw["balance"],
+        margin_mode=raw.get("margin_mode", "cross"),
+        positions=tuple(_position(p, f"{where}.positions[{i}]") for i, p in enumerate(positions)),
+    )
+
+
 def _files(raw: Any, table: str, base: Path | None) -> dict[str, str | Path]:
     if raw is None:
         return {}
@@ -386,6 +482,9 @@ def plan_from_dict(raw: Mapping[str, Any], *, base: Path | None = None, source: 
     positions = raw["positions"]
     if not isinstance(positions, Sequence) or isinstance(positions, str):
         raise PlanError(f"{where}: positions must be an array of tables")
+    counterparties = raw.get("counterparties", [])
+    if not isinstance(counterparties, Sequence) or isinstance(counterparties, str):
+        raise PlanError(f"{where}: counterparties must be an array of tables")
     try:
         return Plan(
             name=str(raw["name"]),
@@ -405,6 +504,11 @@ def plan_from_dict(raw: Mapping[str, Any], *, base: Path | None = None, source: 
             start=None if raw.get("start") is None else _time(raw["start"], f"{where}: start"),
             end=None if raw.get("end") is None else _time(raw["end"], f"{where}: end"),
             source=source or "<dict>",
+            counterparties=tuple(
+                _counterparty(c, f"{where}: counterparties[{i}]")
+                for i, c in enumerate(counterparties)
+            ),
+            insurance_fund=raw.get("insurance_fund", 0),
         )
     except PlanError as exc:
         msg = str(exc)

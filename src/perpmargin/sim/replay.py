@@ -35,6 +35,7 @@ import pandas as pd
 
 from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
+from perpmargin.engine.clearing import Clearinghouse, Deleveraging
 from perpmargin.engine.events import (
     Event,
     Fill,
@@ -60,11 +61,12 @@ from perpmargin.sim.data import (
     utc_text,
 )
 from perpmargin.sim.intrabar import waypoints
-from perpmargin.sim.plan import Plan, PlanError, PositionPlan
+from perpmargin.sim.plan import TRADER, Counterparty, Plan, PlanError, PositionPlan
 from perpmargin.venues.loader import load_venue
 from perpmargin.venues.schema import Venue
 
 __all__ = [
+    "CounterpartyOutcome",
     "LiquidationInfo",
     "MarketData",
     "ModeRun",
@@ -236,7 +238,8 @@ class PartialInfo:
 
 @dataclass(frozen=True)
 class TradeInfo:
-    """A fill the plan caused: ``kind`` is entry, stop, take_profit or close."""
+    """A fill on the trader's account: ``kind`` is entry, stop, take_profit, or adl (the
+    venue closed part of the position against a bankrupt counterparty)."""
 
     time: int
     kind: str
@@ -254,8 +257,10 @@ class Outcome:
 
     ``funding`` + is paid by the account; ``insurance_fund_net`` + went into the fund
     (fees and remaining margin), ``insurance_fund_draws`` is what the fund paid to cover
-    deficits (>= 0). ``max_drawdown`` is the largest fall of equity from a running peak
-    over every point the replay evaluated (intrabar included).
+    deficits (>= 0). ``deleveraged`` is the size of the trader's bankrupt legs the
+    counterparties took (auto-deleveraging); ``adl`` lists every deleveraging fill the
+    trader was in, on either side. ``max_drawdown`` is the largest fall of equity from a
+    running peak over every point the replay evaluated (intrabar included).
     """
 
     mode: MarginModeName
@@ -278,6 +283,7 @@ class Outcome:
     notes: tuple[str, ...]
     partial_liquidations: tuple[PartialInfo, ...] = ()
     deleveraged: Decimal = ZERO
+    adl: tuple[Deleveraging, ...] = ()
 
     @property
     def liquidated(self) -> bool:
@@ -290,6 +296,31 @@ class Outcome:
         return self.liquidations[0].time if self.liquidations else None
 
 
+@dataclass(frozen=True)
+class CounterpartyOutcome:
+    """How one counterparty account ended a mode's run (settle asset).
+
+    ``deleveraged`` is the size taken from its legs by auto-deleveraging (it was the
+    profitable side); ``bankrupt_deleveraged`` the size of its own bankrupt legs the
+    others took.
+    """
+
+    name: str
+    margin_mode: str
+    start_balance: Decimal
+    final_equity: Decimal
+    liquidations: tuple[LiquidationInfo, ...]
+    partial_liquidations: int
+    deleveraged: Decimal
+    bankrupt_deleveraged: Decimal
+    notes: tuple[str, ...]
+
+    @property
+    def pnl(self) -> Decimal:
+        """Final equity less the starting balance."""
+        return self.final_equity - self.start_balance
+
+
 @dataclass
 class ModeRun:
     """One mode's replay: the account (with its whole ledger), the outcome and the series.
@@ -299,12 +330,19 @@ class ModeRun:
     highest pool ratio inside the bar; 1 = liquidation), and per position ``<SYMBOL side>
     margin`` (isolated margin, or notional / leverage in cross) and ``<SYMBOL side> liq``
     (liquidation price, NaN when none), as float64.
+
+    With counterparties in the plan: ``counterparties`` says how each ended,
+    ``deleveragings`` lists every auto-deleveraging fill in order, and ``clearinghouse``
+    holds every account (``account`` is its ``"trader"``).
     """
 
     mode: MarginModeName
     account: Account
     outcome: Outcome
     series: pd.DataFrame
+    counterparties: tuple[CounterpartyOutcome, ...] = ()
+    deleveragings: tuple[Deleveraging, ...] = ()
+    clearinghouse: Clearinghouse | None = None
 
     @property
     def events(self) -> list[Event]:
@@ -322,6 +360,7 @@ class PlanResult:
     entry_prices: tuple[Decimal, ...]
     checks: tuple[TradeCheck | None, ...]
     runs: dict[str, ModeRun] = field(default_factory=dict)
+    counterparty_quantities: tuple[tuple[Decimal, ...], ...] = ()
 
 
 # ---------------------------------------------------------------------------- sizing
@@ -451,18 +490,41 @@ class _Run:
         mode: MarginModeName,
         quantities: tuple[Decimal, ...],
         fund: InsuranceFund | None,
+        counterparty_quantities: tuple[tuple[Decimal, ...], ...] = (),
     ) -> None:
         self.plan, self.venue, self.market, self.mode = plan, venue, market, mode
         self.symbols = plan.symbols
         settle = venue.symbol(plan.positions[0].symbol).settle
-        self.acct = Account(
-            venue,
-            plan.balance,
-            insurance_fund=fund,
-            time=int(market.times[0]),
-            settle=settle,
-            liquidation_model=plan.liquidation_model,
-        )
+        t0 = int(market.times[0])
+        if fund is None and plan.insurance_fund > 0:
+            fund = InsuranceFund.with_balance(plan.insurance_fund)
+        self.house: Clearinghouse | None = None
+        self.others: dict[str, Account] = {}
+        self.pending: list[tuple[Counterparty, PositionPlan, Decimal, int]] = []
+        self.other_notes: dict[str, list[str]] = {}
+        if plan.counterparties:
+            self.house = Clearinghouse(
+                venue, insurance_fund=fund, liquidation_model=plan.liquidation_model
+            )
+            self.acct = self.house.open_account(TRADER, plan.balance, settle=settle, time=t0)
+            for cp, qtys in zip(plan.counterparties, counterparty_quantities, strict=True):
+                other = self.house.open_account(cp.name, cp.balance, settle=settle, time=t0)
+                for pos, qty in zip(cp.positions, qtys, strict=True):
+                    if other.margin_mode(pos.symbol) != cp.margin_mode:
+                        other.set_margin_mode(pos.symbol, cp.margin_mode)
+                    other.set_leverage(pos.symbol, pos.leverage)
+                    self.pending.append((cp, pos, qty, _entry_index(plan, market, pos)))
+                self.others[cp.name] = other
+                self.other_notes[cp.name] = []
+        else:
+            self.acct = Account(
+                venue,
+                plan.balance,
+                insurance_fund=fund,
+                time=t0,
+                settle=settle,
+                liquidation_model=plan.liquidation_model,
+            )
         if plan.position_mode is not None and plan.position_mode != self.acct.position_mode:
             self.acct.set_position_mode(plan.position_mode)
         for pos in plan.positions:
@@ -495,13 +557,33 @@ class _Run:
     def _mark(self, marks: Mapping[str, Decimal], last: Mapping[str, Decimal]) -> None:
         self.markp.update(marks)
         self.last.update(last)
-        events = self.acct.mark(marks, last_prices=last, time=self.time)
+        if self.house is None:
+            events = self.acct.mark(marks, last_prices=last, time=self.time)
+        else:  # every account at the same marks; the trader's events include ADL fills
+            events = self.house.mark(marks, last_prices=last, time=self.time)[TRADER]
         self._after(events)
 
     def _after(self, events: list[Event]) -> None:
         for e in events:
             if isinstance(e, Fill) and e.order_id is not None:
                 self._on_fill(e)
+            elif isinstance(e, Fill) and e.liquidity == "adl":
+                self.trades.append(
+                    TradeInfo(
+                        self.time,
+                        "adl",
+                        e.symbol,
+                        e.position_side,
+                        e.quantity,
+                        e.price,
+                        e.fee,
+                        e.realized_pnl,
+                    )
+                )
+                if e.quantity_after == 0:
+                    for slot in self.slots:
+                        if slot.plan.symbol == e.symbol and slot.plan.side == e.position_side:
+                            slot.state = "done"
             elif isinstance(e, PartialLiquidation | Liquidation):
                 self.bar_ratio = max(self.bar_ratio, Decimal(1))  # the pool reached 1
                 if isinstance(e, PartialLiquidation):
@@ -719,6 +801,25 @@ class _Run:
             self._mark(marks, last)
             u0 = u_next
 
+    def _enter_counterparties(self, i: int) -> None:
+        """Open the counterparties' positions due at bar ``i`` at its open (market)."""
+        if not self.pending:
+            return
+        start = self.acct.next_seq
+        for cp, pos, qty, index in self.pending:
+            if index != i:
+                continue
+            try:
+                self.others[cp.name].open(
+                    pos.symbol, pos.side, qty, self.last[pos.symbol], time=self.time
+                )
+            except PerpMarginError as exc:
+                self.other_notes[cp.name].append(
+                    f"{utc_text(self.time)} {pos.symbol} {pos.side}: entry refused: {exc}"
+                )
+        self.pending = [p for p in self.pending if p[3] != i]
+        self._after(self.acct.events_since(start))
+
     def _exposure(self, s: str) -> tuple[int, int]:
         net = self.acct.net_quantity(s)
         hint = 0
@@ -740,8 +841,14 @@ class _Run:
         for slot in self.slots:
             if slot.state == "waiting" and slot.index == i:
                 self._enter(slot)
+        self._enter_counterparties(i)
         for s, rate in sorted(market.funding.get(i, {}).items()):
-            self._after(self.acct.settle_funding(s, rate, time=self.time))
+            start = self.acct.next_seq
+            self.acct.settle_funding(s, rate, time=self.time)
+            for other in self.others.values():
+                if other.position(s) is not None:
+                    other.settle_funding(s, rate, time=self.time)
+            self._after(self.acct.events_since(start))
         paths = {}
         for s in self.symbols:
             exposure, hint = self._exposure(s)
@@ -800,23 +907,40 @@ class _Run:
             row[f"{key} margin"], row[f"{key} liq"] = self._leg_now(slot)
         return row
 
+    def counterparty_outcomes(self) -> tuple[CounterpartyOutcome, ...]:
+        """Each counterparty's end of the run."""
+        house = self.house
+        if house is None:
+            return ()
+        out = []
+        for cp in self.plan.counterparties:
+            acct = self.others[cp.name]
+            ledger = acct.ledger
+            out.append(
+                CounterpartyOutcome(
+                    name=cp.name,
+                    margin_mode=cp.margin_mode,
+                    start_balance=cp.balance,
+                    final_equity=acct.equity,
+                    liquidations=_liquidations(ledger),
+                    partial_liquidations=sum(
+                        1 for e in ledger if isinstance(e, PartialLiquidation)
+                    ),
+                    deleveraged=sum(
+                        (d.quantity for d in house.deleveragings if d.counterparty == cp.name),
+                        ZERO,
+                    ),
+                    bankrupt_deleveraged=sum(
+                        (d.quantity for d in house.deleveragings if d.bankrupt == cp.name), ZERO
+                    ),
+                    notes=tuple(self.other_notes[cp.name]),
+                )
+            )
+        return tuple(out)
+
     def outcome(self) -> Outcome:
         ledger = self.acct.ledger
-        liqs = tuple(
-            LiquidationInfo(
-                e.time or 0,
-                e.symbol,
-                e.position_side,
-                e.mark_price,
-                e.bankruptcy_price,
-                -(e.realized_pnl - e.liquidation_fee)
-                if e.margin_mode == "cross"
-                else -e.isolated_margin_delta - e.cross_wallet_delta,
-                e.liquidation_fee,
-            )
-            for e in ledger
-            if isinstance(e, Liquidation)
-        )
+        liqs = _liquidations(ledger)
         draws = ZERO
         for e in ledger:
             if isinstance(e, Liquidation | FundingSettled) and e.insurance_fund_delta < 0:
@@ -861,6 +985,11 @@ class _Run:
                 if isinstance(e, PartialLiquidation)
             ),
             deleveraged=sum((e.deleveraged for e in ledger if isinstance(e, Liquidation)), ZERO),
+            adl=tuple(
+                d
+                for d in (self.house.deleveragings if self.house is not None else ())
+                if TRADER in (d.bankrupt, d.counterparty)
+            ),
             notes=tuple(self.notes)
             + tuple(
                 f"{utc_text(e.time)} order {e.order_id} cancelled: {e.reason}"
@@ -868,6 +997,24 @@ class _Run:
                 if isinstance(e, OrderCancelled) and e.reason.startswith("rejected")
             ),
         )
+
+
+def _liquidations(ledger: tuple[Event, ...]) -> tuple[LiquidationInfo, ...]:
+    return tuple(
+        LiquidationInfo(
+            e.time or 0,
+            e.symbol,
+            e.position_side,
+            e.mark_price,
+            e.bankruptcy_price,
+            -(e.realized_pnl - e.liquidation_fee)
+            if e.margin_mode == "cross"
+            else -e.isolated_margin_delta - e.cross_wallet_delta,
+            e.liquidation_fee,
+        )
+        for e in ledger
+        if isinstance(e, Liquidation)
+    )
 
 
 def replay(
@@ -900,6 +1047,10 @@ def replay(
         quantities=tuple(q for q, _, _ in sized),
         entry_prices=tuple(e for _, e, _ in sized),
         checks=tuple(c for _, _, c in sized),
+        counterparty_quantities=tuple(
+            tuple(_size(plan, v, data, pos)[0] for pos in cp.positions)
+            for cp in plan.counterparties
+        ),
     )
     n = len(data)
     show = (
@@ -909,7 +1060,7 @@ def replay(
     with bar_ctx as advance:
         for mode in plan.modes:
             fund = insurance_fund() if insurance_fund is not None else None
-            run = _Run(plan, v, data, mode, result.quantities, fund)
+            run = _Run(plan, v, data, mode, result.quantities, fund, result.counterparty_quantities)
             rows = []
             for i in range(n):
                 run.run_bar(i)
@@ -919,7 +1070,15 @@ def replay(
             advance(n % 256)
             series = pd.DataFrame(rows)
             series["time"] = series["time"].astype("int64")
-            result.runs[mode] = ModeRun(mode, run.acct, run.outcome(), series)
+            result.runs[mode] = ModeRun(
+                mode,
+                run.acct,
+                run.outcome(),
+                series,
+                counterparties=run.counterparty_outcomes(),
+                deleveragings=tuple(run.house.deleveragings) if run.house is not None else (),
+                clearinghouse=run.house,
+            )
     return result
 
 
