@@ -125,3 +125,63 @@ def test_counter_based_normals_are_standard_and_independent():
         assert abs(np.corrcoef(x, y)[0, 1]) < 4 / np.sqrt(n)
     assert normal(7, 5, 6, 0) == a[5, 0]  # even step: first of the pair 3
     assert normal(7, 5, 7, 0) == a[5, 1]  # odd step: second
+
+
+def _inverse_plan(side):
+    from perpmargin.sim.plan import plan_from_dict
+
+    return plan_from_dict(
+        {
+            "name": f"inverse {side}",
+            "venue": "binance-coinm",
+            "balance": "1",
+            # the COIN-M perpetual tracks the same index; no COIN-M bars are bundled
+            "bars": {"BTCUSD_PERP": "binance-btcusdt-perp-15m-2020-03-12.csv"},
+            "positions": [
+                {"symbol": "BTCUSD_PERP", "side": side, "leverage": 5, "size": {"margin": "0.3"}}
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("side", ["long", "short"])
+def test_inverse_paths_match_the_exact_engine_in_the_coin(side):
+    """An inverse position is walked in x = 1 / price; along the same real prices the
+    Decimal engine (money in BTC) gives the same liquidation step and final equity."""
+    plan = _inverse_plan(side)
+    base = setup_from_plan(plan)
+    setup = dataclasses.replace(base, step_vol=base.step_vol * 3)
+    paths, steps = 30, 200
+    res = montecarlo(setup, paths=paths, steps=steps, seed=7)
+    logp = log_price_paths(setup, paths=paths, steps=steps, seed=7)
+    # the price, not its reciprocal, is driftless: log price drifts by -sigma^2/2 a step
+    # (with x's drift the mean would sit 8 standard errors higher)
+    sigma2_t = float(setup.step_vol[0]) ** 2 * steps
+    expected = -setup.log_s0[0] - 0.5 * sigma2_t
+    assert abs(logp[:, -1, 0].mean() - expected) < 4 * np.sqrt(sigma2_t / paths)
+    venue = pm.load_venue("binance-coinm")
+    result = pm.replay_plan(plan)  # its sizes: contracts at the first open
+    (qty,) = result.quantities
+    (entry,) = result.entry_prices
+    liquidated = {"isolated": 0, "cross": 0}
+    for p in range(paths):
+        for mode, step_arr, final_arr in (
+            ("isolated", res.iso_step, res.iso_final),
+            ("cross", res.cross_step, res.cross_final),
+        ):
+            acct = pm.Account(venue, balance=1, settle="BTC")
+            acct.set_margin_mode("BTCUSD_PERP", mode)
+            acct.set_leverage("BTCUSD_PERP", 5)
+            acct.open("BTCUSD_PERP", side, qty, entry)
+            liquidated_at = -1
+            for t in range(steps):
+                price = Decimal(repr(float(np.exp(logp[p, t, 0]))))
+                events = acct.mark({"BTCUSD_PERP": price})
+                if liquidated_at < 0 and any(type(e).__name__ == "Liquidation" for e in events):
+                    liquidated_at = t
+            assert liquidated_at == step_arr[p], (mode, p)
+            # the engine books each amount in satoshis (1e-8 BTC): fee, PnL, liquidation fee
+            assert float(acct.equity) == pytest.approx(final_arr[p], rel=1e-9, abs=3e-8)
+            liquidated[mode] += liquidated_at >= 0
+    assert 0 < liquidated["isolated"] < paths  # both outcomes occur: the test can fail
+    assert liquidated["cross"] <= liquidated["isolated"]

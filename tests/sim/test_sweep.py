@@ -82,3 +82,44 @@ def test_grid_of_leverage_and_mode():
         assert liquidated == sorted(liquidated, reverse=True)
     with pytest.raises(PlanError):
         sweep(pm.load_plans("pair-2022-11-08")[0])
+
+
+@pytest.mark.parametrize(
+    ("side", "leverage", "stop", "take_profit"),
+    [
+        ("long", 5, None, None),  # liquidated in the crash, isolated before cross
+        ("long", 20, 7000, None),  # a stop below: which comes first
+        ("short", 10, None, None),
+        ("short", 3, 9000, 5000),  # a take-profit in the crash
+    ],
+)
+def test_inverse_plans_equal_the_exact_replay(side, leverage, stop, take_profit):
+    """BTCUSD_PERP (100 USD contracts, money in BTC) on the 2020-03-12 bars and funding
+    (the COIN-M perpetual tracks the same index; no COIN-M bars are bundled)."""
+    from perpmargin.sim.plan import plan_from_dict
+
+    position = {"symbol": "BTCUSD_PERP", "side": side, "leverage": leverage}
+    position["size"] = {"margin": "0.3"}
+    if stop is not None:
+        position["stop"] = stop
+    if take_profit is not None:
+        position["take_profit"] = take_profit
+    plan = plan_from_dict(
+        {
+            "name": "inverse",
+            "venue": "binance-coinm",
+            "balance": "1",
+            "bars": {"BTCUSD_PERP": "binance-btcusdt-perp-15m-2020-03-12.csv"},
+            "funding": {"BTCUSD_PERP": "binance-btcusdt-perp-funding-2020-03-12.csv"},
+            "positions": [position],
+        }
+    )
+    exact = _exact(plan)
+    fast = sweep(plan)
+    assert len(fast) == len(exact) == 2
+    for _, row in fast.iterrows():
+        bar, equity = exact[row["mode"]]
+        assert row["liquidation_bar"] == bar, row["mode"]
+        # the engine books each amount in satoshis (1e-8 BTC)
+        assert row["final_equity"] == pytest.approx(equity, rel=1e-9, abs=5e-8)
+    assert fast["quantity"].iloc[0] == replay(plan).quantities[0]  # in contracts

@@ -16,6 +16,12 @@ price (what is left after the liquidation fee goes to the fund or the trader, as
 venue says); the cross account is checked at every step (one position: against its
 static liquidation price). Funding is not simulated.
 
+Inverse (coin-margined) symbols are simulated in x = 1 / price, where their positions
+are linear (the identity of :func:`perpmargin.engine.math.price_for_pnl` and the fast
+path): log x = -log price, so the returns, their correlation with other symbols and the
+jumps are the data's own with the sign flipped, and the GBM drift is +sigma^2/2 so the
+price itself stays driftless. Money is then in the coin.
+
 Random numbers are counter-based (:mod:`perpmargin.sim.mc_kernels`): ``seed`` and the
 path index fix a path, so every backend, chunking and thread count gives the same
 numbers. Backends: ``"numba"`` (default, parallel), ``"numpy"`` (reference),
@@ -26,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -47,7 +53,12 @@ _MODELS = {"gbm": 0, "jump": 1, "bootstrap": 2}
 
 @dataclass(frozen=True)
 class Setup:
-    """Everything the kernel needs, as arrays (see :func:`setup_from_plan`)."""
+    """Everything the kernel needs, as arrays (see :func:`setup_from_plan`).
+
+    Prices are the kernel's variable: the price of a linear symbol, 1 / price of an
+    inverse one (``inverse[s]``); ``qty``/``entry``/``margin`` are the positions as
+    linear ones in that variable, money in the settle asset.
+    """
 
     symbols: tuple[str, ...]
     log_s0: np.ndarray
@@ -66,6 +77,19 @@ class Setup:
     balance: float
     remainder_to_trader: bool
     open_fees: float
+    inverse: np.ndarray | None = None
+
+    @property
+    def flip(self) -> np.ndarray:
+        """-1 for inverse symbols (the kernel walks log(1 / price)), +1 for linear ones."""
+        if self.inverse is None:
+            return np.ones(self.log_s0.size)
+        return np.where(self.inverse, -1.0, 1.0)
+
+    @property
+    def drift(self) -> np.ndarray:
+        """GBM drift of the kernel's log variable per step: the price is a martingale."""
+        return -0.5 * self.step_vol * self.step_vol * self.flip
 
     @property
     def chol(self) -> np.ndarray:
@@ -88,9 +112,11 @@ def setup_from_plan(
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
     symbols = tuple(plan.symbols)
+    inverse = np.array([v.symbol(s).inverse_value is not None for s in symbols])
+    flip = np.where(inverse, -1.0, 1.0)
     closes = np.array([[float(b[3]) for b in data.trade[s]] for s in symbols]).T
     opens0 = np.array([float(data.trade[s][0][0]) for s in symbols])
-    rets = np.diff(np.log(np.vstack([opens0, closes])), axis=0)
+    rets = np.diff(np.log(np.vstack([opens0, closes])), axis=0) * flip
     vol = rets.std(axis=0, ddof=1)
     corr = np.corrcoef(rets.T) if len(symbols) > 1 else np.ones((1, 1))
     if jump is None:
@@ -104,19 +130,22 @@ def setup_from_plan(
         )
     else:
         prob, mu, sd = (np.full(len(symbols), float(x)) for x in jump)
-    tiers = TierArrays.from_venue(v, symbols)
+    # positions as linear ones in the kernel's variable: tiers need no contract value
+    tiers = replace(TierArrays.from_venue(v, symbols), contract_value=None)
     sym, qty, entry, margin, fees = [], [], [], [], 0.0
     for pos in plan.positions:
         q, e, _ = _size(plan, v, data, pos)
-        notional = q * e
-        sym.append(tiers.index(v.symbol(pos.symbol).symbol))
-        qty.append(float(q) * pos.sign)
-        entry.append(float(e))
-        margin.append(float(notional / pos.leverage))
-        fees += float(notional * v.taker_fee_rate)
+        spec = v.symbol(pos.symbol)
+        cv = spec.inverse_value
+        value = q * e if cv is None else q * cv / e  # settle asset
+        sym.append(tiers.index(spec.symbol))
+        qty.append(float(q) * pos.sign * (1.0 if cv is None else -float(cv)))
+        entry.append(float(e) if cv is None else 1.0 / float(e))
+        margin.append(float(value / pos.leverage))
+        fees += float(value * v.taker_fee_rate)
     return Setup(
         symbols=symbols,
-        log_s0=np.log(opens0),
+        log_s0=np.log(opens0) * flip,
         step_vol=vol,
         corr=corr,
         jump_prob=np.asarray(prob, dtype=float),
@@ -132,6 +161,7 @@ def setup_from_plan(
         balance=float(plan.balance) - fees,
         remainder_to_trader=v.liquidation.remainder_to == "trader",
         open_fees=fees,
+        inverse=inverse,
     )
 
 
@@ -261,7 +291,6 @@ def _run_chunk(
         np.empty(count, dtype=np.int64),
         np.empty(count),
     )
-    vol = setup.step_vol
     mc_kernels.mc_kernel(
         seed,
         start,
@@ -269,7 +298,7 @@ def _run_chunk(
         steps,
         _MODELS[model],
         setup.log_s0,
-        -0.5 * vol * vol,
+        setup.drift,
         setup.chol,
         setup.jump_prob,
         setup.jump_mu,
@@ -369,12 +398,13 @@ def montecarlo(
 def log_price_paths(
     setup: Setup, *, paths: int, steps: int, model: Model = "gbm", seed: int = 0, block: int = 60
 ) -> np.ndarray:
-    """The log prices the kernel walks, ``[path, step, asset]`` (numpy; for checks)."""
+    """The log prices along the kernel's paths, ``[path, step, asset]`` (numpy; for
+    checks). Real prices: an inverse symbol's log(1 / price) is turned back."""
     from perpmargin.sim.mc_kernels import normal, uniform
 
     out = np.empty((paths, steps, setup.log_s0.size))
     chol = setup.chol
-    vol = setup.step_vol
+    drift = setup.drift
     for p in range(paths):
         x = setup.log_s0.copy()
         b0 = 0
@@ -385,7 +415,7 @@ def log_price_paths(
                 x = x + setup.returns[b0 + t % block]
             else:
                 z = np.array([normal(seed, p, t, s) for s in range(x.size)])
-                x = x + (-0.5 * vol * vol) + chol @ z
+                x = x + drift + chol @ z
                 if model == "jump":
                     for s in range(x.size):
                         if uniform(seed, p, t, 4 * s + 2) <= setup.jump_prob[s]:
@@ -393,4 +423,4 @@ def log_price_paths(
                                 seed, p, t, s + x.size
                             )
             out[p, t] = x
-    return out
+    return out * setup.flip

@@ -9,6 +9,11 @@ as the exact replay finds it) hit at their own price, liquidation first on a tie
 Isolated liquidation costs the margin (the rest after the fee goes to the trader only
 where the venue says so); cross liquidation takes the account.
 
+Inverse (coin-margined) symbols run in x = 1 / price, where the position is linear
+(side flipped, size x contract value, bars inverted: the high is 1 / low); the kernel
+only needs to know it for the funding sign and to round the liquidation price to the
+tick in price. Money is then in the coin.
+
 Limits: one position per plan (one symbol, no add-margin triggers, no limit entries);
 trade bars stand in for the mark.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
@@ -47,12 +53,20 @@ def _liq(
     by_qty: np.ndarray,
     fee: np.ndarray,
     fee_bk: np.ndarray,
+    inverse: bool,
 ) -> float:
     p = _liq_price_one(s, q, e, c, c, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk)
     if math.isnan(p):
         return p
     # the first tick the move reaches: a long's liquidation price rounds down
-    return math.floor(p / tick + 1e-9) * tick if q > 0 else math.ceil(p / tick - 1e-9) * tick
+    if not inverse:
+        return math.floor(p / tick + 1e-9) * tick if q > 0 else math.ceil(p / tick - 1e-9) * tick
+    # p is 1 / price; q > 0 here is a short in the price, whose price rounds up
+    price = 1.0 / p
+    price = (
+        math.ceil(price / tick - 1e-9) * tick if q > 0 else math.floor(price / tick + 1e-9) * tick
+    )
+    return 1.0 / max(price, tick)
 
 
 @njit(cache=True, parallel=True)
@@ -69,6 +83,7 @@ def sweep_kernel(
     liq_fee: float,
     to_trader: bool,
     tick: float,
+    inverse: bool,
     upper: np.ndarray,
     mmr: np.ndarray,
     amount: np.ndarray,
@@ -80,7 +95,10 @@ def sweep_kernel(
     exit_bar: np.ndarray,
     final_equity: np.ndarray,
 ) -> None:
-    """Replay every combination ``c`` (signed ``qty[c]``; NaN stop / take-profit: none)."""
+    """Replay every combination ``c`` (signed ``qty[c]``; NaN stop / take-profit: none).
+
+    ``inverse``: prices are 1 / price and ``qty`` the linear size in them (see the module).
+    """
     n_bars = ohlc.shape[0]
     for c in prange(qty.size):
         q = qty[c]
@@ -96,7 +114,7 @@ def sweep_kernel(
         lb = -1
         xb = -1
         coll = wallet if cross[c] else margin
-        liq = _liq(0, q, e, coll, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk)
+        liq = _liq(0, q, e, coll, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk, inverse)
         sp = stop[c]
         tp = take_profit[c]
         last = e
@@ -147,7 +165,9 @@ def sweep_kernel(
                     xb = i
                     break
                 if k == 0 and rates[i] != 0.0:  # funding at the open's mark
-                    pay = q * o * rates[i]
+                    pay = q * o * rates[i]  # a long pays a positive rate
+                    if inverse:  # ... and an inverse long is short in 1 / price
+                        pay = -pay
                     if cross[c]:
                         wallet -= pay
                         coll = wallet
@@ -155,7 +175,19 @@ def sweep_kernel(
                         margin -= pay
                         coll = margin
                     liq = _liq(
-                        0, q, e, coll, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk
+                        0,
+                        q,
+                        e,
+                        coll,
+                        tick,
+                        upper,
+                        mmr,
+                        amount,
+                        n_tiers,
+                        by_qty,
+                        fee,
+                        fee_bk,
+                        inverse,
                     )
                     crossed = (not math.isnan(liq)) and (o <= liq if long else o >= liq)
                     if crossed:  # funding pushed it over at this very mark
@@ -200,8 +232,13 @@ def sweep_arrays(
     taker: float,
     to_trader: bool,
     tick: float,
+    inverse: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The kernel on plain arrays: returns (liquidation bar, exit bar, final equity)."""
+    """The kernel on plain arrays: returns (liquidation bar, exit bar, final equity).
+
+    ``inverse``: ``ohlc``, ``stop``, ``take_profit`` are 1 / price (open, 1/low, 1/high,
+    close) and ``qty`` is -(signed contracts) x contract value; ``tiers`` without
+    contract values; ``tick`` stays the price tick."""
     n = qty.size
     out = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n))
     sweep_kernel(
@@ -217,6 +254,7 @@ def sweep_arrays(
         float(tiers.liquidation_fee[0]),
         to_trader,
         tick,
+        inverse,
         *tiers.args(),
         *out,
     )
@@ -248,7 +286,8 @@ def sweep(
     data = market if market is not None else load_market(plan)
     venue = load_venue(plan.venue)
     spec = venue.symbol(pos.symbol)
-    tiers = TierArrays.from_venue(venue, [pos.symbol])
+    cv = spec.inverse_value
+    tiers = replace(TierArrays.from_venue(venue, [pos.symbol]), contract_value=None)
     ohlc, rates = _bars_and_rates(plan, data)
     entry = Decimal(repr(float(ohlc[0, 0])))
     combos = list(
@@ -259,32 +298,42 @@ def sweep(
             modes or list(plan.modes),
         )
     )
+    # value of one unit at the entry, in the settle asset: the price, or cv / price
+    unit = entry if cv is None else cv / entry
     qty = []
     for lev, margin, _, _ in combos:
         if pos.size.kind == "margin":
-            raw = Decimal(repr(margin)) * Decimal(repr(lev)) / entry
+            raw = Decimal(repr(margin)) * Decimal(repr(lev)) / unit
         elif pos.size.kind == "qty":
             raw = pos.size.value
         elif pos.size.kind == "notional":
-            raw = pos.size.value / entry
+            raw = pos.size.value / unit
         else:
             raise PlanError("sweep sizes by margin, qty or notional, not risk")
         q = (raw / spec.step_size).to_integral_value(rounding="ROUND_DOWN") * spec.step_size
         qty.append(float(q) * pos.sign)
     frame = pd.DataFrame(combos, columns=["leverage", "margin", "stop", "mode"])
+    stop = frame["stop"].to_numpy(dtype=float, na_value=np.nan)
+    take = np.full(len(frame), np.nan if pos.take_profit is None else float(pos.take_profit))
+    signed = np.array(qty)
+    if cv is not None:  # linear in x = 1 / price
+        ohlc = 1.0 / ohlc[:, [0, 2, 1, 3]]
+        stop, take = 1.0 / stop, 1.0 / take
+        signed = -signed * float(cv)
     liq, exit_, final = sweep_arrays(
         ohlc,
         rates,
-        np.array(qty),
+        signed,
         frame["leverage"].to_numpy(dtype=float),
-        frame["stop"].to_numpy(dtype=float, na_value=np.nan),
-        np.full(len(frame), np.nan if pos.take_profit is None else float(pos.take_profit)),
+        stop,
+        take,
         (frame["mode"] == "cross").to_numpy(),
         balance=float(plan.balance),
         tiers=tiers,
         taker=float(venue.taker_fee_rate),
         to_trader=venue.liquidation.remainder_to == "trader",
         tick=float(spec.tick_size),
+        inverse=cv is not None,
     )
     frame["quantity"] = np.abs(qty)
     frame["liquidation_bar"] = liq
