@@ -89,7 +89,8 @@ class Setup:
     @property
     def drift(self) -> np.ndarray:
         """GBM drift of the kernel's log variable per step: the price is a martingale."""
-        return -0.5 * self.step_vol * self.step_vol * self.flip
+        drift: np.ndarray = -0.5 * self.step_vol * self.step_vol * self.flip
+        return drift
 
     @property
     def chol(self) -> np.ndarray:
@@ -423,4 +424,5 @@ def log_price_paths(
                                 seed, p, t, s + x.size
                             )
             out[p, t] = x
-    return out * setup.flip
+    prices: np.ndarray = out * setup.flip
+    return prices
