@@ -339,3 +339,83 @@ def test_mixed_settle_currencies_are_refused(bundle):
     bundle["positions"].append(pos)
     with pytest.raises(pm.InvalidInput, match="USDC, USDT"):
         _import(bundle)
+
+
+# ---------------------------------------------------------------- inverse (coin-margined)
+
+COINM = FIXTURES / "binance-coinm-bundle.json"
+
+
+@pytest.fixture
+def coinm_bundle():
+    return json.loads(COINM.read_text())
+
+
+def test_a_real_coinm_position_is_imported_and_reconciles(coinm_bundle):
+    """Binance's own figures for the position (see the fixture's comment): the liquidation
+    price to within a tick, the uPnL and the isolated margin to the satoshi."""
+    imp = _import(coinm_bundle)
+    assert imp.venue.id.startswith("binance-coinm")  # chosen from BTC/USD:BTC
+    assert imp.settle == "BTC"
+    assert imp.account.settle == "BTC"
+    view = imp.account.position("BTCUSD_PERP")
+    assert view.quantity == 2  # contracts, not contracts x 100
+    assert view.isolated_margin == D("0.00268058")
+    assert view.unrealized_pnl.quantize(D("1e-8"), rounding="ROUND_DOWN") == D("0.00006413")
+    rows = {r.field: r for r in interop.reconcile(imp)}
+    liq = rows["liquidationPrice"]
+    assert liq.status == "match"
+    assert liq.computed == D("25119.9")  # a long's price rounded down to the 0.1 tick
+    assert rows["unrealizedPnl"].status == "match"
+    assert "maintenanceMargin" not in rows
+
+
+def test_inverse_export_keeps_contracts_and_the_coin_notional(coinm_bundle):
+    imp = _import(coinm_bundle)
+    (out,) = interop.positions_to_ccxt(imp.account, numbers="str")
+    src = coinm_bundle["positions"][0]
+    assert D(out["contracts"]) == src["contracts"]
+    assert D(out["contractSize"]) == src["contractSize"]
+    # Binance prints notionalValue to 8 places (2 x 100 / mark = 0.0052489229...)
+    assert D(out["notional"]).quantize(D("1e-8"), rounding="ROUND_DOWN") == D("0.00524892")
+    assert interop.balance_to_ccxt(imp.account)["info"]["walletBalance"] == pytest.approx(0.01)
+    assert "BTC" in interop.balance_to_ccxt(imp.account)
+    doc = json.loads(json.dumps({"positions": [out], "wallet_balance": "0.01"}))
+    again = _import(doc, venue="binance-coinm")
+    assert again.account.snapshot().legs == imp.account.snapshot().legs
+
+
+def test_an_inverse_market_is_read_as_one(coinm_bundle):
+    """A COIN-M market added to a USDⓈ-M venue file becomes an inverse spec with steps in
+    contracts; a market whose kind contradicts the venue file is refused."""
+    market = coinm_bundle["markets"][0]
+    tiers = {"BTC/USD:BTC": [{"minNotional": 0, "maxNotional": 5, "maintenanceMarginRate": 0.004,
+                              "maxLeverage": 125}]}  # fmt: skip
+    v = interop.venue_from_ccxt("binance-usdm", markets=[market], leverage_tiers=tiers)
+    spec = v.symbol("BTC/USD:BTC")
+    assert spec.contract == "inverse"
+    assert spec.inverse_value == 100
+    assert (spec.step_size, spec.min_quantity) == (1, 1)
+    linear = dict(market, linear=True, inverse=False)
+    with pytest.raises(CcxtFormatError, match="linear but binance-coinm lists"):
+        interop.venue_from_ccxt("binance-coinm", markets=[linear])
+    with pytest.raises(CcxtFormatError, match="both"):
+        interop.venue_from_ccxt("binance-coinm", markets=[dict(market, linear=True)])
+    no_size = {k: v for k, v in market.items() if k != "contractSize"}
+    with pytest.raises(CcxtFormatError, match="contractSize"):
+        interop.venue_from_ccxt("binance-usdm", markets=[no_size], leverage_tiers=tiers)
+
+
+def test_bad_inverse_positions_are_refused(coinm_bundle):
+    doc = copy.deepcopy(coinm_bundle)
+    doc["positions"][0]["contractSize"] = 10
+    with pytest.raises(CcxtFormatError, match="contractSize 10 differs"):
+        _import(doc)
+    doc = copy.deepcopy(coinm_bundle)
+    doc["positions"][0]["contracts"] = 2.5
+    with pytest.raises(CcxtFormatError, match="not a multiple"):
+        _import(doc)
+    with pytest.raises(pm.UnknownSymbol):  # the linear venue does not list it
+        _import(coinm_bundle, venue="binance-usdm")
+    assert interop.venue_for_exchange("bybit", ["BTC/USD:BTC"]) == "bybit-inverse"
+    assert interop.venue_for_exchange("bybit", ["BTC/USD:BTC", "ETH/USDT:USDT"]) == "bybit-linear"

@@ -18,6 +18,7 @@ from pathlib import Path
 from perpmargin.interop.ccxt_format import CcxtFormatError
 from perpmargin.interop.ccxt_in import (
     CCXT_EXCHANGE_VENUES,
+    CCXT_INVERSE_VENUES,
     ImportedAccount,
     ImportedPosition,
     account_from_ccxt,
@@ -31,6 +32,7 @@ from perpmargin.interop.reconcile import ReconcileRow, largest_difference, recon
 
 __all__ = [
     "CCXT_EXCHANGE_VENUES",
+    "CCXT_INVERSE_VENUES",
     "CcxtFormatError",
     "ImportedAccount",
     "ImportedPosition",
@@ -62,7 +64,13 @@ def import_bundle(
     doc = load_ccxt_bundle(bundle) if isinstance(bundle, str | Path) else dict(bundle)
     name = venue or doc.get("venue")
     if name is None and doc.get("exchange") is not None:
-        name = venue_for_exchange(str(doc["exchange"]))
+        positions = doc.get("positions")
+        symbols = [
+            str(p["symbol"])
+            for p in (positions if isinstance(positions, list) else [])
+            if isinstance(p, dict) and isinstance(p.get("symbol"), str)
+        ]
+        name = venue_for_exchange(str(doc["exchange"]), symbols)
     if name is None:
         raise InvalidInput("which venue? pass --venue (e.g. binance-usdm) or put it in the file")
     kind = doc.get("balance_kind", "equity")

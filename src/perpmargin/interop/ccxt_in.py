@@ -3,7 +3,9 @@
 
 What is read, per ccxt structure (https://docs.ccxt.com, Unified API):
 
-- **Position**: ``symbol``, ``side``, ``contracts`` (x ``contractSize`` = base quantity),
+- **Position**: ``symbol``, ``side``, ``contracts`` (x ``contractSize`` = base quantity
+  for a linear contract; an inverse contract's quantity is the contracts themselves,
+  each worth ``contractSize`` USD),
   ``entryPrice``, ``markPrice`` (or ``lastPrice``), ``marginMode`` (or the older
   ``isolated`` flag), ``leverage``, ``hedged``; for an isolated position its margin
   without uPnL is ``info.isolatedWallet`` (Binance's raw field), else ``positionMargin``
@@ -26,6 +28,10 @@ What is read, per ccxt structure (https://docs.ccxt.com, Unified API):
 - **Market**: ``id``, ``symbol``, ``base``, ``quote``, ``settle``, ``linear``/``inverse``,
   ``contractSize``, ``precision.price`` / ``precision.amount`` (tick sizes, ccxt 4's
   ``TICK_SIZE`` precision mode; amounts in contracts), ``limits.amount.min/max``.
+  Inverse (coin-margined) markets keep quantities in contracts and their tiers in the
+  coin (Binance COIN-M brackets, Bybit inverse risk limits).
+- **Balance and money** are in the positions' settle currency (USDT, USDC, or the coin
+  of inverse contracts); one import is one collateral pool.
 
 The venue's rules (fees, liquidation process, mode switching) come from the bundled or
 given venue file; imported tiers and markets replace that file's tables for their
@@ -50,6 +56,7 @@ from perpmargin.venues.schema import MarginMode, SymbolSpec, TierBasis, Venue
 
 __all__ = [
     "CCXT_EXCHANGE_VENUES",
+    "CCXT_INVERSE_VENUES",
     "ImportedAccount",
     "ImportedPosition",
     "account_from_ccxt",
@@ -61,6 +68,7 @@ __all__ = [
 CCXT_EXCHANGE_VENUES: Mapping[str, str] = {
     "binance": "binance-usdm",
     "binanceusdm": "binance-usdm",
+    "binancecoinm": "binance-coinm",
     "bybit": "bybit-linear",
     "okx": "okx-swap",
     "gate": "gate-futures",
@@ -81,8 +89,28 @@ _REPORTED = (
 )
 
 
-def venue_for_exchange(exchange_id: str) -> str:
-    """The bundled venue for a ccxt exchange id (``"binanceusdm"`` -> ``"binance-usdm"``)."""
+CCXT_INVERSE_VENUES: Mapping[str, str] = {
+    "binance": "binance-coinm",
+    "binancecoinm": "binance-coinm",
+    "bybit": "bybit-inverse",
+}
+"""ccxt exchange id -> bundled venue file of its inverse (coin-margined) perpetuals."""
+
+
+def _inverse_symbol(ccxt_symbol: str) -> bool:
+    """``BASE/QUOTE:SETTLE`` with the settle currency the base (``BTC/USD:BTC``)."""
+    base, _, rest = ccxt_symbol.partition("/")
+    return bool(base) and rest.partition(":")[2] == base
+
+
+def venue_for_exchange(exchange_id: str, symbols: Sequence[str] = ()) -> str:
+    """The bundled venue for a ccxt exchange id (``"binanceusdm"`` -> ``"binance-usdm"``);
+    when every one of ``symbols`` (ccxt symbols) is coin-margined (``BTC/USD:BTC``), the
+    exchange's inverse venue (``"bybit"`` -> ``"bybit-inverse"``)."""
+    if symbols and all(_inverse_symbol(s) for s in symbols):
+        inverse = CCXT_INVERSE_VENUES.get(exchange_id)
+        if inverse is not None:
+            return inverse
     try:
         return CCXT_EXCHANGE_VENUES[exchange_id]
     except KeyError:
@@ -139,13 +167,12 @@ def _market_fields(market: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The SymbolSpec fields a market gives (tick, step, limits in base units, size)."""
     if not isinstance(market, Mapping):
         raise CcxtFormatError(f"{where} must be an object")
-    if market.get("inverse") is True or market.get("linear") is False:
-        raise CcxtFormatError(
-            f"{where} ({market.get('symbol')}) is an inverse contract; perpmargin models "
-            "linear (USDT/USDC-margined) contracts so far"
-        )
+    inverse = _is_inverse(market, where)
     csize = field_decimal(market, "contractSize", where, required=False, positive=True)
+    if inverse and csize is None:
+        raise CcxtFormatError(f"{where}.contractSize (USD per contract) is needed for inverse")
     csize = csize if csize is not None else Decimal(1)
+    unit = Decimal(1) if inverse else csize  # quantities: contracts (inverse) or base units
     precision = market.get("precision") or {}
     if not isinstance(precision, Mapping):
         raise CcxtFormatError(f"{where}.precision must be an object")
@@ -156,18 +183,28 @@ def _market_fields(market: Mapping[str, Any], where: str) -> dict[str, Any]:
         raise CcxtFormatError(f"{where}.limits.amount must be an object")
     min_c = field_decimal(limits, "min", f"{where}.limits.amount", required=False, positive=True)
     max_c = field_decimal(limits, "max", f"{where}.limits.amount", required=False, positive=True)
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {"contract": "inverse" if inverse else "linear"}
     if tick is not None:
         fields["tick_size"] = tick
     if step_c is not None:
-        fields["step_size"] = step_c * csize
+        fields["step_size"] = step_c * unit
     if min_c is not None:
-        fields["min_quantity"] = min_c * csize
+        fields["min_quantity"] = min_c * unit
     if max_c is not None:
-        fields["max_quantity"] = max_c * csize
+        fields["max_quantity"] = max_c * unit
     if "contractSize" in market and market["contractSize"] is not None:
         fields["contract_value"] = csize
     return fields
+
+
+def _is_inverse(market: Mapping[str, Any], where: str) -> bool:
+    inverse, linear = market.get("inverse"), market.get("linear")
+    for name, value in (("inverse", inverse), ("linear", linear)):
+        if value is not None and not isinstance(value, bool):
+            raise CcxtFormatError(f"{where}.{name} must be true, false or null, was {value!r}")
+    if inverse is not None and linear is not None and inverse == linear:
+        raise CcxtFormatError(f"{where}: linear and inverse are both {inverse}")
+    return inverse is True or linear is False
 
 
 def _tier_rows(
@@ -259,9 +296,16 @@ def venue_from_ccxt(
                 continue  # nothing to model it with; only an error if a position uses it
             spec = _new_spec(sym, market, fields, base)
         else:
+            if "contract" in fields and fields["contract"] != spec.contract:
+                raise CcxtFormatError(
+                    f"markets: {sym} is {fields['contract']} but {base.id} lists "
+                    f"{spec.symbol} as {spec.contract}"
+                )
             spec = replace(spec, **fields)
         if sym in tiers_doc:
             csize = spec.contract_value if spec.contract_value is not None else Decimal(1)
+            if spec.contract == "inverse":
+                csize = Decimal(1)  # quantity tiers of inverse contracts are in contracts
             where = f"leverage_tiers[{sym!r}]"
             rows = _tier_rows(tiers_doc[sym], where, spec.tiers.basis, csize)
             try:
@@ -293,7 +337,7 @@ def _new_spec(
         base=cast(str, field_text(market, "base", where)),
         quote=cast(str, field_text(market, "quote", where)),
         settle=cast(str, field_text(market, "settle", where)),
-        contract="linear",
+        contract=fields["contract"],
         tick_size=fields["tick_size"],
         step_size=step,
         min_quantity=fields.get("min_quantity", step),
@@ -344,11 +388,20 @@ def _position(
     csize = field_decimal(doc, "contractSize", where, required=False, positive=True)
     if csize is None:
         csize = spec.contract_value if spec.contract_value is not None else Decimal(1)
-    with engine_context():
-        quantity = contracts * csize
+    if spec.inverse_value is not None:  # inverse: the quantity is in contracts
+        if csize != spec.inverse_value:
+            raise CcxtFormatError(
+                f"{where}.contractSize {csize} differs from {spec.symbol}'s "
+                f"{spec.inverse_value} USD per contract"
+            )
+        quantity = contracts
+    else:
+        with engine_context():
+            quantity = contracts * csize
     if not is_on_grid(quantity, spec.step_size):
         raise CcxtFormatError(
-            f"{where}: {contracts} contracts x {csize} = {quantity} {spec.base} is not a "
+            f"{where}: {contracts} contracts = {quantity} "
+            f"{'contracts' if spec.inverse_value is not None else spec.base} is not a "
             f"multiple of {spec.symbol}'s step {spec.step_size}"
         )
     entry = field_decimal(doc, "entryPrice", where, positive=True)
@@ -553,7 +606,11 @@ def account_from_ccxt(
         if isinstance(d, Mapping) and isinstance(d.get("timestamp"), int | float)
     ]
     account = Account(
-        rules, on_grid, insurance_fund=insurance_fund, time=max(times) if times else None
+        rules,
+        on_grid,
+        insurance_fund=insurance_fund,
+        time=max(times) if times else None,
+        settle=settle,
     )
     if hedge:
         account.set_position_mode("hedge")

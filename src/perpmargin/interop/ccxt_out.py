@@ -3,7 +3,10 @@
 Field meanings follow ccxt's Position structure (https://docs.ccxt.com, "Position
 Structure"); money in the settle asset:
 
-- ``contracts`` = quantity / ``contractSize``; ``notional`` = quantity x mark;
+- ``contracts`` = quantity / ``contractSize``; ``notional`` = quantity x mark; for an
+  inverse (coin-margined) contract ``contracts`` is the quantity, ``contractSize`` its
+  USD value, and ``notional`` the value in the coin (contracts x size / mark), as ccxt
+  reports Binance COIN-M's ``notionalValue``;
 - ``collateral``: what the position can lose — isolated: its margin + uPnL; cross: the
   whole cross margin balance (cross wallet + every cross uPnL), which is exactly the
   isolated-vs-cross difference;
@@ -63,6 +66,7 @@ def positions_to_ccxt(account: Account, *, numbers: NumberStyle = "float") -> li
         for view in account.positions():
             spec = account.venue.symbol(view.symbol)
             size = spec.contract_value if spec.contract_value is not None else Decimal(1)
+            contracts = view.quantity if spec.inverse_value is not None else view.quantity / size
             if view.margin_mode == "isolated":
                 collateral = view.isolated_margin + view.unrealized_pnl
             else:
@@ -91,7 +95,7 @@ def positions_to_ccxt(account: Account, *, numbers: NumberStyle = "float") -> li
                     "lastUpdateTimestamp": ms,
                     "hedged": hedged,
                     "side": view.side,
-                    "contracts": num(view.quantity / size),
+                    "contracts": num(contracts),
                     "contractSize": num(size),
                     "entryPrice": num(view.entry_price),
                     "markPrice": num(view.mark_price),
@@ -125,9 +129,7 @@ def balance_to_ccxt(account: Account, *, numbers: NumberStyle = "float") -> dict
     ``total`` is the margin balance (wallet + uPnL), ``free`` the available balance,
     ``used`` the rest; ``info.walletBalance`` the wallet without uPnL.
     """
-    settle = next(iter(account.venue.symbols.values())).settle
-    if account.positions():
-        settle = account.venue.symbol(account.positions()[0].symbol).settle
+    settle = account.settle
     ms, text = _time(account)
     with engine_context():
         total = account.equity
