@@ -337,3 +337,73 @@ def test_saved_scenarios_round_trip(client: TestClient) -> None:
     assert client.delete(f"/api/v1/saved/{sid}").status_code == 404
     assert client.get("/api/v1/jobs/nope").status_code == 404
     assert client.get("/api/v1/results/999999/report.html").status_code == 404
+
+
+# ---------------------------------------------------------------- inverse (coin-margined)
+
+
+def test_liq_of_a_real_coinm_position(client: TestClient) -> None:
+    """Binance COIN-M positionRisk (quoted in ccxt 4.5.90's binance.py): BTCUSD_PERP long
+    2 contracts @ 37,643.10000021, isolated wallet 0.00268058 BTC, liquidation
+    25,119.97445760 -> 25,119.9 on the 0.1 tick (a long's price rounds down)."""
+    body = {
+        "venue": "binance-coinm",
+        "symbol": "BTCUSD_PERP",
+        "side": "long",
+        "entry": "37643.10000021",
+        "qty": "2",
+        "leverage": "2",
+        "collateral": "0.00268058",
+    }
+    (row,) = client.post("/api/v1/liq", json=body).json()
+    assert row["liquidation_price"] == "25119.9"
+    bad = client.post("/api/v1/liq", json={**body, "symbol": "BTCUSD"})
+    assert bad.status_code == 422  # Bybit's name, not Binance's
+    assert "BTCUSD" in bad.text
+
+
+def test_check_sizes_an_inverse_trade_in_contracts(client: TestClient) -> None:
+    trade = {
+        "symbol": "BTCUSD_PERP",
+        "side": "short",
+        "entry": "60000",
+        "stop": "62000",
+        "leverage": "10",
+        "balance": "1",
+        "risk": "1%",
+        "venues": ["binance-coinm"],
+    }
+    doc = client.post("/api/v1/check", json=trade).json()
+    direct = pm.check_trade(**{**trade, "venues": ["binance-coinm"]})
+    assert doc == direct.to_dict()
+    (venue,) = doc["venues"]
+    qty = Decimal(venue["quantity"])
+    assert qty == qty.to_integral_value()  # whole 100 USD contracts
+    # 0.01 BTC of risk over a 60,000 -> 62,000 stop: 100 x q x (1/60,000 - 1/62,000) <= 0.01
+    assert 100 * qty * (Decimal(1) / 60000 - Decimal(1) / 62000) <= Decimal("0.01")
+
+
+def test_custom_inverse_plan_replays_and_simulates(client: TestClient) -> None:
+    plan = {
+        "venue": "binance-coinm",
+        "symbol": "BTCUSD_PERP",
+        "data": BTC_DAY,
+        "leverage": "5",
+        "margin": "0.3",
+        "balance": "1",
+    }
+    sent = client.post("/api/v1/replay", json={"plan": plan}).json()
+    assert "stand in for BTCUSD_PERP" in sent["description"]
+    iso, cross = sent["modes"]["isolated"], sent["modes"]["cross"]
+    assert iso["liquidations"]
+    assert cross["liquidations"]
+    assert Decimal(cross["final_equity"]) == 0  # the coin that fell was the collateral
+    assert Decimal(iso["final_equity"]) > Decimal("0.69")
+    odds = client.post("/api/v1/montecarlo", json={"plan": plan, "paths": 500, "steps": 50})
+    assert odds.status_code == 200
+    modes = odds.json()["modes"]
+    assert 0 <= modes["cross"]["liquidation_probability"] <= 1
+    wrong = client.post(
+        "/api/v1/replay", json={"plan": {**plan, "data": "binance-ethusdt-perp-15m-2020-03-12.csv"}}
+    )
+    assert wrong.status_code == 422

@@ -193,19 +193,30 @@ def _custom_plan(choice: PlanChoice, upload: Bars | None) -> Plan:
     c = choice.plan
     venue = bundled_venue(c.venue)
     spec = venue.symbol(c.symbol)
+    note = ""
     if upload is None:
         files = bundled_market_files()
         if c.data not in files:
             raise InvalidInput(f"no bundled market file {c.data!r}; see GET /api/v1/market")
-        if f"-{spec.base.lower()}{spec.quote.lower()}-" not in c.data:
+        pair = f"-{spec.base.lower()}{spec.quote.lower()}"
+        # no coin-margined bars are bundled: the USD-stablecoin perpetual of the same coin
+        # (BTCUSDT for BTCUSD_PERP) tracks the same index and stands in, said in the plan
+        stand_in = spec.inverse_value is not None and f"{pair}t-" in c.data
+        if f"{pair}-" not in c.data and not stand_in:
             raise InvalidInput(
                 f"{c.data} is not {spec.base}/{spec.quote} data; pick a file for {spec.symbol}"
             )
         data = c.data
+        if stand_in:
+            note = (
+                f"{spec.base}/USDT perpetual bars stand in for {spec.symbol} (the same "
+                "index; no coin-margined bars are bundled)."
+            )
     else:
         data = "upload.csv"
     raw: dict[str, Any] = {
         "name": f"{c.side} {spec.symbol} {c.leverage}x, margin {c.margin}, on {data}",
+        "description": note,
         "venue": venue.id,
         "balance": c.balance,
         "bars": {spec.symbol: data},
