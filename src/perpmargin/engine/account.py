@@ -30,12 +30,13 @@ Every public mutator is atomic: a typed error leaves the account exactly as it w
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Literal
 
+from perpmargin.engine import liquidation
 from perpmargin.engine import math as pmath
 from perpmargin.engine.events import (
     AccountOpened,
@@ -44,13 +45,11 @@ from perpmargin.engine.events import (
     FundingSettled,
     InsuranceFundTransfer,
     LeverageChanged,
-    Liquidation,
     MarginChanged,
     MarginModeChanged,
     MarksUpdated,
     OrderCancelled,
     OrderPlaced,
-    PartialLiquidation,
     PositionModeChanged,
     PositionRestored,
 )
@@ -882,7 +881,7 @@ class Account:
             order_side: OrderSide = "buy" if position_side == "long" else "sell"
             leg_side = position_side if self._position_mode == "hedge" else None
             self._trade(spec, order_side, q, p, liquidity, leg_side, reduce_only=False)
-            self._check_liquidations()
+            liquidation.check(self)
             return self._ledger[start:]
 
     def close(
@@ -924,7 +923,7 @@ class Account:
                 leg.side if self._position_mode == "hedge" else None,
                 reduce_only=True,
             )
-            self._check_liquidations()
+            liquidation.check(self)
             return self._ledger[start:]
 
     def restore_position(
@@ -1509,11 +1508,11 @@ class Account:
             self._emit(MarksUpdated, marks=marks, last=last)
             for s, r in sorted(rates.items()):
                 self._settle_funding(s, r)
-            self._check_liquidations(set(marks) | set(rates))
+            liquidation.check(self, set(marks) | set(rates))
             before = len(self._ledger)
             self._process_orders()
             if len(self._ledger) != before:  # a fill changed the state: check everything
-                self._check_liquidations()
+                liquidation.check(self)
             return self._ledger[start:]
 
     def settle_funding(
@@ -1542,7 +1541,7 @@ class Account:
                 self._marks[spec.symbol] = mark
                 self._emit(MarksUpdated, marks={spec.symbol: mark}, last={})
             self._settle_funding(spec.symbol, r)
-            self._check_liquidations()
+            liquidation.check(self)
             return self._ledger[start:]
 
     def _settle_funding(self, symbol: str, rate: Decimal) -> None:
@@ -1574,297 +1573,6 @@ class Account:
                 isolated_margin_delta=iso_delta,
                 insurance_fund_delta=fund_delta,
             )
-
-    # ------------------------------------------------------------------ liquidation
-
-    def _check_liquidations(self, symbols: Collection[str] | None = None) -> None:
-        """Liquidate what is at or below maintenance: isolated legs (of ``symbols`` only,
-        when given: the others' marks and margins did not change), then the cross
-        account as a whole."""
-        # a take-down changes only its own pool, so the snapshot of the legs holds
-        for key, leg in sorted(self._legs.items()):
-            if leg.margin_mode != "isolated" or (symbols is not None and leg.symbol not in symbols):
-                continue
-            mark = self._marks[leg.symbol]
-            if leg.isolated_margin + self._upnl(leg) <= self._requirement(leg, mark):
-                self._take_down(key)
-        if self._cross_legs() and self.cross_equity <= self.cross_maintenance_margin:
-            self._take_down(None)
-
-    # A pool is one isolated leg (its key) or the cross account (None).
-
-    def _pool_legs(self, pool: LegKey | None) -> list[Leg]:
-        if pool is None:
-            return self._cross_legs()
-        leg = self._legs.get(pool)
-        return [] if leg is None else [leg]
-
-    def _pool_equity(self, pool: LegKey | None) -> tuple[Decimal, Decimal]:
-        """(collateral + uPnL, maintenance requirement) of a pool at the marks."""
-        legs = self._pool_legs(pool)
-        equity = self._collateral(pool) + sum((self._upnl(leg) for leg in legs), ZERO)
-        mm = sum((self._requirement(leg, self._marks[leg.symbol]) for leg in legs), ZERO)
-        return equity, mm
-
-    def _pool_short(self, pool: LegKey | None) -> bool:
-        if pool is not None and pool not in self._legs:
-            return False
-        equity, mm = self._pool_equity(pool)
-        return equity <= mm
-
-    def _take_down(self, pool: LegKey | None) -> None:
-        """Run the liquidation process on a pool at or below maintenance."""
-        process = self._process
-        legs = self._pool_legs(pool)
-        equity, mm = self._pool_equity(pool)
-        if process.backstop_ratio is not None and equity < process.backstop_ratio * mm:
-            self._liquidate(legs, self._collateral(pool), process="backstop")
-            return
-        if equity > 0 and process.kind == "tiered_partial" and self._reduce_by_tiers(pool):
-            return
-        if equity > 0 and process.kind == "fractional" and self._fraction_step(pool, process):
-            return
-        legs = self._pool_legs(pool)
-        if legs:
-            self._liquidate(legs, self._collateral(pool))
-
-    def _collateral(self, pool: LegKey | None) -> Decimal:
-        return self._cross_wallet if pool is None else self._legs[pool].isolated_margin
-
-    def _reduce_by_tiers(self, pool: LegKey | None) -> bool:
-        """Reduce the pool's legs (largest requirement first) one risk tier at a time at
-        the mark; True once the pool is above maintenance again."""
-        keys = sorted(
-            ((leg.symbol, leg.side) for leg in self._pool_legs(pool)),
-            key=lambda k: -self._requirement(self._legs[k], self._marks[k[0]]),
-        )
-        for key in keys:
-            while key in self._legs:
-                leg = self._legs[key]
-                spec = self._spec(leg.symbol)
-                mark = self._marks[leg.symbol]
-                tiers = spec.tiers.tiers
-                tier = spec.tiers.tier_for(
-                    leg.quantity, self._value(leg.symbol, leg.quantity, mark)
-                )
-                index = tiers.index(tier)
-                if index == 0:
-                    break  # lowest tier: no partial step
-                bound = tiers[index - 1].upper
-                assert bound is not None
-                if spec.tiers.basis == "quantity":
-                    target = round_to_step(bound, spec.step_size, "down")
-                else:  # the largest size whose value is below the lower tier's cap
-                    cv = spec.inverse_value
-                    limit = bound / mark if cv is None else bound * mark / cv
-                    target = round_to_step(limit, spec.step_size, "down")
-                    if self._value(leg.symbol, target, mark) >= bound:
-                        target -= spec.step_size
-                if target < spec.min_quantity or target >= leg.quantity:
-                    break
-                self._partial_close(leg, leg.quantity - target, "tier")
-                if not self._pool_short(pool):
-                    return True
-        return False
-
-    def _fraction_step(self, pool: LegKey | None, process: LiquidationProcess) -> bool:
-        """Close ``fraction`` of each leg worth more than ``min_notional``; True when a
-        step was taken or the pool is cooling down (nothing else happens now)."""
-        name = "cross" if pool is None else f"{pool[0]} {pool[1]}"
-        until = self._cooldown_until.get(name)
-        if until is not None and self._time is not None and self._time < until:
-            return True  # waiting out the cooldown: the backstop is checked first
-        stepped = False
-        for leg in self._pool_legs(pool):
-            spec = self._spec(leg.symbol)
-            mark = self._marks[leg.symbol]
-            if self._value(leg.symbol, leg.quantity, mark) <= process.min_notional:
-                continue
-            part = max(
-                spec.step_size,
-                round_to_step(leg.quantity * process.fraction, spec.step_size, "down"),
-            )
-            if part >= leg.quantity:
-                continue
-            self._partial_close(leg, part, "fraction")
-            stepped = True
-        if stepped and self._time is not None and process.cooldown_seconds:
-            self._cooldown_until[name] = self._time + process.cooldown_seconds * 1000
-        return stepped
-
-    def _partial_close(self, leg: Leg, qty: Decimal, reason: Literal["tier", "fraction"]) -> None:
-        """Close ``qty`` of ``leg`` at the mark with a taker order: PnL less the fee
-        (capped at what the pool holds) stays in the pool."""
-        spec = self._spec(leg.symbol)
-        mark = self._marks[leg.symbol]
-        pool = None if leg.margin_mode == "cross" else (leg.symbol, leg.side)
-        equity, _ = self._pool_equity(pool)
-        pnl = self._round(
-            pmath.unrealized_pnl(leg.sign, qty, leg.entry_price, mark, spec.inverse_value), "down"
-        )
-        fee = self._round(self._value(leg.symbol, qty, mark) * self._venue.taker_fee_rate, "up")
-        fee = max(ZERO, min(fee, equity, leg.isolated_margin + pnl if pool else equity))
-        cross_delta = iso_delta = ZERO
-        if pool is None:
-            cross_delta = pnl - fee
-            self._cross_wallet += cross_delta
-        else:
-            iso_delta = pnl - fee
-        self._counterparty_pnl -= pnl
-        self._fees_paid += fee
-        self._legs[(leg.symbol, leg.side)] = replace(
-            leg, quantity=leg.quantity - qty, isolated_margin=leg.isolated_margin + iso_delta
-        )
-        self._emit(
-            PartialLiquidation,
-            symbol=leg.symbol,
-            position_side=leg.side,
-            margin_mode=leg.margin_mode,
-            quantity=qty,
-            quantity_after=leg.quantity - qty,
-            mark_price=mark,
-            realized_pnl=pnl,
-            fee=fee,
-            cross_wallet_delta=cross_delta,
-            isolated_margin_delta=iso_delta,
-            reason=reason,
-        )
-
-    def _deleverage_cover(
-        self, legs: list[Leg], pnls: list[Decimal], deficit: Decimal
-    ) -> tuple[list[Decimal], list[Decimal], dict[LegKey, Decimal]]:
-        """Auto-deleveraging: the opposite side takes the bankrupt legs at their bankruptcy
-        prices, so the trader's loss stops at the collateral and the fund pays nothing.
-
-        The deficit is shared by the losing legs in proportion to their loss; each leg's
-        price is the one at which closing it realises its PnL plus its share, rounded to
-        the tick in the bankrupt leg's favour (so a fully covered pool ends at or just
-        above zero, the counterparty never gains more than the bankrupt loses). A leg
-        the counterparties take only in part closes that part at the price and the rest
-        at the mark. Returns the new PnLs, the deleveraged quantities and the prices.
-        """
-        hook = self._deleverage_hook
-        assert hook is not None
-        weights = [max(-p, ZERO) for p in pnls]
-        total = sum(weights, ZERO)
-        shares = [self._round(deficit * w / total, "down") for w in weights]
-        shares[weights.index(max(weights))] += deficit - sum(shares, ZERO)
-        new_pnls, taken = list(pnls), [ZERO] * len(legs)
-        prices: dict[LegKey, Decimal] = {}
-        for i, leg in enumerate(legs):
-            if shares[i] <= 0:
-                continue
-            spec = self._spec(leg.symbol)
-            cv = spec.inverse_value
-            exact = pmath.price_for_pnl(
-                leg.sign, leg.quantity, leg.entry_price, pnls[i] + shares[i], cv
-            )
-            price = round_to_step(exact, spec.tick_size, "up" if leg.sign > 0 else "down")
-            if price <= 0:
-                price = spec.tick_size
-            prices[(leg.symbol, leg.side)] = price
-            took = min(hook(self, leg.symbol, leg.side, leg.quantity, price), leg.quantity)
-            taken[i] = took
-            if took > 0:
-                mark = self._marks[leg.symbol]
-                new_pnls[i] = self._round(
-                    pmath.unrealized_pnl(leg.sign, took, leg.entry_price, price, cv)
-                    + pmath.unrealized_pnl(
-                        leg.sign, leg.quantity - took, leg.entry_price, mark, cv
-                    ),
-                    "down",
-                )
-        return new_pnls, taken, prices
-
-    def _liquidate(
-        self, legs: list[Leg], collateral: Decimal, *, process: Literal["full", "backstop"] = "full"
-    ) -> None:
-        """Close ``legs`` at their marks and settle fee, remainder or deficit.
-
-        ``collateral`` is the isolated margin (one isolated leg) or the cross wallet
-        (every cross leg). Money: equity = collateral + sum(PnL at mark); the fee is
-        capped at what is left; the rest goes to the fund or stays with the trader
-        (a ``"backstop"`` takeover: always to the fund, the liquidator's); a negative
-        equity is a deficit the fund pays, or, under the venue model with ADL and a fund
-        too small for it, the counterparties (see :meth:`_deleverage_cover`).
-        """
-        isolated = legs[0].margin_mode == "isolated"
-        bankruptcy = {
-            (leg.symbol, leg.side): self._solve(leg, with_requirement=False, exact=False)
-            for leg in legs
-        }
-        pnls = [self._round(self._upnl(leg), "down") for leg in legs]
-        equity = collateral + sum(pnls, ZERO)
-        taken = [ZERO] * len(legs)
-        if (
-            equity < 0
-            and self._liquidation_model == "venue"
-            and self._venue.liquidation.adl is not None
-            and self._deleverage_hook is not None
-            and self._insurance_fund.balance < -equity
-        ):
-            pnls, taken, prices = self._deleverage_cover(legs, pnls, -equity)
-            bankruptcy.update(prices)
-            equity = collateral + sum(pnls, ZERO)
-        left = max(equity, ZERO)
-        fees = []
-        for leg in legs:
-            rate = self._spec(leg.symbol).liquidation_fee_rate
-            value = self._value(leg.symbol, leg.quantity, self._marks[leg.symbol])
-            fee = min(self._round(value * rate, "up"), left)
-            left -= fee
-            fees.append(fee)
-        to_fund = process == "backstop" or self._venue.liquidation.remainder_to == "insurance_fund"
-        remainder = left if to_fund else ZERO
-        deficit = max(-equity, ZERO)
-        for leg, pnl, fee, took in zip(legs, pnls, fees, taken, strict=True):
-            self._counterparty_pnl -= pnl
-            del self._legs[(leg.symbol, leg.side)]
-            if isolated:  # one leg: its margin goes, what the trader keeps returns
-                cross_delta = left - remainder
-                fund_delta = fee + remainder - deficit
-                iso_delta = -leg.isolated_margin
-            else:
-                cross_delta, fund_delta, iso_delta = pnl - fee, fee, ZERO
-            self._cross_wallet += cross_delta
-            self._fund(fund_delta, "liquidation")
-            self._emit(
-                Liquidation,
-                symbol=leg.symbol,
-                position_side=leg.side,
-                margin_mode=leg.margin_mode,
-                quantity=leg.quantity,
-                entry_price=leg.entry_price,
-                mark_price=self._marks[leg.symbol],
-                bankruptcy_price=bankruptcy[(leg.symbol, leg.side)],
-                realized_pnl=pnl,
-                liquidation_fee=fee,
-                cross_wallet_delta=cross_delta,
-                isolated_margin_delta=iso_delta,
-                insurance_fund_delta=fund_delta,
-                process=process,
-                deleveraged=took,
-            )
-            for oid, order in sorted(self._orders.items()):
-                if order.symbol == leg.symbol and (
-                    order.position_side in (None, leg.side) or not isolated
-                ):
-                    del self._orders[oid]
-                    self._emit(OrderCancelled, order_id=oid, reason="liquidation")
-        self._cooldown_until.pop(f"{legs[0].symbol} {legs[0].side}" if isolated else "cross", None)
-        if isolated:
-            return
-        # cross: the remaining margin goes to the fund, or the fund covers the deficit
-        for reason, amount in (("remaining_margin", remainder), ("deficit", -deficit)):
-            if amount:
-                self._fund(amount, reason)
-                self._cross_wallet -= amount
-                self._emit(
-                    InsuranceFundTransfer,
-                    reason=reason,
-                    amount=amount,
-                    cross_wallet_delta=-amount,
-                )
 
     def deleverage(
         self, symbol: str, side: PositionSide, quantity: Number, price: Number
