@@ -10,6 +10,7 @@ perpmargin.sim.fast).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from decimal import Decimal
 
@@ -235,3 +236,30 @@ def test_dask_monte_carlo_gives_the_same_paths(dask_client):
     )
     np.testing.assert_array_equal(a.iso_step, b.iso_step)
     np.testing.assert_array_equal(a.cross_final, b.cross_final)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_revalue_into_an_earlier_result(backend):
+    """``out=`` writes the same numbers in place; a wrong ``out`` is refused untouched."""
+    tiers = TierArrays.from_venue(pm.load_venue("binance-usdm"))
+    p = _random_portfolio(9_000, 5, tiers)
+    # empty accounts at the start, inside and at the end of the blocks
+    counts = np.diff(p.offsets)
+    counts[[0, 1000, -1]] = 0
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n = int(offsets[-1])
+    p = Portfolio(offsets, p.sym[:n], p.qty[:n], p.entry[:n], p.margin[:n], p.balance)
+    first = revalue(p, np.array([27000.0, 2100.0]), tiers, backend=backend)
+    again = revalue(p, np.array([24000.0, 2400.0]), tiers, backend=backend, out=first)
+    assert again is first
+    fresh = revalue(p, np.array([24000.0, 2400.0]), tiers, backend=backend)
+    for name in ("iso_liquidated", "cross_equity", "cross_maintenance", "cross_liquidated"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name))
+    assert again.cross_liquidated[[0, 1000, -1]].tolist() == [0, 0, 0]
+    assert again.cross_maintenance[[0, 1000, -1]].tolist() == [0.0, 0.0, 0.0]
+    before = again.cross_equity.copy()
+    small = revalue(p.chunk(0, 10), np.array([27000.0, 2100.0]), tiers)
+    for bad in (small, "result", dataclasses.replace(again, cross_equity=again.cross_equity[::2])):
+        with pytest.raises(pm.InvalidInput, match="out"):
+            revalue(p, np.array([1.0, 1.0]), tiers, backend=backend, out=bad)
+    np.testing.assert_array_equal(again.cross_equity, before)

@@ -303,29 +303,64 @@ def _revalue_numpy(p: Portfolio, marks: np.ndarray, tiers: TierArrays) -> Revalu
     return Revaluation(iso, equity, mm, (has & (equity <= mm)).astype(np.uint8))
 
 
-def _revalue_numba(p: Portfolio, marks: np.ndarray, tiers: TierArrays) -> Revaluation:
+def _new_revaluation(p: Portfolio) -> Revaluation:
     a = p.n_accounts
-    out = Revaluation(
+    return Revaluation(
         np.empty(p.n_positions, dtype=np.uint8),
         np.empty(a),
         np.empty(a),
         np.empty(a, dtype=np.uint8),
     )
-    kernels.revalue_kernel(
-        p.offsets,
-        p.sym,
-        p.qty,
-        p.entry,
-        p.margin,
-        p.balance,
-        marks,
-        *tiers.args(),
-        out.iso_liquidated,
-        out.cross_equity,
-        out.cross_maintenance,
-        out.cross_liquidated,
+
+
+def _check_out(p: Portfolio, out: Revaluation) -> None:
+    """``out`` must be a :class:`Revaluation` shaped like :func:`_new_revaluation`'s."""
+    if not isinstance(out, Revaluation):
+        raise InvalidInput(f"out must be a Revaluation, was {type(out).__name__}")
+    wanted = (
+        ("iso_liquidated", p.n_positions, np.uint8),
+        ("cross_equity", p.n_accounts, np.float64),
+        ("cross_maintenance", p.n_accounts, np.float64),
+        ("cross_liquidated", p.n_accounts, np.uint8),
     )
+    for name, size, dtype in wanted:
+        arr = getattr(out, name)
+        if (
+            not isinstance(arr, np.ndarray)
+            or arr.shape != (size,)
+            or arr.dtype != dtype
+            or not arr.flags.c_contiguous
+            or not arr.flags.writeable
+        ):
+            raise InvalidInput(
+                f"out.{name} must be a writable contiguous {np.dtype(dtype)} array of {size}"
+            )
+
+
+def _revalue_numba(
+    p: Portfolio, marks: np.ndarray, tiers: TierArrays, out: Revaluation | None = None
+) -> Revaluation:
+    if out is None:
+        out = _new_revaluation(p)
+    outputs = (out.iso_liquidated, out.cross_equity, out.cross_maintenance, out.cross_liquidated)
+    if tiers.fee_bk.any() or tiers.upper.shape[1] > 64:  # the general kernel
+        kernels.revalue_kernel(
+            p.offsets, p.sym, p.qty, p.entry, p.margin, p.balance, marks, *tiers.args(),
+            *outputs,
+        )  # fmt: skip
+        return out
+    width, qbound, rate, amt = kernels.search_tables(
+        tiers.upper, tiers.mmr, tiers.amount, tiers.n_tiers, tiers.by_qty, tiers.fee, marks
+    )
+    kernels.revalue_blocked_kernel(
+        p.offsets, p.sym, p.qty, p.entry, p.margin, p.balance, marks,
+        width, qbound, rate, amt, _BLOCK_ACCOUNTS, *outputs,
+    )  # fmt: skip
     return out
+
+
+_BLOCK_ACCOUNTS = 2048
+"""Accounts per parallel task of the revaluation (its buffers stay in the L2 cache)."""
 
 
 def _revalue_dask(
@@ -364,25 +399,39 @@ def revalue(
     backend: Backend = "numba",
     scheduler: Any = None,
     chunks: int | None = None,
+    out: Revaluation | None = None,
 ) -> Revaluation:
     """Revalue every position at ``marks`` (one per symbol of ``tiers``) under both modes.
 
     Isolated: ``iso_liquidated[i]`` when the position's margin + uPnL is at or below its
     requirement. Cross: per account, equity = ``balance`` + sum of uPnL, maintenance =
     sum of requirements, ``cross_liquidated`` when equity <= maintenance.
+
+    ``out``: a :class:`Revaluation` from an earlier call on the same portfolio, written
+    in place and returned (a risk loop revaluing the same book at new marks then
+    allocates nothing; a fresh 20 M-position result costs page faults that can take
+    longer than the kernel itself).
     """
     _check_backend(backend)
     m = _marks(marks, tiers)
+    if out is not None:
+        _check_out(portfolio, out)
     portfolio, m, _ = _linearised(portfolio, m, tiers)
-    if backend == "numpy":
-        return _revalue_numpy(portfolio, m, tiers)
     if backend == "numba":
-        return _revalue_numba(portfolio, m, tiers)
-    if backend == "cuda":
+        return _revalue_numba(portfolio, m, tiers, out)
+    if backend == "numpy":
+        result = _revalue_numpy(portfolio, m, tiers)
+    elif backend == "cuda":
         from perpmargin.sim.gpu import revalue_cuda
 
-        return revalue_cuda(portfolio, m, tiers)
-    return _revalue_dask(portfolio, m, tiers, scheduler, chunks)
+        result = revalue_cuda(portfolio, m, tiers)
+    else:
+        result = _revalue_dask(portfolio, m, tiers, scheduler, chunks)
+    if out is None:
+        return result
+    for name in ("iso_liquidated", "cross_equity", "cross_maintenance", "cross_liquidated"):
+        getattr(out, name)[:] = getattr(result, name)
+    return out
 
 
 def _linearised(

@@ -27,7 +27,9 @@ __all__ = [
     "liq_price_kernel",
     "maintenance",
     "memory_read_kernel",
+    "revalue_blocked_kernel",
     "revalue_kernel",
+    "search_tables",
 ]
 
 
@@ -129,6 +131,129 @@ def revalue_kernel(
         cross_equity[a] = eq
         cross_mm[a] = mm_total
         cross_liq[a] = 1 if hi > lo and eq <= mm_total else 0
+
+
+def search_tables(
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    marks: np.ndarray,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat tables for :func:`revalue_blocked_kernel` at these marks.
+
+    Each symbol gets ``width`` = 16 or 64 slots (a power of two >= its tier count, so a
+    branch-free binary search of 4 or 6 steps finds the tier). ``qbound[s * width + j]``
+    is the smallest |quantity| in tier j + 1: upper / mark for a notional table (tier
+    at ``notional >= upper``), the next float above ``upper`` for a quantity table
+    (tier at ``qty > upper``); padding is ``inf``. ``rate`` is the tier's maintenance
+    rate plus the fee to close counted in maintenance; padding repeats the last tier.
+    """
+    n_sym, k = upper.shape
+    width = 16 if k <= 16 else 64
+    if k > 64:
+        raise ValueError(f"at most 64 tiers per symbol, got {k}")
+    qbound = np.full((n_sym, width), np.inf)
+    rate = np.empty((n_sym, width))
+    amt = np.empty((n_sym, width))
+    for s in range(n_sym):
+        nt = int(n_tiers[s])
+        bounds = upper[s, : nt - 1]
+        if by_qty[s]:
+            qbound[s, : nt - 1] = np.nextafter(bounds, np.inf)
+        else:
+            qbound[s, : nt - 1] = bounds / marks[s]
+        rate[s, :nt] = mmr[s, :nt] + fee[s]
+        rate[s, nt:] = rate[s, nt - 1]
+        amt[s, :nt] = amount[s, :nt]
+        amt[s, nt:] = amount[s, nt - 1]
+    return width, qbound.ravel(), rate.ravel(), amt.ravel()
+
+
+@njit(cache=True, parallel=True, fastmath=_FAST)
+def revalue_blocked_kernel(
+    offsets: np.ndarray,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    margin: np.ndarray,
+    balance: np.ndarray,
+    marks: np.ndarray,
+    width: int,
+    qbound: np.ndarray,
+    rate: np.ndarray,
+    amt: np.ndarray,
+    block: int,
+    iso_liq: np.ndarray,
+    cross_equity: np.ndarray,
+    cross_mm: np.ndarray,
+    cross_liq: np.ndarray,
+) -> None:
+    """:func:`revalue_kernel` for venues without a bankruptcy-valued fee, built to be
+    vectorised: blocks of ``block`` accounts; per block one flat loop over its positions
+    (no branches: the tier is a fixed-depth binary search over :func:`search_tables`),
+    then per-account sums of the block's uPnL and requirements from a small buffer.
+
+    A position whose notional is within rounding of a tier bound may be put in the
+    tier on the other side of it (the bound is compared as upper / mark); the tables
+    are continuous there, so the requirement differs by rounding only.
+    """
+    n_accounts = offsets.size - 1
+    n_blocks = (n_accounts + block - 1) // block
+    wide = width == 64
+    for b in prange(n_blocks):
+        a0 = b * block
+        a1 = min(a0 + block, n_accounts)
+        lo = offsets[a0]
+        hi = offsets[a1]
+        upnl_buf = np.empty(hi - lo)
+        req_buf = np.empty(hi - lo)
+        # two copies of one loop (4 or 6 search steps), so each is straight-line code
+        if wide:
+            for i in range(lo, hi):
+                s = sym[i]
+                q = qty[i]
+                m = marks[s]
+                aq = abs(q)
+                k = s * 64
+                k += 32 if aq >= qbound[k + 31] else 0
+                k += 16 if aq >= qbound[k + 15] else 0
+                k += 8 if aq >= qbound[k + 7] else 0
+                k += 4 if aq >= qbound[k + 3] else 0
+                k += 2 if aq >= qbound[k + 1] else 0
+                k += 1 if aq >= qbound[k] else 0
+                req = aq * m * rate[k] - amt[k]
+                u = q * (m - entry[i])
+                iso_liq[i] = margin[i] + u <= req
+                upnl_buf[i - lo] = u
+                req_buf[i - lo] = req
+        else:
+            for i in range(lo, hi):
+                s = sym[i]
+                q = qty[i]
+                m = marks[s]
+                aq = abs(q)
+                k = s * 16
+                k += 8 if aq >= qbound[k + 7] else 0
+                k += 4 if aq >= qbound[k + 3] else 0
+                k += 2 if aq >= qbound[k + 1] else 0
+                k += 1 if aq >= qbound[k] else 0
+                req = aq * m * rate[k] - amt[k]
+                u = q * (m - entry[i])
+                iso_liq[i] = margin[i] + u <= req
+                upnl_buf[i - lo] = u
+                req_buf[i - lo] = req
+        for a in range(a0, a1):
+            eq = balance[a]
+            mm = 0.0
+            for j in range(offsets[a] - lo, offsets[a + 1] - lo):
+                eq += upnl_buf[j]
+                mm += req_buf[j]
+            cross_equity[a] = eq
+            cross_mm[a] = mm
+            cross_liq[a] = 1 if offsets[a + 1] > offsets[a] and eq <= mm else 0
 
 
 @njit(cache=True, inline="always")
