@@ -52,7 +52,8 @@ def uniform(seed: int, path: int, step: int, lane: int) -> float:
 def normal_pair(seed: int, path: int, pair: int, asset: int) -> tuple[float, float]:
     """Two independent standard normals for the pair of steps ``pair`` (Marsaglia's polar
     method: no sine or cosine). Each try is one 64-bit hash of (seed, path, pair, asset,
-    try) split into two 32-bit uniforms; a try is kept when it falls inside the unit disc
+    try) — SplitMix64's finalizer over an odd-weighted sum of them, as SplitMix64 hashes
+    its counter — split into two 32-bit uniforms; a try is kept when it falls inside the unit disc
     (pi / 4 of them), so the pair is still a pure function of the four integers."""
     base = (
         np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
@@ -62,7 +63,6 @@ def normal_pair(seed: int, path: int, pair: int, asset: int) -> tuple[float, flo
     )
     for attempt in range(64):
         h = _mix(base + np.uint64(attempt) * np.uint64(0x5851F42D4C957F2D))
-        h = _mix(h + np.uint64(0x9E3779B97F4A7C15))
         v1 = float(h >> np.uint64(32)) * (2.0 / 4294967296.0) - 1.0
         v2 = float(h & np.uint64(0xFFFFFFFF)) * (2.0 / 4294967296.0) - 1.0
         q = v1 * v1 + v2 * v2
