@@ -1034,7 +1034,8 @@ def replay(
     venue
         A venue object to use instead of ``plan.venue`` (e.g. a what-if copy).
     insurance_fund
-        Factory of the fund each run starts with (a new empty fund by default).
+        Factory of the fund each run starts with; by default a fund holding the plan's
+        ``insurance_fund`` opening balance (0: a new empty fund). A factory wins.
     progress
         Show a progress bar on stderr; by default only on a terminal for long replays.
     """
