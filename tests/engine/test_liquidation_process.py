@@ -400,3 +400,16 @@ def test_new_entry_points_refuse_bad_input_and_change_nothing(binance, tmp_path)
     plan = load_plans("partial-2025-10-10")[0]
     with pytest.raises(PlanError, match="liquidation_model"):
         dc_replace(plan, liquidation_model="gentle")
+
+
+def test_events_since_reads_the_ledger_tail_and_refuses_bad_seq(binance):
+    acct = pm.Account(binance, 10_000)
+    start = acct.next_seq
+    acct.open("BTCUSDT", "long", "0.1", 50000)
+    assert acct.events_since(start) == list(acct.ledger[start:])
+    assert acct.events_since(acct.next_seq) == []
+    before = acct.snapshot()
+    for bad in (-1, 1.5, "0", True):
+        with pytest.raises(pm.InvalidInput, match="seq"):
+            acct.events_since(bad)
+    assert acct.snapshot() == before

@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from perpmargin.engine import math as pmath
 from perpmargin.errors import InvalidInput
 from perpmargin.sim import mc_kernels
 from perpmargin.sim.fast import Portfolio, TierArrays, _chunk_bounds, liquidation_prices
@@ -138,7 +139,7 @@ def setup_from_plan(
         q, e, _ = _size(plan, v, data, pos)
         spec = v.symbol(pos.symbol)
         cv = spec.inverse_value
-        value = q * e if cv is None else q * cv / e  # settle asset
+        value = pmath.position_value(q, e, cv)  # settle asset
         sym.append(tiers.index(spec.symbol))
         qty.append(float(q) * pos.sign * (1.0 if cv is None else -float(cv)))
         entry.append(float(e) if cv is None else 1.0 / float(e))

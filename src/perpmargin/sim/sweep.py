@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from numba import njit, prange
 
+from perpmargin.engine import math as pmath
 from perpmargin.sim.fast import TierArrays
 from perpmargin.sim.kernels import _liq_price_one
 from perpmargin.sim.plan import Plan, PlanError
@@ -299,7 +300,7 @@ def sweep(
         )
     )
     # value of one unit at the entry, in the settle asset: the price, or cv / price
-    unit = entry if cv is None else cv / entry
+    unit = pmath.position_value(Decimal(1), entry, cv)
     qty = []
     for lev, margin, _, _ in combos:
         if pos.size.kind == "margin":
