@@ -13,7 +13,11 @@
 - ``replay_1y_1m_seconds``: one single-position plan, a year of 1-minute bars (block
   bootstrap of the bundled 2020-03-12 bars), both modes, vectorised replay;
   ``sweep_bar_steps_per_s``: the same bars (a month with --quick) for 10,000 random
-  (side, leverage, stop, mode) combinations.
+  (side, leverage, stop, mode) combinations; a bar-step is a bar replayed for one
+  combination up to its liquidation or exit. The kernel skips a bar whose range cannot
+  reach the combination's triggers (and holds no funding) with two comparisons;
+  ``sweep_every_bar_bar_steps_per_s`` is the named baseline measured in the same run:
+  the same kernel walking every bar through open -> adverse -> favourable -> close.
 - ``gpu_*`` are null, with the reason, when no GPU is present.
 
 Usage: python benchmarks/run.py [--quick] [--json]
@@ -213,6 +217,13 @@ def bench_sweep(n_combos: int, sweep_bars: int, out: dict) -> None:
     out["sweep_bar_steps_walked"] = int(end.sum())
     out["sweep_bar_steps_per_s"] = float(end.sum()) / seconds
     out["sweep_grid_bar_steps_per_s"] = n_combos * sweep_bars / seconds
+    # named baseline, same run: the same kernel walking every bar the long way
+    every = _best(
+        lambda: sweep_arrays(bars, rates[:sweep_bars], *grid, skip_quiet_bars=False, **kwargs),
+        repeat=1,
+    )
+    out["sweep_every_bar_bar_steps_per_s"] = float(end.sum()) / every
+    out["sweep_speedup_over_every_bar"] = every / seconds
 
 
 def main() -> None:

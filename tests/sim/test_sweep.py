@@ -123,3 +123,63 @@ def test_inverse_plans_equal_the_exact_replay(side, leverage, stop, take_profit)
         # the engine books each amount in satoshis (1e-8 BTC)
         assert row["final_equity"] == pytest.approx(equity, rel=1e-9, abs=5e-8)
     assert fast["quantity"].iloc[0] == replay(plan).quantities[0]  # in contracts
+
+
+@pytest.mark.parametrize(
+    ("day", "inverse"), [("2020-03-12", False), ("2025-10-10", False), ("2020-03-12", True)]
+)
+def test_skipping_quiet_bars_changes_nothing(day, inverse):
+    """The kernel skips a bar whose range cannot reach the position's liquidation price,
+    stop or take-profit (and holds no funding) with two comparisons; on a random grid over
+    a real crash day, with funding every 8 hours, that gives bit for bit what walking
+    every bar the long way gives, and the grid has liquidations, stops and take-profits."""
+    from perpmargin.sim.data import load_bars
+    from perpmargin.sim.fast import TierArrays
+    from perpmargin.sim.sweep import sweep_arrays
+
+    venue = pm.load_venue("binance-coinm" if inverse else "binance-usdm")
+    symbol = "BTCUSD_PERP" if inverse else "BTCUSDT"
+    tiers = dataclasses.replace(TierArrays.from_venue(venue, [symbol]), contract_value=None)
+    ohlc = (
+        load_bars(f"binance-btcusdt-perp-1m-{day}.csv")
+        .frame[["open", "high", "low", "close"]]
+        .to_numpy(dtype=float)
+    )
+    rates = np.zeros(len(ohlc))
+    rates[::480] = np.random.default_rng(0).normal(0, 0.001, rates[::480].size)
+    rng = np.random.default_rng(7)
+    n = 4000
+    entry = ohlc[0, 0]
+    side = rng.choice([-1.0, 1.0], n)
+    leverage = rng.choice([1.0, 2.0, 5.0, 10.0, 20.0, 50.0], n)
+    stop = np.where(rng.random(n) < 0.5, np.nan, entry * (1 - side * rng.uniform(0.01, 0.3, n)))
+    take = np.where(rng.random(n) < 0.5, np.nan, entry * (1 + side * rng.uniform(0.01, 0.2, n)))
+    cross = rng.random(n) < 0.5
+    if inverse:  # linear in 1 / price, 100 USD contracts
+        ohlc = 1.0 / ohlc[:, [0, 2, 1, 3]]
+        stop, take = 1.0 / stop, 1.0 / take
+        qty = -side * rng.integers(1, 20, n) * 100.0
+        balance = 1.0
+    else:
+        qty = side * np.round(rng.uniform(0.001, 0.2, n), 3)
+        balance = 10_000.0
+    kwargs = {
+        "balance": balance,
+        "tiers": tiers,
+        "taker": float(venue.taker_fee_rate),
+        "to_trader": False,
+        "tick": float(venue.symbol(symbol).tick_size),
+        "inverse": inverse,
+    }
+    fast = sweep_arrays(ohlc, rates, qty, leverage, stop, take, cross, **kwargs)
+    slow = sweep_arrays(
+        ohlc, rates, qty, leverage, stop, take, cross, skip_quiet_bars=False, **kwargs
+    )
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)
+    liq, exit_, _ = fast
+    exited_at_stop_or_take = exit_ >= 0
+    assert (liq >= 0).sum() > n // 20
+    assert exited_at_stop_or_take.sum() > n // 20
+    assert ((liq < 0) & ~exited_at_stop_or_take).sum() > n // 20  # held to the end
+    assert (rates != 0).sum() >= 3

@@ -70,9 +70,22 @@ def _liq(
     return 1.0 / max(price, tick)
 
 
+@njit(cache=True, inline="always")
+def _triggers(long: bool, liq: float, stop: float, take: float) -> tuple[float, float]:
+    """The (low, high) a bar must reach for anything to happen to the position: a bar
+    whose low stays above the first and whose high stays below the second is a no-op."""
+    inf = math.inf
+    liq_ = (-inf if long else inf) if math.isnan(liq) else liq
+    stop_ = (-inf if long else inf) if math.isnan(stop) else stop
+    if long:
+        return max(liq_, stop_), (inf if math.isnan(take) else take)
+    return (-inf if math.isnan(take) else take), min(liq_, stop_)
+
+
 @njit(cache=True, parallel=True)
 def sweep_kernel(
     ohlc: np.ndarray,
+    quiet: np.ndarray,
     rates: np.ndarray,
     qty: np.ndarray,
     leverage: np.ndarray,
@@ -98,6 +111,8 @@ def sweep_kernel(
 ) -> None:
     """Replay every combination ``c`` (signed ``qty[c]``; NaN stop / take-profit: none).
 
+    ``quiet[i]`` is (low, high) of bar ``i`` with low -inf on a funding bar: a bar whose
+    range stays inside the position's triggers is skipped with two comparisons.
     ``inverse``: prices are 1 / price and ``qty`` the linear size in them (see the module).
     """
     n_bars = ohlc.shape[0]
@@ -118,10 +133,10 @@ def sweep_kernel(
         liq = _liq(0, q, e, coll, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk, inverse)
         sp = stop[c]
         tp = take_profit[c]
-        last = e
+        low_trigger, high_trigger = _triggers(long, liq, sp, tp)
         for i in range(n_bars):
-            if not open_pos:
-                break
+            if quiet[i, 0] > low_trigger and quiet[i, 1] < high_trigger:
+                continue
             o, h, lo, cl = ohlc[i, 0], ohlc[i, 1], ohlc[i, 2], ohlc[i, 3]
             pts = (o, lo, h, cl) if long else (o, h, lo, cl)
             for k in range(4):
@@ -200,9 +215,11 @@ def sweep_kernel(
                         open_pos = False
                         lb = i
                         break
-            last = cl
+                    low_trigger, high_trigger = _triggers(long, liq, sp, tp)
+            if not open_pos:
+                break
         if open_pos:
-            final_equity[c] = wallet + margin + q * (last - e)
+            final_equity[c] = wallet + margin + q * (ohlc[n_bars - 1, 3] - e)
         else:
             final_equity[c] = wallet
         liq_bar[c] = lb
@@ -234,16 +251,24 @@ def sweep_arrays(
     to_trader: bool,
     tick: float,
     inverse: bool = False,
+    skip_quiet_bars: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The kernel on plain arrays: returns (liquidation bar, exit bar, final equity).
 
     ``inverse``: ``ohlc``, ``stop``, ``take_profit`` are 1 / price (open, 1/low, 1/high,
     close) and ``qty`` is -(signed contracts) x contract value; ``tiers`` without
-    contract values; ``tick`` stays the price tick."""
+    contract values; ``tick`` stays the price tick. ``skip_quiet_bars=False`` walks every
+    bar the long way (the same numbers, slower: a baseline for tests and benchmarks)."""
     n = qty.size
     out = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n))
+    ohlc = np.ascontiguousarray(ohlc, dtype=np.float64)
+    quiet = np.ascontiguousarray(ohlc[:, [2, 1]])
+    quiet[np.asarray(rates) != 0.0, 0] = -np.inf
+    if not skip_quiet_bars:
+        quiet[:, 0] = -np.inf
     sweep_kernel(
-        np.ascontiguousarray(ohlc, dtype=np.float64),
+        ohlc,
+        quiet,
         np.ascontiguousarray(rates, dtype=np.float64),
         qty,
         leverage,
