@@ -142,6 +142,54 @@ def bench_dask(paths: int, out: dict) -> None:
     out["dask_speedup_2_workers"] = times[1] / times[2]
 
 
+def bench_gpu(n: int, paths: int, out: dict) -> None:
+    """The CUDA kernels on resident device arrays (the kernel, not the PCIe copies,
+    which ``*_with_transfers`` includes)."""
+    from numba import cuda
+
+    from perpmargin.sim import gpu
+    from perpmargin.sim.montecarlo import montecarlo, setup_from_plan
+
+    name = cuda.get_current_device().name if hasattr(cuda, "get_current_device") else "sim"
+    out["gpu_name"] = name.decode() if isinstance(name, bytes) else str(name)
+    tiers = TierArrays.from_venue(pm.load_venue("binance-usdm"))
+    book = _book(n, tiers)
+    marks = np.array([57000.0, 2900.0])
+    host = (book.offsets, book.sym, book.qty, book.entry, book.margin, book.balance, marks)
+    dev = [cuda.to_device(x) for x in (*host, *tiers.args())]
+    outs = [
+        cuda.device_array(book.n_positions, dtype=np.uint8),
+        cuda.device_array(book.n_accounts),
+        cuda.device_array(book.n_accounts),
+        cuda.device_array(book.n_accounts, dtype=np.uint8),
+    ]
+    threads = 128
+    blocks = (book.n_accounts + threads - 1) // threads
+    kernel = gpu._kernel()
+
+    def launch() -> None:
+        kernel[blocks, threads](*dev, *outs)
+        cuda.synchronize()
+
+    launch()
+    seconds = _best(launch, repeat=5)
+    out["gpu_positions"] = book.n_positions
+    out["gpu_positions_per_s"] = book.n_positions / seconds
+    out["gpu_bytes_per_s"] = (book.nbytes + book.n_positions + 17 * book.n_accounts) / seconds
+    small = book.chunk(0, min(2_500_000, book.n_accounts))
+    revalue(small, marks, tiers, backend="cuda")
+    out["gpu_positions_per_s_with_transfers"] = small.n_positions / _best(
+        lambda: revalue(small, marks, tiers, backend="cuda")
+    )
+    setup = setup_from_plan(pm.load_plans("seed-2020-03-12")[0])
+    montecarlo(setup, paths=10_000, steps=100, backend="cuda")
+    seconds = _best(
+        lambda: montecarlo(setup, paths=paths, backend="cuda", chunk_paths=paths), repeat=2
+    )
+    out["gpu_mc_paths"] = paths
+    out["gpu_mc_path_steps_per_s"] = paths * 1440 / seconds
+
+
 def _year_of_bars(n_bars: int, seed: int = 0) -> np.ndarray:
     """OHLC of ``n_bars`` 1-minute bars: blocks of 60 real bar shapes (2020-03-12, scaled
     to ~60 % a year, half mirrored so there is no drift), chained close to open, rounded
@@ -245,6 +293,8 @@ def main() -> None:
         out["gpu_positions_per_s"] = None
         out["gpu_mc_path_steps_per_s"] = None
         out["not_measured"]["gpu"] = "no CUDA GPU on this machine"
+    else:
+        bench_gpu(100_000_000, 4_000_000 if args.quick else 16_000_000, out)
     if not args.json:
         for key, value in out.items():
             if isinstance(value, float):

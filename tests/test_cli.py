@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import perpmargin as pm
@@ -290,6 +291,18 @@ def test_montecarlo_json_and_report(tmp_path):
     assert doc["steps"] == 1440
     assert (tmp_path / "montecarlo.html").stat().st_size > 100_000
     bad = runner.invoke(app, ["montecarlo", "seed-2020-03-12", "--model", "levy"])
+    assert bad.exit_code == 2
+    ref = runner.invoke(
+        app,
+        ["montecarlo", "seed-2020-03-12", "--paths", "2000", "--json", "--backend", "numpy"],
+    )
+    assert ref.exit_code == 0, ref.output
+    for mode, stats in json.loads(ref.stdout)["modes"].items():  # the same paths
+        assert stats["liquidation_probability"] == doc["modes"][mode]["liquidation_probability"]
+        assert stats["mean_final_equity"] == pytest.approx(
+            doc["modes"][mode]["mean_final_equity"], rel=1e-12
+        )
+    bad = runner.invoke(app, ["montecarlo", "seed-2020-03-12", "--backend", "fpga"])
     assert bad.exit_code == 2
 
 

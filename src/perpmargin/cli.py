@@ -342,7 +342,9 @@ def montecarlo(
     paths: int = typer.Option(10_000, "--paths", help="Number of simulated paths."),
     steps: int = typer.Option(None, "--steps", help="Steps per path (default: the plan's bars)."),
     model: str = typer.Option("gbm", "--model", help="gbm, jump or bootstrap."),
-    backend: str = typer.Option("numba", "--backend", help="numba or dask."),
+    backend: str = typer.Option(
+        "numba", "--backend", help="numba (CPU threads), numpy, cuda (a GPU) or dask."
+    ),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address."),
     seed: int = typer.Option(0, "--seed"),
     variant: int = typer.Option(0, "--variant", help="Which plan of the file (0: the base)."),

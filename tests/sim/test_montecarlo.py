@@ -106,6 +106,79 @@ def test_bad_arguments(setup):
         montecarlo(setup, paths=10, steps=0)
     with pytest.raises(pm.InvalidInput, match="block"):
         montecarlo(setup, paths=10, model="bootstrap", block=10**6)
+    with pytest.raises(pm.InvalidInput, match="backend"):
+        montecarlo(setup, paths=10, backend="fpga")  # type: ignore[arg-type]
+    for seed in (-1, 2**63, 1.5, True):
+        with pytest.raises(pm.InvalidInput, match="seed"):
+            montecarlo(setup, paths=10, seed=seed)  # type: ignore[arg-type]
+
+
+def _same_paths(a, b, *, rel):
+    np.testing.assert_array_equal(a.iso_step, b.iso_step)
+    np.testing.assert_array_equal(a.cross_step, b.cross_step)
+    np.testing.assert_allclose(a.iso_final, b.iso_final, rtol=rel, atol=rel)
+    np.testing.assert_allclose(a.cross_final, b.cross_final, rtol=rel, atol=rel)
+
+
+@pytest.mark.parametrize("model", ["gbm", "jump", "bootstrap"])
+@pytest.mark.parametrize(
+    ("name", "variant", "vol"), [("seed-2020-03-12", 1, 3.0), ("pair-2022-11-08", 0, 1.0)]
+)
+def test_numpy_backend_gives_the_numba_paths(name, variant, vol, model):
+    """The reference backend (paths as the numpy vector axis) against the numba kernel:
+    the same liquidation steps on every path; money equal up to numpy's exp/log, which
+    may differ from the C library's in the last bit. One leg (static cross price) and
+    two legs on two symbols (the cross account revalued with tiers at every step)."""
+    setup = setup_from_plan(pm.load_plans(name)[variant])
+    setup = dataclasses.replace(setup, step_vol=setup.step_vol * vol)
+    kw = {"paths": 1500, "steps": 300, "model": model, "seed": 9, "block": 30}
+    a = montecarlo(setup, **kw)
+    b = montecarlo(setup, backend="numpy", chunk_paths=700, **kw)
+    _same_paths(a, b, rel=1e-12)
+    for mode in ("isolated", "cross"):
+        assert a.stats[mode].liquidation_probability == b.stats[mode].liquidation_probability
+    # the comparison has liquidations in both modes to agree on, and survivors
+    assert (a.iso_step >= 0).any()
+    assert (a.cross_step >= 0).any()
+    assert ((a.iso_step < 0) | (a.cross_step < 0)).any()
+
+
+@pytest.mark.parametrize("model", ["gbm", "jump", "bootstrap"])
+def test_cuda_monte_carlo_under_the_simulator_gives_the_numba_paths(pair_setup, model):
+    """The CUDA kernel (one thread per path; the RNG and tier lookup are the CPU kernels'
+    functions compiled for the device) run by numba's CUDA simulator: bit for bit the
+    numba kernel's paths. On a GPU machine the same test runs the real device."""
+    from numba import config
+
+    from perpmargin.sim.gpu import available
+
+    if not (config.ENABLE_CUDASIM or available()):
+        pytest.skip("set NUMBA_ENABLE_CUDASIM=1 (make test does) or run on a GPU machine")
+    setup = dataclasses.replace(pair_setup, step_vol=pair_setup.step_vol * 3)
+    kw = {"paths": 40, "steps": 120, "model": model, "seed": 2, "block": 16}
+    a = montecarlo(setup, **kw)
+    b = montecarlo(setup, backend="cuda", **kw)
+    _same_paths(a, b, rel=0.0 if config.ENABLE_CUDASIM else 1e-12)
+    assert (a.iso_step >= 0).any()
+
+
+def test_cuda_monte_carlo_refuses_what_a_thread_cannot_hold(setup):
+    from numba import config
+
+    if not config.ENABLE_CUDASIM:
+        pytest.skip("set NUMBA_ENABLE_CUDASIM=1 (make test does) or run on a GPU machine")
+    from perpmargin.sim.gpu import MAX_POSITIONS
+
+    n = MAX_POSITIONS + 1
+    big = dataclasses.replace(
+        setup,
+        sym=np.zeros(n, dtype=np.int32),
+        qty=np.full(n, setup.qty[0] / n),
+        entry=np.full(n, setup.entry[0]),
+        margin=np.full(n, setup.margin[0] / n),
+    )
+    with pytest.raises(pm.PerpMarginError, match="at most"):
+        montecarlo(big, paths=4, steps=3, backend="cuda")
 
 
 def test_counter_based_normals_are_standard_and_independent():

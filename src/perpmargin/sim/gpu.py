@@ -1,11 +1,16 @@
-"""CUDA backend (numba.cuda): the revaluation kernel with one thread per account.
+"""CUDA backend (numba.cuda): the revaluation kernel with one thread per account, and
+the Monte Carlo kernel with one thread per path.
 
-Needs a CUDA GPU, or ``NUMBA_ENABLE_CUDASIM=1`` to run the same kernel on the CPU
-(slow; for tests). ``available()`` tells which.
+Needs a CUDA GPU, or ``NUMBA_ENABLE_CUDASIM=1`` to run the same kernels on the CPU
+(slow; for tests). ``available()`` tells which. The Monte Carlo's random numbers and
+tier lookup are the CPU kernels' own functions compiled for the device (one source).
 """
 
 from __future__ import annotations
 
+import math
+import types
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,7 +20,12 @@ from perpmargin.errors import PerpMarginError
 if TYPE_CHECKING:
     from perpmargin.sim.fast import Portfolio, Revaluation, TierArrays
 
-__all__ = ["available", "revalue_cuda"]
+__all__ = ["MAX_ASSETS", "MAX_POSITIONS", "available", "mc_cuda", "revalue_cuda"]
+
+MAX_ASSETS = 8
+"""Symbols a CUDA Monte Carlo can hold (a thread keeps its prices in registers)."""
+MAX_POSITIONS = 32
+"""Positions a CUDA Monte Carlo can hold."""
 
 try:  # module level, so the CUDA simulator can swap it inside kernels
     from numba import cuda
@@ -131,3 +141,200 @@ def revalue_cuda(portfolio: Portfolio, marks: np.ndarray, tiers: TierArrays) -> 
     blocks = max(1, (a + threads - 1) // threads)
     _kernel()[blocks, threads](*dev, iso, eq, mm, liq)
     return Revaluation(iso.copy_to_host(), eq.copy_to_host(), mm.copy_to_host(), liq.copy_to_host())
+
+
+def _device(func: Any, **callees: Any) -> Any:
+    """The njit function ``func`` of the CPU kernels compiled as a CUDA device function,
+    its calls to other jitted functions (``callees``, by global name) pointed at their
+    device versions: one source for both targets."""
+    py = func.py_func
+    scope = dict(py.__globals__)
+    scope.update(callees)
+    clone = types.FunctionType(py.__code__, scope, py.__name__, py.__defaults__, py.__closure__)
+    return cuda.jit(device=True)(clone)
+
+
+def _mc_kernel() -> Any:
+    if "mc" in _KERNEL:
+        return _KERNEL["mc"]
+    from numba import float64, int8
+
+    from perpmargin.sim import kernels, mc_kernels
+
+    mix = _device(mc_kernels._mix)
+    uniform = _device(mc_kernels.uniform, _mix=mix)
+    normal_pair = _device(mc_kernels.normal_pair, _mix=mix)
+    normal = _device(mc_kernels.normal, normal_pair=normal_pair)
+    maintenance = _device(kernels.maintenance)
+    max_assets = MAX_ASSETS
+    max_positions = MAX_POSITIONS
+
+    @cuda.jit
+    def mc(  # type: ignore[no-untyped-def]
+        seed,
+        path_start,
+        n_paths,
+        n_steps,
+        model,
+        log_s0,
+        drift,
+        chol,
+        jump_prob,
+        jump_mu,
+        jump_sigma,
+        returns,
+        block,
+        sym,
+        qty,
+        entry,
+        margin,
+        log_liq,
+        iso_return,
+        balance,
+        cross_remainder_to_trader,
+        liq_fee,
+        upper,
+        mmr,
+        amount,
+        n_tiers,
+        by_qty,
+        fee,
+        cross_liq_price,
+        cross_single,
+        iso_step,
+        iso_final,
+        cross_step,
+        cross_final,
+    ):
+        # perpmargin.sim.mc_kernels.mc_kernel, one path per thread (same statements)
+        k = cuda.grid(1)
+        if k >= n_paths:
+            return
+        path = path_start + k
+        n_assets = log_s0.size
+        n_pos = sym.size
+        iso_wallet = balance
+        for i in range(n_pos):
+            iso_wallet -= margin[i]
+        has_lc = not math.isnan(cross_liq_price)
+        lc = math.log(cross_liq_price) if has_lc else 0.0
+        x = cuda.local.array(max_assets, float64)
+        z = cuda.local.array(max_assets, float64)
+        z_odd = cuda.local.array(max_assets, float64)
+        alive = cuda.local.array(max_positions, int8)
+        for s in range(n_assets):
+            x[s] = log_s0[s]
+        for i in range(n_pos):
+            alive[i] = 1
+        first_iso = -1
+        iso_cash = iso_wallet
+        cross_alive = True
+        c_step = -1
+        c_final = 0.0
+        b0 = 0
+        for t in range(n_steps):
+            if model == 2:
+                if t % block == 0:
+                    b0 = int(uniform(seed, path, t, 7) * (returns.shape[0] - block))
+                for s in range(n_assets):
+                    x[s] += returns[b0 + t % block, s]
+            else:
+                if t % 2 == 0:
+                    pair = t >> 1
+                    for s in range(n_assets):
+                        z[s], z_odd[s] = normal_pair(seed, path, pair, s)
+                else:
+                    for s in range(n_assets):
+                        z[s] = z_odd[s]
+                for s in range(n_assets):
+                    acc = drift[s]
+                    for j in range(s + 1):
+                        acc += chol[s, j] * z[j]
+                    x[s] += acc
+                    if model == 1 and uniform(seed, path, t, 4 * s + 2) <= jump_prob[s]:
+                        x[s] += jump_mu[s] + jump_sigma[s] * normal(seed, path, t, s + n_assets)
+            for i in range(n_pos):
+                if alive[i] == 1 and not math.isnan(log_liq[i]):
+                    xi = x[sym[i]]
+                    if (qty[i] > 0 and xi <= log_liq[i]) or (qty[i] < 0 and xi >= log_liq[i]):
+                        alive[i] = 0
+                        iso_cash += iso_return[i]
+                        if first_iso < 0:
+                            first_iso = t
+            if cross_alive:
+                if cross_single:
+                    xs = x[sym[0]]
+                    crossed = (qty[0] > 0 and xs <= lc) or (qty[0] < 0 and xs >= lc)
+                    if has_lc and crossed:
+                        cross_alive = False
+                        c_step = t
+                        p = cross_liq_price
+                        eq = balance
+                        fees = 0.0
+                        for i in range(n_pos):
+                            aq = abs(qty[i])
+                            eq += qty[i] * (p - entry[i])
+                            fees += liq_fee[sym[i]] * aq * p
+                        left = max(eq - fees, 0.0)
+                        c_final = left if cross_remainder_to_trader else 0.0
+                else:
+                    eq = balance
+                    mm = 0.0
+                    fees = 0.0
+                    for i in range(n_pos):
+                        s = sym[i]
+                        p = math.exp(x[s])
+                        aq = abs(qty[i])
+                        eq += qty[i] * (p - entry[i])
+                        notional = aq * p
+                        mm += maintenance(upper, mmr, amount, n_tiers, by_qty, s, aq, notional)
+                        mm += fee[s] * notional
+                        fees += liq_fee[s] * notional
+                    if eq <= mm:
+                        cross_alive = False
+                        c_step = t
+                        left = max(eq - fees, 0.0)
+                        c_final = left if cross_remainder_to_trader else 0.0
+        final_iso = iso_cash
+        final_cross = balance
+        for i in range(n_pos):
+            p = math.exp(x[sym[i]])
+            upnl = qty[i] * (p - entry[i])
+            if alive[i] == 1:
+                final_iso += margin[i] + upnl
+            final_cross += upnl
+        iso_step[k] = first_iso
+        iso_final[k] = final_iso
+        cross_step[k] = c_step
+        cross_final[k] = final_cross if cross_alive else c_final
+
+    _KERNEL["mc"] = mc
+    return mc
+
+
+def mc_cuda(*args: Any) -> None:
+    """:func:`perpmargin.sim.mc_kernels.mc_kernel` on the GPU: the same arguments (the
+    last four are the host output arrays, filled in place), the same numbers."""
+    from numba import config
+
+    if not available():
+        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
+    n_paths = int(args[2])
+    log_s0, sym = args[5], args[13]
+    if log_s0.size > MAX_ASSETS or sym.size > MAX_POSITIONS:
+        raise PerpMarginError(
+            f"backend='cuda' holds at most {MAX_ASSETS} symbols and {MAX_POSITIONS} "
+            f"positions, the plan has {log_s0.size} and {sym.size}"
+        )
+    outputs = args[-4:]
+    dev = [cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
+           for a in args[:-4]]  # fmt: skip
+    dev_out = [cuda.device_array(o.shape, dtype=o.dtype) for o in outputs]
+    threads = 128
+    blocks = max(1, (n_paths + threads - 1) // threads)
+    with warnings.catch_warnings():
+        if config.ENABLE_CUDASIM:  # the simulator runs the uint64 hash on numpy scalars
+            warnings.simplefilter("ignore", RuntimeWarning)
+        _mc_kernel()[blocks, threads](*dev, *dev_out)
+    for host, d in zip(outputs, dev_out, strict=True):
+        host[:] = d.copy_to_host()

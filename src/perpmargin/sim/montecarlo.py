@@ -24,8 +24,9 @@ price itself stays driftless. Money is then in the coin.
 
 Random numbers are counter-based (:mod:`perpmargin.sim.mc_kernels`): ``seed`` and the
 path index fix a path, so every backend, chunking and thread count gives the same
-numbers. Backends: ``"numba"`` (default, parallel), ``"numpy"`` (reference),
-``"dask"`` (chunks of paths on a cluster).
+numbers. Backends: ``"numba"`` (default, parallel), ``"numpy"`` (the reference,
+:mod:`perpmargin.sim.mc_numpy`), ``"cuda"`` (one GPU thread per path,
+:mod:`perpmargin.sim.gpu`), ``"dask"`` (chunks of paths on a cluster).
 """
 
 from __future__ import annotations
@@ -284,6 +285,7 @@ def _run_chunk(
     count: int,
     steps: int,
     block: int,
+    backend: str = "numba",
 ) -> tuple[np.ndarray, ...]:
     log_liq, back, cross_price = static
     t = setup.tiers
@@ -293,7 +295,16 @@ def _run_chunk(
         np.empty(count, dtype=np.int64),
         np.empty(count),
     )
-    mc_kernels.mc_kernel(
+    kernel: Callable[..., None] = mc_kernels.mc_kernel
+    if backend == "numpy":
+        from perpmargin.sim.mc_numpy import mc_numpy
+
+        kernel = mc_numpy
+    elif backend == "cuda":
+        from perpmargin.sim.gpu import mc_cuda
+
+        kernel = mc_cuda
+    kernel(
         seed,
         start,
         count,
@@ -337,7 +348,7 @@ def montecarlo(
     model: Model = "gbm",
     seed: int = 0,
     block: int = 60,
-    backend: Literal["numba", "dask"] = "numba",
+    backend: Literal["numpy", "numba", "cuda", "dask"] = "numba",
     scheduler: Any = None,
     chunk_paths: int = 65_536,
     progress: Callable[[int], None] | None = None,
@@ -345,12 +356,18 @@ def montecarlo(
     """Simulate ``paths`` paths of ``steps`` steps (default: as many as the plan's bars).
 
     ``block``: block length of the bootstrap, in steps. ``progress`` is called with the
-    number of paths done after each chunk.
+    number of paths done after each chunk. ``seed``: a whole number from 0 to 2**63 - 1.
+    ``backend``: ``"numba"`` (CPU threads), ``"numpy"`` (the reference, slow),
+    ``"cuda"`` (a GPU; at most 8 symbols and 32 positions), ``"dask"`` (chunks of
+    ``chunk_paths`` paths as tasks on ``scheduler``: a ``Client``, an address, or None
+    for a local cluster). The same call gives the same paths on every backend.
     """
     if model not in _MODELS:
         raise InvalidInput(f"model must be one of {tuple(_MODELS)}, was {model!r}")
-    if backend not in ("numba", "dask"):
-        raise InvalidInput(f"backend must be 'numba' or 'dask', was {backend!r}")
+    if backend not in ("numpy", "numba", "cuda", "dask"):
+        raise InvalidInput(f"backend must be 'numpy', 'numba', 'cuda' or 'dask', was {backend!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise InvalidInput(f"seed must be a whole number from 0 to 2**63 - 1, was {seed!r}")
     if not isinstance(paths, int) or paths < 1 or paths > 10**10:
         raise InvalidInput(f"paths must be a whole number from 1 to 1e10, was {paths!r}")
     setup = plan if isinstance(plan, Setup) else setup_from_plan(plan)
@@ -373,7 +390,7 @@ def montecarlo(
     else:
         for lo in range(0, paths, chunk_paths):
             count = min(chunk_paths, paths - lo)
-            parts.append(_run_chunk(setup, static, model, seed, lo, count, n_steps, block))
+            parts.append(_run_chunk(setup, static, model, seed, lo, count, n_steps, block, backend))
             if progress is not None:
                 progress(count)
     iso_step, iso_final, cross_step, cross_final = (

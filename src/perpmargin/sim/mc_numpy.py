@@ -1,0 +1,230 @@
+"""The Monte Carlo kernel in plain numpy: the reference backend (``backend="numpy"``).
+
+:func:`perpmargin.sim.mc_kernels.mc_kernel` with the paths as the vector axis and the
+steps as the loop: the same counter-based random numbers (SplitMix64 finaliser in
+wrapping uint64 arithmetic, Marsaglia's polar method with the same tries), the same
+additions in the same order, so a path gives the numba kernel's numbers. The one
+source of difference is ``log``: numpy's and the C library's may differ in the last
+bit, which moves a price by ~1e-16 relative (a liquidation step can differ only for a
+path that ends a step within that of its threshold).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["mc_numpy", "normal_pair", "uniform"]
+
+_U64 = np.uint64
+_WRAP = 1 << 64
+_GOLDEN = 0x9E3779B97F4A7C15
+_W_PATH = 0xD1B54A32D192ED03
+_W_STEP = 0xABC98388FB8FAC03
+_W_LANE = 0x8CB92BA72F3D8DD7
+_W_TRY = 0x5851F42D4C957F2D
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    x = (x ^ (x >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> _U64(27))) * _U64(0x94D049BB133111EB)
+    out: np.ndarray = x ^ (x >> _U64(31))
+    return out
+
+
+def _base(seed: int, paths: np.ndarray, step: int, lane: int) -> np.ndarray:
+    """The odd-weighted sum of (seed, path, step, lane) modulo 2**64 (``paths`` uint64;
+    the scalar part in Python integers, array arithmetic wraps silently)."""
+    const = (seed * _GOLDEN + step * _W_STEP + lane * _W_LANE) % _WRAP
+    out: np.ndarray = _U64(const) + paths * _U64(_W_PATH)
+    return out
+
+
+def uniform(seed: int, paths: np.ndarray, step: int, lane: int) -> np.ndarray:
+    """:func:`perpmargin.sim.mc_kernels.uniform` for many paths (uint64 array)."""
+    h = _mix(_mix(_base(seed, paths, step, lane)) + _U64(_GOLDEN))
+    out: np.ndarray = ((h >> _U64(11)).astype(np.float64) + 1.0) * (1.0 / 9007199254740992.0)
+    return out
+
+
+def normal_pair(
+    seed: int, paths: np.ndarray, pair: int, asset: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`perpmargin.sim.mc_kernels.normal_pair` for many paths."""
+    base = _base(seed, paths, pair, 4 * asset)
+    z0 = np.zeros(paths.size)
+    z1 = np.zeros(paths.size)
+    todo = np.arange(paths.size)
+    for attempt in range(64):
+        h = _mix(base[todo] + _U64(attempt * _W_TRY % _WRAP))
+        v1 = (h >> _U64(32)).astype(np.float64) * (2.0 / 4294967296.0) - 1.0
+        v2 = (h & _U64(0xFFFFFFFF)).astype(np.float64) * (2.0 / 4294967296.0) - 1.0
+        q = v1 * v1 + v2 * v2
+        ok = (q > 0.0) & (q < 1.0)
+        qk = q[ok]
+        f = np.sqrt(-2.0 * np.log(qk) / qk)
+        z0[todo[ok]] = v1[ok] * f
+        z1[todo[ok]] = v2[ok] * f
+        todo = todo[~ok]
+        if todo.size == 0:
+            break
+    return z0, z1
+
+
+def _maintenance(
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    by_qty: np.ndarray,
+    s: int,
+    aq: float,
+    notional: np.ndarray,
+) -> np.ndarray:
+    """:func:`perpmargin.sim.kernels.maintenance` for one position on many paths."""
+    k = np.zeros(notional.size, dtype=np.int64)
+    if by_qty[s]:
+        k += int((aq > upper[s, :-1]).sum())
+    else:
+        for j in range(upper.shape[1] - 1):
+            k += notional >= upper[s, j]
+    out: np.ndarray = notional * mmr[s, k] - amount[s, k]
+    return out
+
+
+def mc_numpy(
+    seed: int,
+    path_start: int,
+    n_paths: int,
+    n_steps: int,
+    model: int,
+    log_s0: np.ndarray,
+    drift: np.ndarray,
+    chol: np.ndarray,
+    jump_prob: np.ndarray,
+    jump_mu: np.ndarray,
+    jump_sigma: np.ndarray,
+    returns: np.ndarray,
+    block: int,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    margin: np.ndarray,
+    log_liq: np.ndarray,
+    iso_return: np.ndarray,
+    balance: float,
+    cross_remainder_to_trader: bool,
+    liq_fee: np.ndarray,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    cross_liq_price: float,
+    cross_single: bool,
+    iso_step: np.ndarray,
+    iso_final: np.ndarray,
+    cross_step: np.ndarray,
+    cross_final: np.ndarray,
+) -> None:
+    """The arguments and outputs of :func:`perpmargin.sim.mc_kernels.mc_kernel`."""
+    del n_tiers  # padding bounds are inf: counting the bounds passed finds the tier
+    n_assets = log_s0.size
+    n_pos = sym.size
+    paths = np.arange(path_start, path_start + n_paths, dtype=np.uint64)
+    iso_wallet = balance
+    for i in range(n_pos):
+        iso_wallet -= margin[i]
+    has_lc = not np.isnan(cross_liq_price)
+    lc = np.log(cross_liq_price) if has_lc else 0.0
+    x = np.repeat(log_s0[None, :], n_paths, axis=0).T.copy()  # [asset, path]
+    z = np.zeros((n_assets, n_paths))
+    z_odd = np.zeros((n_assets, n_paths))
+    alive = np.ones((n_pos, n_paths), dtype=bool)
+    first_iso = np.full(n_paths, -1, dtype=np.int64)
+    iso_cash = np.full(n_paths, iso_wallet)
+    cross_alive = np.ones(n_paths, dtype=bool)
+    c_step = np.full(n_paths, -1, dtype=np.int64)
+    c_final = np.zeros(n_paths)
+    b0 = np.zeros(n_paths, dtype=np.int64)
+    for t in range(n_steps):
+        if model == 2:
+            if t % block == 0:
+                u = uniform(seed, paths, t, 7)
+                b0 = (u * (returns.shape[0] - block)).astype(np.int64)
+            for s in range(n_assets):
+                x[s] += returns[b0 + t % block, s]
+        else:
+            if t % 2 == 0:
+                for s in range(n_assets):
+                    z[s], z_odd[s] = normal_pair(seed, paths, t >> 1, s)
+            else:
+                z[:] = z_odd
+            for s in range(n_assets):
+                acc = np.full(n_paths, drift[s])
+                for j in range(s + 1):
+                    acc += chol[s, j] * z[j]
+                x[s] += acc
+                if model == 1:
+                    jumps = uniform(seed, paths, t, 4 * s + 2) <= jump_prob[s]
+                    if jumps.any():
+                        lane = s + n_assets
+                        n0, n1 = normal_pair(seed, paths[jumps], t >> 1, lane)
+                        size = n0 if t % 2 == 0 else n1
+                        x[s, jumps] += jump_mu[s] + jump_sigma[s] * size
+        for i in range(n_pos):
+            if np.isnan(log_liq[i]):
+                continue
+            xi = x[sym[i]]
+            hit = alive[i] & ((xi <= log_liq[i]) if qty[i] > 0 else (xi >= log_liq[i]))
+            if hit.any():
+                alive[i] &= ~hit
+                iso_cash[hit] += iso_return[i]
+                first_iso[hit & (first_iso < 0)] = t
+        if not cross_alive.any():
+            continue
+        if cross_single:
+            if not has_lc:
+                continue
+            xs = x[sym[0]]
+            hit = cross_alive & ((xs <= lc) if qty[0] > 0 else (xs >= lc))
+            if hit.any():
+                p = cross_liq_price
+                eq = balance
+                fees = 0.0
+                for i in range(n_pos):
+                    eq += qty[i] * (p - entry[i])
+                    fees += liq_fee[sym[i]] * abs(qty[i]) * p
+                left = max(eq - fees, 0.0)
+                cross_alive &= ~hit
+                c_step[hit] = t
+                c_final[hit] = left if cross_remainder_to_trader else 0.0
+        else:
+            eq_v = np.full(n_paths, balance)
+            mm = np.zeros(n_paths)
+            fees_v = np.zeros(n_paths)
+            for i in range(n_pos):
+                s = int(sym[i])
+                price = np.exp(x[s])
+                aq = abs(qty[i])
+                eq_v += qty[i] * (price - entry[i])
+                notional = aq * price
+                mm += _maintenance(upper, mmr, amount, by_qty, s, aq, notional)
+                mm += fee[s] * notional
+                fees_v += liq_fee[s] * notional
+            hit = cross_alive & (eq_v <= mm)
+            if hit.any():
+                cross_alive &= ~hit
+                c_step[hit] = t
+                back = np.maximum(eq_v - fees_v, 0.0)
+                c_final[hit] = back[hit] if cross_remainder_to_trader else 0.0
+    final_iso = iso_cash.copy()
+    final_cross = np.full(n_paths, balance)
+    for i in range(n_pos):
+        price = np.exp(x[sym[i]])
+        upnl = qty[i] * (price - entry[i])
+        final_iso[alive[i]] += (margin[i] + upnl)[alive[i]]
+        final_cross += upnl
+    iso_step[:] = first_iso
+    iso_final[:] = final_iso
+    cross_step[:] = c_step
+    cross_final[:] = np.where(cross_alive, final_cross, c_final)
