@@ -180,6 +180,11 @@ def test_cuda_kernel_under_the_simulator_matches_numba():
     np.testing.assert_array_equal(a.iso_liquidated, b.iso_liquidated)
     np.testing.assert_array_equal(a.cross_liquidated, b.cross_liquidated)
     np.testing.assert_allclose(a.cross_equity, b.cross_equity, rtol=1e-12, atol=1e-6)
+    for mode in ("isolated", "cross"):  # Bybit: the fee at the bankruptcy price too
+        x = liquidation_prices(p, marks, tiers, mode, backend="numba")
+        y = liquidation_prices(p, marks, tiers, mode, backend="cuda")
+        np.testing.assert_array_equal(x, y)
+        assert np.isfinite(x).sum() > p.n_positions // 2
 
 
 def test_bad_input_is_refused():
@@ -224,6 +229,12 @@ def test_dask_backend_on_a_real_local_cluster_matches_numba(dask_client):
     np.testing.assert_array_equal(a.iso_liquidated, b.iso_liquidated)
     np.testing.assert_array_equal(a.cross_liquidated, b.cross_liquidated)
     np.testing.assert_array_equal(a.cross_equity, b.cross_equity)
+    for mode in ("isolated", "cross"):  # cross prices need each chunk's whole accounts
+        x = liquidation_prices(p, marks, tiers, mode)
+        y = liquidation_prices(
+            p, marks, tiers, mode, backend="dask", scheduler=dask_client, chunks=7
+        )
+        np.testing.assert_array_equal(x, y)
 
 
 def test_dask_monte_carlo_gives_the_same_paths(dask_client):

@@ -499,16 +499,32 @@ def liquidation_prices(
     mode: Literal["isolated", "cross"] = "isolated",
     *,
     backend: Backend = "numba",
+    scheduler: Any = None,
+    chunks: int | None = None,
 ) -> np.ndarray:
     """Liquidation price of every position (NaN: no positive price liquidates).
 
     Isolated: backed by its own margin. Cross: by the account's balance, with the
-    account's other positions held at ``marks``.
+    account's other positions held at ``marks``. ``backend="dask"``: chunks of
+    accounts as tasks on ``scheduler`` (as :func:`revalue`).
     """
     _check_backend(backend)
     m = _marks(marks, tiers)
     p, m, inverse = _linearised(portfolio, m, tiers)
-    out = _liquidation_prices(p, m, tiers, mode, backend)
+    if mode not in ("isolated", "cross"):
+        raise InvalidInput(f"mode must be 'isolated' or 'cross', was {mode!r}")
+    if backend == "dask":
+        from perpmargin.sim.distributed import map_chunks
+
+        bounds = _chunk_bounds(p.n_accounts, chunks)
+        parts = map_chunks(
+            _liquidation_prices,
+            [(p.chunk(lo, hi), m, tiers, mode, "numba") for lo, hi in bounds],
+            scheduler,
+        )
+        out = np.concatenate(parts)
+    else:
+        out = _liquidation_prices(p, m, tiers, mode, backend)
     if inverse is not None:  # solved in x = 1 / price
         out = np.where(inverse, 1.0 / out, out)
     return out
@@ -535,6 +551,10 @@ def _liquidation_prices(
         raise InvalidInput(f"mode must be 'isolated' or 'cross', was {mode!r}")
     if backend == "numpy":
         return _liq_numpy(tiers, p.sym, p.qty, p.entry, collateral, bk_collateral)
+    if backend == "cuda":
+        from perpmargin.sim.gpu import liq_prices_cuda
+
+        return liq_prices_cuda(p.sym, p.qty, p.entry, collateral, bk_collateral, tiers)
     out = np.empty(p.n_positions)
     kernels.liq_price_kernel(p.sym, p.qty, p.entry, collateral, bk_collateral, *tiers.args(), out)
     return out

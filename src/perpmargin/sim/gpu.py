@@ -20,7 +20,14 @@ from perpmargin.errors import PerpMarginError
 if TYPE_CHECKING:
     from perpmargin.sim.fast import Portfolio, Revaluation, TierArrays
 
-__all__ = ["MAX_ASSETS", "MAX_POSITIONS", "available", "mc_cuda", "revalue_cuda"]
+__all__ = [
+    "MAX_ASSETS",
+    "MAX_POSITIONS",
+    "available",
+    "liq_prices_cuda",
+    "mc_cuda",
+    "revalue_cuda",
+]
 
 MAX_ASSETS = 8
 """Symbols a CUDA Monte Carlo can hold (a thread keeps its prices in registers)."""
@@ -338,3 +345,48 @@ def mc_cuda(*args: Any) -> None:
         _mc_kernel()[blocks, threads](*dev, *dev_out)
     for host, d in zip(outputs, dev_out, strict=True):
         host[:] = d.copy_to_host()
+
+
+def _liq_kernel() -> Any:
+    if "liq" in _KERNEL:
+        return _KERNEL["liq"]
+    from perpmargin.sim import kernels
+
+    one = _device(kernels._liq_price_one)
+
+    @cuda.jit
+    def liq(  # type: ignore[no-untyped-def]
+        sym, qty, entry, collateral, bk_collateral, upper, mmr, amount, n_tiers, by_qty, fee,
+        fee_bk, out,
+    ):  # fmt: skip
+        i = cuda.grid(1)
+        if i < sym.size:
+            out[i] = one(
+                sym[i], qty[i], entry[i], collateral[i], bk_collateral[i], upper, mmr, amount,
+                n_tiers, by_qty, fee, fee_bk,
+            )  # fmt: skip
+
+    _KERNEL["liq"] = liq
+    return liq
+
+
+def liq_prices_cuda(
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    collateral: np.ndarray,
+    bk_collateral: np.ndarray,
+    tiers: TierArrays,
+) -> np.ndarray:
+    """:func:`perpmargin.sim.kernels.liq_price_kernel` on the GPU, one thread per
+    position (the CPU kernel's per-position solver compiled for the device)."""
+    if not available():
+        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
+    args = (sym, qty, entry, collateral, bk_collateral, *tiers.args())
+    dev = [cuda.to_device(np.ascontiguousarray(a)) for a in args]
+    out = cuda.device_array(sym.size, dtype=np.float64)
+    threads = 128
+    blocks = max(1, (sym.size + threads - 1) // threads)
+    _liq_kernel()[blocks, threads](*dev, out)
+    result: np.ndarray = out.copy_to_host()
+    return result
