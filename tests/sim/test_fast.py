@@ -23,6 +23,7 @@ import perpmargin as pm
 from perpmargin.sim.fast import (
     Portfolio,
     TierArrays,
+    bankruptcy_prices,
     liquidation_prices,
     portfolio_from_accounts,
     revalue,
@@ -113,12 +114,15 @@ def test_revaluation_and_liquidation_prices_match_the_engine(case, backend):
 
     # isolated: flag per leg, liquidation price (exact, unrounded) per leg
     liq_iso = liquidation_prices(p_iso, mark_arr, tiers, "isolated", backend=backend)
+    bk_iso = bankruptcy_prices(p_iso, mark_arr, tiers, "isolated", backend=backend)
     for i, view in enumerate(iso.positions()):
         flag = iso.liquidates_at({view.symbol: marks[view.symbol]})
         notional = float(view.quantity * marks[view.symbol])
         assert bool(rev_iso.iso_liquidated[i]) == flag, (view.symbol, notional)
         exact = iso.liquidation_price(view.symbol, exact=True)
         assert _close(exact, liq_iso[i]), (view.symbol, exact, liq_iso[i])
+        exact_bk = iso.bankruptcy_price(view.symbol, exact=True)
+        assert _close(exact_bk, bk_iso[i]), (view.symbol, exact_bk, bk_iso[i])
 
     # cross: the account as a whole
     cross_flag = cross.liquidates_at(marks)
@@ -128,9 +132,12 @@ def test_revaluation_and_liquidation_prices_match_the_engine(case, backend):
         assert _close(cross.cross_equity, rev_cross.cross_equity[0], 1e-12)
         assert _close(cross.cross_maintenance_margin, rev_cross.cross_maintenance[0], 1e-12)
         liq_cross = liquidation_prices(p_cross, mark_arr, tiers, "cross", backend=backend)
+        bk_cross = bankruptcy_prices(p_cross, mark_arr, tiers, "cross", backend=backend)
         for i, view in enumerate(cross.positions()):
             exact = cross.liquidation_price(view.symbol, exact=True)
             assert _close(exact, liq_cross[i]), (view.symbol, exact, liq_cross[i])
+            exact_bk = cross.bankruptcy_price(view.symbol, exact=True)
+            assert _close(exact_bk, bk_cross[i]), (view.symbol, exact_bk, bk_cross[i])
 
 
 def _random_portfolio(n_accounts, per_account, tiers, seed=0):
@@ -165,6 +172,10 @@ def test_backends_agree_on_a_large_random_book(venue):
         a = liquidation_prices(p, marks, tiers, mode, backend="numpy")
         b = liquidation_prices(p, marks, tiers, mode, backend="numba")
         np.testing.assert_allclose(a, b, rtol=1e-9)
+        a = bankruptcy_prices(p, marks, tiers, mode, backend="numpy")
+        b = bankruptcy_prices(p, marks, tiers, mode, backend="numba")
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert np.isnan(a).sum() < a.size  # prices to compare
 
 
 def test_cuda_kernel_under_the_simulator_matches_numba():
@@ -183,6 +194,9 @@ def test_cuda_kernel_under_the_simulator_matches_numba():
     for mode in ("isolated", "cross"):  # Bybit: the fee at the bankruptcy price too
         x = liquidation_prices(p, marks, tiers, mode, backend="numba")
         y = liquidation_prices(p, marks, tiers, mode, backend="cuda")
+        np.testing.assert_array_equal(x, y)
+        x = bankruptcy_prices(p, marks, tiers, mode, backend="numba")
+        y = bankruptcy_prices(p, marks, tiers, mode, backend="cuda")
         np.testing.assert_array_equal(x, y)
         assert np.isfinite(x).sum() > p.n_positions // 2
 

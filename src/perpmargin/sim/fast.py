@@ -3,7 +3,7 @@
 Struct-of-arrays in, arrays out. The exact Decimal engine answers one account at a
 time; this module answers "which of these N accounts x M positions are liquidated at
 these marks, under isolated and under cross" in one pass, and gives vectorised
-liquidation prices. Every backend computes the same formulas (checked against the
+liquidation and bankruptcy prices. Every backend computes the same formulas (checked against the
 Decimal engine in the tests, 1e-9 relative):
 
 - ``"numpy"``: plain vectorised numpy (the reference, chunked);
@@ -40,6 +40,7 @@ __all__ = [
     "Portfolio",
     "Revaluation",
     "TierArrays",
+    "bankruptcy_prices",
     "liquidation_prices",
     "portfolio_from_accounts",
     "revalue",
@@ -530,6 +531,79 @@ def liquidation_prices(
     return out
 
 
+def bankruptcy_prices(
+    portfolio: Portfolio,
+    marks: Any,
+    tiers: TierArrays,
+    mode: Literal["isolated", "cross"] = "isolated",
+    *,
+    backend: Backend = "numba",
+    scheduler: Any = None,
+    chunks: int | None = None,
+) -> np.ndarray:
+    """Bankruptcy price of every position: the mark at which what backs it is exactly
+    zero (NaN: no positive price), as :meth:`perpmargin.Account.bankruptcy_price`.
+
+    Isolated: its own margin. Cross: the account's balance plus the uPnL of its other
+    positions at ``marks`` (their requirements and fees do not count).
+    """
+    _check_backend(backend)
+    m = _marks(marks, tiers)
+    p, m, inverse = _linearised(portfolio, m, tiers)
+    if mode not in ("isolated", "cross"):
+        raise InvalidInput(f"mode must be 'isolated' or 'cross', was {mode!r}")
+    if backend == "dask":
+        from perpmargin.sim.distributed import map_chunks
+
+        bounds = _chunk_bounds(p.n_accounts, chunks)
+        parts = map_chunks(
+            _bankruptcy_prices,
+            [(p.chunk(lo, hi), m, tiers, mode, "numba") for lo, hi in bounds],
+            scheduler,
+        )
+        out = np.concatenate(parts)
+    else:
+        out = _bankruptcy_prices(p, m, tiers, mode, backend)
+    if inverse is not None:  # solved in x = 1 / price
+        out = np.where(inverse, 1.0 / out, out)
+    return out
+
+
+def _collaterals(
+    p: Portfolio, m: np.ndarray, tiers: TierArrays, mode: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """What backs each position for its liquidation price (others' requirements taken
+    off in cross) and for its bankruptcy price."""
+    if mode == "isolated":
+        return p.margin, p.margin
+    if mode != "cross":
+        raise InvalidInput(f"mode must be 'isolated' or 'cross', was {mode!r}")
+    upnl, req, _, bk_part = _position_terms(p, m, tiers)
+    equity, mm, own_req = _cross_totals(p, m, tiers, upnl, req, bk_part)
+    owner = p.account_of()
+    others_upnl = equity[owner] - p.balance[owner] - upnl
+    collateral = p.balance[owner] + others_upnl - (mm[owner] - own_req)
+    return collateral, p.balance[owner] + others_upnl
+
+
+def _bankruptcy_prices(
+    p: Portfolio, m: np.ndarray, tiers: TierArrays, mode: str, backend: Backend
+) -> np.ndarray:
+    _, backing = _collaterals(p, m, tiers, mode)
+    if backend == "numpy":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            price = p.entry - np.sign(p.qty) * backing / np.abs(p.qty)
+        out: np.ndarray = np.where(price > kernels._ZERO_PRICE * p.entry, price, np.nan)
+        return out
+    if backend == "cuda":
+        from perpmargin.sim.gpu import bankruptcy_prices_cuda
+
+        return bankruptcy_prices_cuda(p.qty, p.entry, backing)
+    out = np.empty(p.n_positions)
+    kernels.bankruptcy_kernel(p.qty, p.entry, backing, out)
+    return out
+
+
 def _liquidation_prices(
     p: Portfolio,
     m: np.ndarray,
@@ -537,18 +611,7 @@ def _liquidation_prices(
     mode: Literal["isolated", "cross"],
     backend: Backend,
 ) -> np.ndarray:
-    if mode == "isolated":
-        collateral = p.margin
-        bk_collateral = p.margin
-    elif mode == "cross":
-        upnl, req, _, bk_part = _position_terms(p, m, tiers)
-        equity, mm, own_req = _cross_totals(p, m, tiers, upnl, req, bk_part)
-        owner = p.account_of()
-        others_upnl = equity[owner] - p.balance[owner] - upnl
-        collateral = p.balance[owner] + others_upnl - (mm[owner] - own_req)
-        bk_collateral = p.balance[owner] + others_upnl
-    else:
-        raise InvalidInput(f"mode must be 'isolated' or 'cross', was {mode!r}")
+    collateral, bk_collateral = _collaterals(p, m, tiers, mode)
     if backend == "numpy":
         return _liq_numpy(tiers, p.sym, p.qty, p.entry, collateral, bk_collateral)
     if backend == "cuda":

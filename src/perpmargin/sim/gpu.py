@@ -24,6 +24,7 @@ __all__ = [
     "MAX_ASSETS",
     "MAX_POSITIONS",
     "available",
+    "bankruptcy_prices_cuda",
     "liq_prices_cuda",
     "mc_cuda",
     "revalue_cuda",
@@ -388,5 +389,29 @@ def liq_prices_cuda(
     threads = 128
     blocks = max(1, (sym.size + threads - 1) // threads)
     _liq_kernel()[blocks, threads](*dev, out)
+    result: np.ndarray = out.copy_to_host()
+    return result
+
+
+def bankruptcy_prices_cuda(qty: np.ndarray, entry: np.ndarray, backing: np.ndarray) -> np.ndarray:
+    """:func:`perpmargin.sim.kernels.bankruptcy_kernel` on the GPU."""
+    if not available():
+        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
+    if "bk" not in _KERNEL:
+        from perpmargin.sim import kernels
+
+        one = _device(kernels.bankruptcy_one)
+
+        @cuda.jit
+        def bk(qty, entry, backing, out):  # type: ignore[no-untyped-def]
+            i = cuda.grid(1)
+            if i < qty.size:
+                out[i] = one(qty[i], entry[i], backing[i])
+
+        _KERNEL["bk"] = bk
+    dev = [cuda.to_device(np.ascontiguousarray(a)) for a in (qty, entry, backing)]
+    out = cuda.device_array(qty.size, dtype=np.float64)
+    threads = 128
+    _KERNEL["bk"][max(1, (qty.size + threads - 1) // threads), threads](*dev, out)
     result: np.ndarray = out.copy_to_host()
     return result

@@ -24,6 +24,8 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
+    "bankruptcy_kernel",
+    "bankruptcy_one",
     "liq_price_kernel",
     "maintenance",
     "memory_read_kernel",
@@ -336,6 +338,23 @@ def liq_price_kernel(
             fee,
             fee_bk,
         )
+
+
+@njit(cache=True, inline="always")
+def bankruptcy_one(q: float, e: float, backing: float) -> float:
+    """The price at which ``backing`` + q x (price - e) is zero (NaN: none > 0)."""
+    p = e - (1.0 if q > 0 else -1.0) * backing / abs(q)
+    return p if p > _ZERO_PRICE * e else math.nan
+
+
+@njit(cache=True, parallel=True)
+def bankruptcy_kernel(
+    qty: np.ndarray, entry: np.ndarray, backing: np.ndarray, out: np.ndarray
+) -> None:
+    """Bankruptcy price of each position backed by ``backing`` (isolated margin, or a
+    cross leg's wallet plus the other legs' uPnL)."""
+    for i in prange(qty.size):
+        out[i] = bankruptcy_one(qty[i], entry[i], backing[i])
 
 
 @njit(cache=True, parallel=True, fastmath=_FAST)
