@@ -3,8 +3,8 @@
 Struct-of-arrays in, arrays out. The exact Decimal engine answers one account at a
 time; this module answers "which of these N accounts x M positions are liquidated at
 these marks, under isolated and under cross" in one pass, and gives vectorised
-liquidation and bankruptcy prices. Every backend computes the same formulas (checked against the
-Decimal engine in the tests, 1e-9 relative):
+liquidation and bankruptcy prices. Every backend computes the same formulas (checked
+against the Decimal engine in the tests, 1e-9 relative):
 
 - ``"numpy"``: plain vectorised numpy (the reference, chunked);
 - ``"numba"`` (default): :mod:`perpmargin.sim.kernels`, ``parallel=True``;
@@ -17,8 +17,11 @@ Tolerance rule: float64 and Decimal agree to ~1e-12 relative on money; a liquida
 flag may differ only when equity and requirement are within 1e-9 x notional of each
 other (a tie the exact engine settles at the last unit).
 
-Limits: one-way positions (a hedge pair's bankruptcy price is not modelled here), linear
-contracts, no open orders.
+Inverse (coin-margined) symbols are linear in x = 1 / price (``_linearised``): the same
+kernels, money in the coin.
+
+Limits: one-way positions (a hedge pair's bankruptcy price is not modelled here), no
+open orders.
 """
 
 from __future__ import annotations
