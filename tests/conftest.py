@@ -34,3 +34,17 @@ def bybit() -> pm.Venue:
 @pytest.fixture(scope="session")
 def hyperliquid() -> pm.Venue:
     return pm.load_venue("hyperliquid")
+
+
+@pytest.fixture(scope="session")
+def dask_client():  # type: ignore[no-untyped-def]
+    """A real dask.distributed LocalCluster with 2 worker processes, one thread each."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

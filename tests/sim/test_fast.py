@@ -220,19 +220,6 @@ def test_bad_input_is_refused():
         tiers.index("DOGEUSDT")
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    client = Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
 def test_dask_backend_on_a_real_local_cluster_matches_numba(dask_client):
     assert len(dask_client.scheduler_info()["workers"]) == 2
     tiers = TierArrays.from_venue(pm.load_venue("binance-usdm"))

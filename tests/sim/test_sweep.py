@@ -6,6 +6,7 @@ import dataclasses
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import perpmargin as pm
@@ -183,3 +184,90 @@ def test_skipping_quiet_bars_changes_nothing(day, inverse):
     assert exited_at_stop_or_take.sum() > n // 20
     assert ((liq < 0) & ~exited_at_stop_or_take).sum() > n // 20  # held to the end
     assert (rates != 0).sum() >= 3
+
+
+def _grid_over(day_file, *, inverse, n, seed):
+    """A random grid over real bars with funding every 8 hours (see the test above)."""
+    from perpmargin.sim.data import load_bars
+    from perpmargin.sim.fast import TierArrays
+
+    venue = pm.load_venue("binance-coinm" if inverse else "binance-usdm")
+    symbol = "BTCUSD_PERP" if inverse else "BTCUSDT"
+    tiers = dataclasses.replace(TierArrays.from_venue(venue, [symbol]), contract_value=None)
+    bars = load_bars(day_file).frame
+    ohlc = bars[["open", "high", "low", "close"]].to_numpy(dtype=float)
+    rates = np.zeros(len(ohlc))
+    step = max(1, len(ohlc) // 3)
+    rates[::step] = np.random.default_rng(seed).normal(0, 0.001, rates[::step].size)
+    rng = np.random.default_rng(seed)
+    entry = ohlc[0, 0]
+    side = rng.choice([-1.0, 1.0], n)
+    leverage = rng.choice([1.0, 2.0, 5.0, 10.0, 20.0, 50.0], n)
+    stop = np.where(rng.random(n) < 0.5, np.nan, entry * (1 - side * rng.uniform(0.01, 0.3, n)))
+    take = np.where(rng.random(n) < 0.5, np.nan, entry * (1 + side * rng.uniform(0.01, 0.2, n)))
+    cross = rng.random(n) < 0.5
+    if inverse:
+        ohlc = 1.0 / ohlc[:, [0, 2, 1, 3]]
+        stop, take = 1.0 / stop, 1.0 / take
+        qty = -side * rng.integers(1, 20, n) * 100.0
+        balance = 1.0
+    else:
+        qty = side * np.round(rng.uniform(0.001, 0.2, n), 3)
+        balance = 10_000.0
+    kwargs = {
+        "balance": balance,
+        "tiers": tiers,
+        "taker": float(venue.taker_fee_rate),
+        "to_trader": False,
+        "tick": float(venue.symbol(symbol).tick_size),
+        "inverse": inverse,
+    }
+    return (ohlc, rates, qty, leverage, stop, take, cross), kwargs
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_cuda_sweep_under_the_simulator_equals_numba(inverse):
+    """One GPU thread per combination, running the CPU kernel's replay_one compiled for
+    the device (under numba's CUDA simulator in CI: bit for bit)."""
+    from numba import config
+
+    from perpmargin.sim.gpu import available
+    from perpmargin.sim.sweep import sweep_arrays
+
+    if not (config.ENABLE_CUDASIM or available()):
+        pytest.skip("set NUMBA_ENABLE_CUDASIM=1 (make test does) or run on a GPU machine")
+    arrays, kwargs = _grid_over(
+        "binance-btcusdt-perp-15m-2020-03-12.csv", inverse=inverse, n=48, seed=3
+    )
+    a = sweep_arrays(*arrays, **kwargs)
+    b = sweep_arrays(*arrays, backend="cuda", **kwargs)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert (a[0] >= 0).any()
+    assert (a[1] >= 0).any()
+
+
+def test_dask_sweep_on_a_real_local_cluster_equals_numba(dask_client):
+    from perpmargin.sim.sweep import sweep_arrays
+
+    arrays, kwargs = _grid_over(
+        "binance-btcusdt-perp-1m-2025-10-10.csv", inverse=False, n=3000, seed=4
+    )
+    a = sweep_arrays(*arrays, **kwargs)
+    b = sweep_arrays(*arrays, backend="dask", scheduler=dask_client, chunks=5, **kwargs)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert (a[0] >= 0).any()
+    grid = sweep(pm.load_plans("seed-2020-03-12")[0], leverages=[2, 5, 10, 20])
+    on_dask = sweep(
+        pm.load_plans("seed-2020-03-12")[0],
+        leverages=[2, 5, 10, 20],
+        backend="dask",
+        scheduler=dask_client,
+    )
+    pd.testing.assert_frame_equal(grid, on_dask)
+
+
+def test_sweep_refuses_an_unknown_backend():
+    with pytest.raises(pm.InvalidInput, match="backend"):
+        sweep(pm.load_plans("seed-2020-03-12")[0], backend="numpy")  # type: ignore[arg-type]

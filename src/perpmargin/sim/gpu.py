@@ -28,6 +28,7 @@ __all__ = [
     "liq_prices_cuda",
     "mc_cuda",
     "revalue_cuda",
+    "sweep_cuda",
 ]
 
 MAX_ASSETS = 8
@@ -415,3 +416,49 @@ def bankruptcy_prices_cuda(qty: np.ndarray, entry: np.ndarray, backing: np.ndarr
     _KERNEL["bk"][max(1, (qty.size + threads - 1) // threads), threads](*dev, out)
     result: np.ndarray = out.copy_to_host()
     return result
+
+
+def _sweep_kernel() -> Any:
+    if "sweep" in _KERNEL:
+        return _KERNEL["sweep"]
+    from perpmargin.sim import kernels, sweep
+
+    liq_one = _device(kernels._liq_price_one)
+    liq = _device(sweep._liq, _liq_price_one=liq_one)
+    replay_one = _device(sweep.replay_one, _liq=liq, _triggers=_device(sweep._triggers))
+
+    @cuda.jit
+    def sweep_all(  # type: ignore[no-untyped-def]
+        ohlc, quiet, rates, qty, leverage, stop, take_profit, cross, balance, taker, liq_fee,
+        to_trader, tick, inverse, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk, liq_bar,
+        exit_bar, final_equity,
+    ):  # fmt: skip
+        c = cuda.grid(1)
+        if c < qty.size:
+            lb, xb, fe = replay_one(
+                c, ohlc, quiet, rates, qty, leverage, stop, take_profit, cross, balance,
+                taker, liq_fee, to_trader, tick, inverse, upper, mmr, amount, n_tiers,
+                by_qty, fee, fee_bk,
+            )  # fmt: skip
+            liq_bar[c] = lb
+            exit_bar[c] = xb
+            final_equity[c] = fe
+
+    _KERNEL["sweep"] = sweep_all
+    return sweep_all
+
+
+def sweep_cuda(args: tuple[Any, ...], out: tuple[np.ndarray, ...]) -> None:
+    """:func:`perpmargin.sim.sweep.sweep_kernel` on the GPU, one thread per combination
+    (the CPU kernel's :func:`~perpmargin.sim.sweep.replay_one` compiled for the device);
+    ``out`` (host arrays) is filled in place."""
+    if not available():
+        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
+    dev = [cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
+           for a in args]  # fmt: skip
+    dev_out = [cuda.device_array(o.shape, dtype=o.dtype) for o in out]
+    n = out[0].size
+    threads = 128
+    _sweep_kernel()[max(1, (n + threads - 1) // threads), threads](*dev, *dev_out)
+    for host, d in zip(out, dev_out, strict=True):
+        host[:] = d.copy_to_host()

@@ -25,19 +25,22 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from numba import njit, prange
 
 from perpmargin.engine import math as pmath
+from perpmargin.errors import InvalidInput
 from perpmargin.sim.fast import TierArrays
 from perpmargin.sim.kernels import _liq_price_one
 from perpmargin.sim.plan import Plan, PlanError
 from perpmargin.sim.replay import MarketData, load_market
 from perpmargin.venues.loader import load_venue
 
-__all__ = ["sweep", "sweep_arrays"]
+__all__ = ["SweepBackend", "replay_one", "sweep", "sweep_arrays"]
 
 
 @njit(cache=True, inline="always")
@@ -82,6 +85,146 @@ def _triggers(long: bool, liq: float, stop: float, take: float) -> tuple[float, 
     return (-inf if math.isnan(take) else take), min(liq_, stop_)
 
 
+@njit(cache=True)
+def replay_one(
+    c: int,
+    ohlc: np.ndarray,
+    quiet: np.ndarray,
+    rates: np.ndarray,
+    qty: np.ndarray,
+    leverage: np.ndarray,
+    stop: np.ndarray,
+    take_profit: np.ndarray,
+    cross: np.ndarray,
+    balance: float,
+    taker: float,
+    liq_fee: float,
+    to_trader: bool,
+    tick: float,
+    inverse: bool,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    fee_bk: np.ndarray,
+) -> tuple[int, int, float]:
+    """Replay combination ``c`` (signed ``qty[c]``; NaN stop / take-profit: none): its
+    liquidation bar, exit bar (-1: none) and final equity. One source for the CPU kernel
+    and the CUDA one (:mod:`perpmargin.sim.gpu` compiles it for the device).
+
+    ``quiet[i]`` is (low, high) of bar ``i`` with low -inf on a funding bar: a bar whose
+    range stays inside the position's triggers is skipped with two comparisons.
+    ``inverse``: prices are 1 / price and ``qty`` the linear size in them (see the module).
+    """
+    n_bars = ohlc.shape[0]
+    q = qty[c]
+    long = q > 0
+    e = ohlc[0, 0]
+    notional = abs(q) * e
+    wallet = balance - notional * taker
+    margin = 0.0
+    if not cross[c]:
+        margin = notional / leverage[c]
+        wallet -= margin
+    open_pos = True
+    lb = -1
+    xb = -1
+    coll = wallet if cross[c] else margin
+    liq = _liq(0, q, e, coll, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk, inverse)
+    sp = stop[c]
+    tp = take_profit[c]
+    low_trigger, high_trigger = _triggers(long, liq, sp, tp)
+    for i in range(n_bars):
+        if quiet[i, 0] > low_trigger and quiet[i, 1] < high_trigger:
+            continue
+        o, h, lo, cl = ohlc[i, 0], ohlc[i, 1], ohlc[i, 2], ohlc[i, 3]
+        pts = (o, lo, h, cl) if long else (o, h, lo, cl)
+        for k in range(4):
+            b = pts[k]
+            a = b if k == 0 else pts[k - 1]
+            # what the move from a to b reaches first (k == 0: the gap to the open)
+            hit = 0  # 1 liquidation, 2 stop, 3 take-profit
+            at = b
+            if long:
+                lk = (not math.isnan(liq)) and b <= liq and (k == 0 or liq < a)
+                sk = (not math.isnan(sp)) and b <= sp and (k == 0 or sp < a)
+                tk = (not math.isnan(tp)) and b >= tp and (k == 0 or tp > a)
+                if lk and (not sk or liq >= sp):
+                    hit, at = 1, (b if k == 0 else liq)
+                elif sk:
+                    hit, at = 2, (b if k == 0 else sp)
+                elif tk:
+                    hit, at = 3, (b if k == 0 else tp)
+            else:
+                lk = (not math.isnan(liq)) and b >= liq and (k == 0 or liq > a)
+                sk = (not math.isnan(sp)) and b >= sp and (k == 0 or sp > a)
+                tk = (not math.isnan(tp)) and b <= tp and (k == 0 or tp < a)
+                if lk and (not sk or liq <= sp):
+                    hit, at = 1, (b if k == 0 else liq)
+                elif sk:
+                    hit, at = 2, (b if k == 0 else sp)
+                elif tk:
+                    hit, at = 3, (b if k == 0 else tp)
+            if hit == 1:
+                eq = coll + q * (at - e)
+                left = max(eq, 0.0)
+                f = min(liq_fee * abs(q) * at, left)
+                back = left - f if to_trader else 0.0
+                wallet = back if cross[c] else wallet + back
+                open_pos = False
+                lb = i
+                break
+            if hit >= 2:
+                pnl = q * (at - e)
+                wallet += pnl - abs(q) * at * taker + (0.0 if cross[c] else margin)
+                open_pos = False
+                xb = i
+                break
+            if k == 0 and rates[i] != 0.0:  # funding at the open's mark
+                pay = q * o * rates[i]  # a long pays a positive rate
+                if inverse:  # ... and an inverse long is short in 1 / price
+                    pay = -pay
+                if cross[c]:
+                    wallet -= pay
+                    coll = wallet
+                else:
+                    margin -= pay
+                    coll = margin
+                liq = _liq(
+                    0,
+                    q,
+                    e,
+                    coll,
+                    tick,
+                    upper,
+                    mmr,
+                    amount,
+                    n_tiers,
+                    by_qty,
+                    fee,
+                    fee_bk,
+                    inverse,
+                )
+                crossed = (not math.isnan(liq)) and (o <= liq if long else o >= liq)
+                if crossed:  # funding pushed it over at this very mark
+                    eq = coll + q * (o - e)
+                    left = max(eq, 0.0)
+                    f = min(liq_fee * abs(q) * o, left)
+                    back = left - f if to_trader else 0.0
+                    wallet = back if cross[c] else wallet + back
+                    open_pos = False
+                    lb = i
+                    break
+                low_trigger, high_trigger = _triggers(long, liq, sp, tp)
+        if not open_pos:
+            break
+    if open_pos:
+        return lb, xb, wallet + margin + q * (ohlc[n_bars - 1, 3] - e)
+    return lb, xb, wallet
+
+
 @njit(cache=True, parallel=True)
 def sweep_kernel(
     ohlc: np.ndarray,
@@ -109,121 +252,13 @@ def sweep_kernel(
     exit_bar: np.ndarray,
     final_equity: np.ndarray,
 ) -> None:
-    """Replay every combination ``c`` (signed ``qty[c]``; NaN stop / take-profit: none).
-
-    ``quiet[i]`` is (low, high) of bar ``i`` with low -inf on a funding bar: a bar whose
-    range stays inside the position's triggers is skipped with two comparisons.
-    ``inverse``: prices are 1 / price and ``qty`` the linear size in them (see the module).
-    """
-    n_bars = ohlc.shape[0]
+    """:func:`replay_one` for every combination, in parallel."""
     for c in prange(qty.size):
-        q = qty[c]
-        long = q > 0
-        e = ohlc[0, 0]
-        notional = abs(q) * e
-        wallet = balance - notional * taker
-        margin = 0.0
-        if not cross[c]:
-            margin = notional / leverage[c]
-            wallet -= margin
-        open_pos = True
-        lb = -1
-        xb = -1
-        coll = wallet if cross[c] else margin
-        liq = _liq(0, q, e, coll, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk, inverse)
-        sp = stop[c]
-        tp = take_profit[c]
-        low_trigger, high_trigger = _triggers(long, liq, sp, tp)
-        for i in range(n_bars):
-            if quiet[i, 0] > low_trigger and quiet[i, 1] < high_trigger:
-                continue
-            o, h, lo, cl = ohlc[i, 0], ohlc[i, 1], ohlc[i, 2], ohlc[i, 3]
-            pts = (o, lo, h, cl) if long else (o, h, lo, cl)
-            for k in range(4):
-                b = pts[k]
-                a = b if k == 0 else pts[k - 1]
-                # what the move from a to b reaches first (k == 0: the gap to the open)
-                hit = 0  # 1 liquidation, 2 stop, 3 take-profit
-                at = b
-                if long:
-                    lk = (not math.isnan(liq)) and b <= liq and (k == 0 or liq < a)
-                    sk = (not math.isnan(sp)) and b <= sp and (k == 0 or sp < a)
-                    tk = (not math.isnan(tp)) and b >= tp and (k == 0 or tp > a)
-                    if lk and (not sk or liq >= sp):
-                        hit, at = 1, (b if k == 0 else liq)
-                    elif sk:
-                        hit, at = 2, (b if k == 0 else sp)
-                    elif tk:
-                        hit, at = 3, (b if k == 0 else tp)
-                else:
-                    lk = (not math.isnan(liq)) and b >= liq and (k == 0 or liq > a)
-                    sk = (not math.isnan(sp)) and b >= sp and (k == 0 or sp > a)
-                    tk = (not math.isnan(tp)) and b <= tp and (k == 0 or tp < a)
-                    if lk and (not sk or liq <= sp):
-                        hit, at = 1, (b if k == 0 else liq)
-                    elif sk:
-                        hit, at = 2, (b if k == 0 else sp)
-                    elif tk:
-                        hit, at = 3, (b if k == 0 else tp)
-                if hit == 1:
-                    eq = coll + q * (at - e)
-                    left = max(eq, 0.0)
-                    f = min(liq_fee * abs(q) * at, left)
-                    back = left - f if to_trader else 0.0
-                    wallet = back if cross[c] else wallet + back
-                    open_pos = False
-                    lb = i
-                    break
-                if hit >= 2:
-                    pnl = q * (at - e)
-                    wallet += pnl - abs(q) * at * taker + (0.0 if cross[c] else margin)
-                    open_pos = False
-                    xb = i
-                    break
-                if k == 0 and rates[i] != 0.0:  # funding at the open's mark
-                    pay = q * o * rates[i]  # a long pays a positive rate
-                    if inverse:  # ... and an inverse long is short in 1 / price
-                        pay = -pay
-                    if cross[c]:
-                        wallet -= pay
-                        coll = wallet
-                    else:
-                        margin -= pay
-                        coll = margin
-                    liq = _liq(
-                        0,
-                        q,
-                        e,
-                        coll,
-                        tick,
-                        upper,
-                        mmr,
-                        amount,
-                        n_tiers,
-                        by_qty,
-                        fee,
-                        fee_bk,
-                        inverse,
-                    )
-                    crossed = (not math.isnan(liq)) and (o <= liq if long else o >= liq)
-                    if crossed:  # funding pushed it over at this very mark
-                        eq = coll + q * (o - e)
-                        left = max(eq, 0.0)
-                        f = min(liq_fee * abs(q) * o, left)
-                        back = left - f if to_trader else 0.0
-                        wallet = back if cross[c] else wallet + back
-                        open_pos = False
-                        lb = i
-                        break
-                    low_trigger, high_trigger = _triggers(long, liq, sp, tp)
-            if not open_pos:
-                break
-        if open_pos:
-            final_equity[c] = wallet + margin + q * (ohlc[n_bars - 1, 3] - e)
-        else:
-            final_equity[c] = wallet
-        liq_bar[c] = lb
-        exit_bar[c] = xb
+        liq_bar[c], exit_bar[c], final_equity[c] = replay_one(
+            c, ohlc, quiet, rates, qty, leverage, stop, take_profit, cross, balance, taker,
+            liq_fee, to_trader, tick, inverse, upper, mmr, amount, n_tiers, by_qty, fee,
+            fee_bk,
+        )  # fmt: skip
 
 
 def _bars_and_rates(plan: Plan, market: MarketData) -> tuple[np.ndarray, np.ndarray]:
@@ -234,6 +269,9 @@ def _bars_and_rates(plan: Plan, market: MarketData) -> tuple[np.ndarray, np.ndar
         if symbol in by_symbol:
             rates[i] = float(by_symbol[symbol])
     return ohlc, rates
+
+
+SweepBackend = Literal["numba", "cuda", "dask"]
 
 
 def sweep_arrays(
@@ -252,21 +290,52 @@ def sweep_arrays(
     tick: float,
     inverse: bool = False,
     skip_quiet_bars: bool = True,
+    backend: SweepBackend = "numba",
+    scheduler: Any = None,
+    chunks: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The kernel on plain arrays: returns (liquidation bar, exit bar, final equity).
 
     ``inverse``: ``ohlc``, ``stop``, ``take_profit`` are 1 / price (open, 1/low, 1/high,
     close) and ``qty`` is -(signed contracts) x contract value; ``tiers`` without
     contract values; ``tick`` stays the price tick. ``skip_quiet_bars=False`` walks every
-    bar the long way (the same numbers, slower: a baseline for tests and benchmarks)."""
+    bar the long way (the same numbers, slower: a baseline for tests and benchmarks).
+    ``backend``: ``"numba"`` (CPU threads), ``"cuda"`` (one GPU thread per combination),
+    ``"dask"`` (``chunks`` slices of the combinations as tasks on ``scheduler``); the
+    same numbers on each. There is no numpy backend: the sweep's reference is the exact
+    replay, which the tests compare it with."""
+    if backend not in ("numba", "cuda", "dask"):
+        raise InvalidInput(f"backend must be 'numba', 'cuda' or 'dask', was {backend!r}")
     n = qty.size
+    if backend == "dask":
+        from perpmargin.sim.distributed import map_chunks
+        from perpmargin.sim.fast import _chunk_bounds
+
+        kwargs = {"balance": balance, "tiers": tiers, "taker": taker, "to_trader": to_trader}
+        kwargs.update(tick=tick, inverse=inverse, skip_quiet_bars=skip_quiet_bars)
+        combos = (qty, leverage, stop, take_profit, cross)
+        parts = map_chunks(
+            partial(_sweep_chunk, ohlc, rates, kwargs),
+            [tuple(a[lo:hi] for a in combos) for lo, hi in _chunk_bounds(n, chunks)],
+            scheduler,
+        )
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+        )
     out = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n))
+    # one compiled signature: C-contiguous, writeable (pandas hands out read-only views)
+    qty, leverage, stop, take_profit = (
+        np.require(a, np.float64, ["C", "W"]) for a in (qty, leverage, stop, take_profit)
+    )
+    cross = np.require(cross, np.bool_, ["C", "W"])
     ohlc = np.ascontiguousarray(ohlc, dtype=np.float64)
     quiet = np.ascontiguousarray(ohlc[:, [2, 1]])
     quiet[np.asarray(rates) != 0.0, 0] = -np.inf
     if not skip_quiet_bars:
         quiet[:, 0] = -np.inf
-    sweep_kernel(
+    args = (
         ohlc,
         quiet,
         np.ascontiguousarray(rates, dtype=np.float64),
@@ -282,9 +351,20 @@ def sweep_arrays(
         tick,
         inverse,
         *tiers.args(),
-        *out,
     )
+    if backend == "cuda":
+        from perpmargin.sim.gpu import sweep_cuda
+
+        sweep_cuda(args, out)
+    else:
+        sweep_kernel(*args, *out)
     return out
+
+
+def _sweep_chunk(
+    ohlc: np.ndarray, rates: np.ndarray, kwargs: dict[str, Any], *combos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return sweep_arrays(ohlc, rates, *combos, **kwargs)
 
 
 def sweep(
@@ -295,10 +375,13 @@ def sweep(
     stops: Sequence[float | None] | None = None,
     modes: Sequence[str] | None = None,
     market: MarketData | None = None,
+    backend: SweepBackend = "numba",
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Replay ``plan``'s single position for every combination of the given values.
 
     Defaults are the plan's own leverage, margin (size rule ``margin``), stop and modes.
+    ``backend`` / ``scheduler``: as :func:`sweep_arrays`.
     One row per combination: leverage, margin, stop, mode, quantity, liquidation bar,
     exit bar (stop or take-profit) and final equity.
     """
@@ -360,6 +443,8 @@ def sweep(
         to_trader=venue.liquidation.remainder_to == "trader",
         tick=float(spec.tick_size),
         inverse=cv is not None,
+        backend=backend,
+        scheduler=scheduler,
     )
     frame["quantity"] = np.abs(qty)
     frame["liquidation_bar"] = liq
