@@ -210,6 +210,13 @@ def test_bad_input_is_refused():
         revalue(p, [float("nan"), 1.0], tiers)
     with pytest.raises(pm.InvalidInput, match="backend"):
         revalue(p, [1.0, 1.0], tiers, backend="fpga")
+    for prices in (liquidation_prices, bankruptcy_prices):
+        with pytest.raises(pm.InvalidInput, match="mode"):
+            prices(p, [1.0, 1.0], tiers, "portfolio")  # type: ignore[arg-type]
+        with pytest.raises(pm.InvalidInput, match="backend"):
+            prices(p, [1.0, 1.0], tiers, backend="fpga")  # type: ignore[arg-type]
+        with pytest.raises(pm.InvalidInput, match="finite"):
+            prices(p, [float("inf"), 1.0], tiers)
     with pytest.raises(pm.InvalidInput, match="offsets"):
         Portfolio(np.array([0, 5]), p.sym[:2], p.qty[:2], p.entry[:2], p.margin[:2], p.balance[:1])
     with pytest.raises(pm.InvalidInput, match="qty"):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -512,26 +512,7 @@ def liquidation_prices(
     account's other positions held at ``marks``. ``backend="dask"``: chunks of
     accounts as tasks on ``scheduler`` (as :func:`revalue`).
     """
-    _check_backend(backend)
-    m = _marks(marks, tiers)
-    p, m, inverse = _linearised(portfolio, m, tiers)
-    if mode not in ("isolated", "cross"):
-        raise InvalidInput(f"mode must be 'isolated' or 'cross', was {mode!r}")
-    if backend == "dask":
-        from perpmargin.sim.distributed import map_chunks
-
-        bounds = _chunk_bounds(p.n_accounts, chunks)
-        parts = map_chunks(
-            _liquidation_prices,
-            [(p.chunk(lo, hi), m, tiers, mode, "numba") for lo, hi in bounds],
-            scheduler,
-        )
-        out = np.concatenate(parts)
-    else:
-        out = _liquidation_prices(p, m, tiers, mode, backend)
-    if inverse is not None:  # solved in x = 1 / price
-        out = np.where(inverse, 1.0 / out, out)
-    return out
+    return _prices(_liquidation_prices, portfolio, marks, tiers, mode, backend, scheduler, chunks)
 
 
 def bankruptcy_prices(
@@ -550,6 +531,21 @@ def bankruptcy_prices(
     Isolated: its own margin. Cross: the account's balance plus the uPnL of its other
     positions at ``marks`` (their requirements and fees do not count).
     """
+    return _prices(_bankruptcy_prices, portfolio, marks, tiers, mode, backend, scheduler, chunks)
+
+
+def _prices(
+    solve: Callable[..., np.ndarray],
+    portfolio: Portfolio,
+    marks: Any,
+    tiers: TierArrays,
+    mode: str,
+    backend: Backend,
+    scheduler: Any,
+    chunks: int | None,
+) -> np.ndarray:
+    """One price per position from ``solve(p, marks, tiers, mode, backend)``: inputs
+    checked, inverse symbols solved in 1 / price, dask chunks of whole accounts."""
     _check_backend(backend)
     m = _marks(marks, tiers)
     p, m, inverse = _linearised(portfolio, m, tiers)
@@ -560,13 +556,11 @@ def bankruptcy_prices(
 
         bounds = _chunk_bounds(p.n_accounts, chunks)
         parts = map_chunks(
-            _bankruptcy_prices,
-            [(p.chunk(lo, hi), m, tiers, mode, "numba") for lo, hi in bounds],
-            scheduler,
+            solve, [(p.chunk(lo, hi), m, tiers, mode, "numba") for lo, hi in bounds], scheduler
         )
         out = np.concatenate(parts)
     else:
-        out = _bankruptcy_prices(p, m, tiers, mode, backend)
+        out = solve(p, m, tiers, mode, backend)
     if inverse is not None:  # solved in x = 1 / price
         out = np.where(inverse, 1.0 / out, out)
     return out
@@ -579,8 +573,6 @@ def _collaterals(
     off in cross) and for its bankruptcy price."""
     if mode == "isolated":
         return p.margin, p.margin
-    if mode != "cross":
-        raise InvalidInput(f"mode must be 'isolated' or 'cross', was {mode!r}")
     upnl, req, _, bk_part = _position_terms(p, m, tiers)
     equity, mm, own_req = _cross_totals(p, m, tiers, upnl, req, bk_part)
     owner = p.account_of()
