@@ -1,9 +1,10 @@
-"""CUDA backend (numba.cuda): the revaluation kernel with one thread per account, and
-the Monte Carlo kernel with one thread per path.
+"""CUDA backend (numba.cuda): revaluation (one thread per account), liquidation and
+bankruptcy prices (per position), Monte Carlo (per path) and the sweep (per combination).
 
 Needs a CUDA GPU, or ``NUMBA_ENABLE_CUDASIM=1`` to run the same kernels on the CPU
-(slow; for tests). ``available()`` tells which. The Monte Carlo's random numbers and
-tier lookup are the CPU kernels' own functions compiled for the device (one source).
+(slow; for tests). ``available()`` tells which. Except the Monte Carlo's path loop, the
+kernels are thin launchers around the CPU kernels' own per-item functions compiled for
+the device (:func:`_device`): one source for both targets.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import types
 import warnings
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,75 +57,21 @@ def available() -> bool:
 def _kernel() -> Any:
     if "revalue" in _KERNEL:
         return _KERNEL["revalue"]
+    from perpmargin.sim import kernels
+
+    account = _device(kernels.revalue_account, maintenance=_device(kernels.maintenance))
 
     @cuda.jit
     def revalue(  # type: ignore[no-untyped-def]
-        offsets,
-        sym,
-        qty,
-        entry,
-        margin,
-        balance,
-        marks,
-        upper,
-        mmr,
-        amount,
-        n_tiers,
-        by_qty,
-        fee,
-        fee_bk,
-        iso_liq,
-        cross_equity,
-        cross_mm,
-        cross_liq,
-    ):
+        offsets, sym, qty, entry, margin, balance, marks, upper, mmr, amount, n_tiers, by_qty,
+        fee, fee_bk, iso_liq, cross_equity, cross_mm, cross_liq,
+    ):  # fmt: skip
         a = cuda.grid(1)
-        if a >= offsets.size - 1:
-            return
-        lo = offsets[a]
-        hi = offsets[a + 1]
-        eq = balance[a]
-        mm_total = 0.0
-        any_bk = False
-        for i in range(lo, hi):
-            s = sym[i]
-            q = qty[i]
-            m = marks[s]
-            aq = abs(q)
-            notional = aq * m
-            upnl = q * (m - entry[i])
-            last = n_tiers[s] - 1
-            k = 0
-            if by_qty[s]:
-                while k < last and aq > upper[s, k]:
-                    k += 1
-            else:
-                while k < last and notional >= upper[s, k]:
-                    k += 1
-            req = notional * mmr[s, k] - amount[s, k]
-            if fee_bk[s]:
-                any_bk = True
-                side = 1.0 if q > 0 else -1.0
-                bp = entry[i] - side * margin[i] / aq
-                iso_req = req + fee[s] * aq * max(bp, 0.0)
-            else:
-                req += fee[s] * notional
-                iso_req = req
-            iso_liq[i] = 1 if margin[i] + upnl <= iso_req else 0
-            eq += upnl
-            mm_total += req
-        if any_bk:
-            for i in range(lo, hi):
-                s = sym[i]
-                if fee_bk[s]:
-                    q = qty[i]
-                    aq = abs(q)
-                    side = 1.0 if q > 0 else -1.0
-                    bp = marks[s] - side * eq / aq
-                    mm_total += fee[s] * aq * max(bp, 0.0)
-        cross_equity[a] = eq
-        cross_mm[a] = mm_total
-        cross_liq[a] = 1 if hi > lo and eq <= mm_total else 0
+        if a < offsets.size - 1:
+            account(
+                a, offsets, sym, qty, entry, margin, balance, marks, upper, mmr, amount,
+                n_tiers, by_qty, fee, fee_bk, iso_liq, cross_equity, cross_mm, cross_liq,
+            )  # fmt: skip
 
     _KERNEL["revalue"] = revalue
     return revalue
@@ -133,23 +81,45 @@ def revalue_cuda(portfolio: Portfolio, marks: np.ndarray, tiers: TierArrays) -> 
     """:func:`perpmargin.sim.fast.revalue` on the GPU (same formulas, same results)."""
     from perpmargin.sim.fast import Revaluation
 
-    if not available():
-        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
-
     p = portfolio
     a = p.n_accounts
+    out = Revaluation(
+        np.empty(p.n_positions, dtype=np.uint8),
+        np.empty(a),
+        np.empty(a),
+        np.empty(a, dtype=np.uint8),
+    )
+    inputs = (p.offsets, p.sym, p.qty, p.entry, p.margin, p.balance, marks, *tiers.args())
+    outputs = (out.iso_liquidated, out.cross_equity, out.cross_maintenance, out.cross_liquidated)
+    _launch(_kernel, a, inputs, outputs)
+    return out
+
+
+def _launch(
+    kernel: Callable[[], Any],
+    n_threads: int,
+    inputs: Sequence[Any],
+    outputs: Sequence[np.ndarray],
+) -> None:
+    """Run ``kernel()`` (a getter: kernels are compiled on first use) over ``n_threads``
+    threads: host arrays of ``inputs`` copied to the device (scalars passed as they
+    are), then the device results copied into the host ``outputs``."""
+    from numba import config
+
+    if not available():
+        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
     dev = [
-        cuda.to_device(x)
-        for x in (p.offsets, p.sym, p.qty, p.entry, p.margin, p.balance, marks, *tiers.args())
+        cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a for a in inputs
     ]
-    iso = cuda.device_array(p.n_positions, dtype=np.uint8)
-    eq = cuda.device_array(a, dtype=np.float64)
-    mm = cuda.device_array(a, dtype=np.float64)
-    liq = cuda.device_array(a, dtype=np.uint8)
+    dev_out = [cuda.device_array(o.shape, dtype=o.dtype) for o in outputs]
     threads = 128
-    blocks = max(1, (a + threads - 1) // threads)
-    _kernel()[blocks, threads](*dev, iso, eq, mm, liq)
-    return Revaluation(iso.copy_to_host(), eq.copy_to_host(), mm.copy_to_host(), liq.copy_to_host())
+    blocks = max(1, (n_threads + threads - 1) // threads)
+    with warnings.catch_warnings():
+        if config.ENABLE_CUDASIM:  # the simulator runs uint64 hashes on numpy scalars
+            warnings.simplefilter("ignore", RuntimeWarning)
+        kernel()[blocks, threads](*dev, *dev_out)
+    for host, d in zip(outputs, dev_out, strict=True):
+        host[:] = d.copy_to_host()
 
 
 def _device(func: Any, **callees: Any) -> Any:
@@ -324,29 +294,13 @@ def _mc_kernel() -> Any:
 def mc_cuda(*args: Any) -> None:
     """:func:`perpmargin.sim.mc_kernels.mc_kernel` on the GPU: the same arguments (the
     last four are the host output arrays, filled in place), the same numbers."""
-    from numba import config
-
-    if not available():
-        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
-    n_paths = int(args[2])
     log_s0, sym = args[5], args[13]
     if log_s0.size > MAX_ASSETS or sym.size > MAX_POSITIONS:
         raise PerpMarginError(
             f"backend='cuda' holds at most {MAX_ASSETS} symbols and {MAX_POSITIONS} "
             f"positions, the plan has {log_s0.size} and {sym.size}"
         )
-    outputs = args[-4:]
-    dev = [cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
-           for a in args[:-4]]  # fmt: skip
-    dev_out = [cuda.device_array(o.shape, dtype=o.dtype) for o in outputs]
-    threads = 128
-    blocks = max(1, (n_paths + threads - 1) // threads)
-    with warnings.catch_warnings():
-        if config.ENABLE_CUDASIM:  # the simulator runs the uint64 hash on numpy scalars
-            warnings.simplefilter("ignore", RuntimeWarning)
-        _mc_kernel()[blocks, threads](*dev, *dev_out)
-    for host, d in zip(outputs, dev_out, strict=True):
-        host[:] = d.copy_to_host()
+    _launch(_mc_kernel, int(args[2]), args[:-4], args[-4:])
 
 
 def _liq_kernel() -> Any:
@@ -382,40 +336,34 @@ def liq_prices_cuda(
 ) -> np.ndarray:
     """:func:`perpmargin.sim.kernels.liq_price_kernel` on the GPU, one thread per
     position (the CPU kernel's per-position solver compiled for the device)."""
-    if not available():
-        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
-    args = (sym, qty, entry, collateral, bk_collateral, *tiers.args())
-    dev = [cuda.to_device(np.ascontiguousarray(a)) for a in args]
-    out = cuda.device_array(sym.size, dtype=np.float64)
-    threads = 128
-    blocks = max(1, (sym.size + threads - 1) // threads)
-    _liq_kernel()[blocks, threads](*dev, out)
-    result: np.ndarray = out.copy_to_host()
-    return result
+    out = np.empty(sym.size)
+    inputs = (sym, qty, entry, collateral, bk_collateral, *tiers.args())
+    _launch(_liq_kernel, sym.size, inputs, (out,))
+    return out
+
+
+def _bankruptcy_kernel() -> Any:
+    if "bk" in _KERNEL:
+        return _KERNEL["bk"]
+    from perpmargin.sim import kernels
+
+    one = _device(kernels.bankruptcy_one)
+
+    @cuda.jit
+    def bk(qty, entry, backing, out):  # type: ignore[no-untyped-def]
+        i = cuda.grid(1)
+        if i < qty.size:
+            out[i] = one(qty[i], entry[i], backing[i])
+
+    _KERNEL["bk"] = bk
+    return bk
 
 
 def bankruptcy_prices_cuda(qty: np.ndarray, entry: np.ndarray, backing: np.ndarray) -> np.ndarray:
     """:func:`perpmargin.sim.kernels.bankruptcy_kernel` on the GPU."""
-    if not available():
-        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
-    if "bk" not in _KERNEL:
-        from perpmargin.sim import kernels
-
-        one = _device(kernels.bankruptcy_one)
-
-        @cuda.jit
-        def bk(qty, entry, backing, out):  # type: ignore[no-untyped-def]
-            i = cuda.grid(1)
-            if i < qty.size:
-                out[i] = one(qty[i], entry[i], backing[i])
-
-        _KERNEL["bk"] = bk
-    dev = [cuda.to_device(np.ascontiguousarray(a)) for a in (qty, entry, backing)]
-    out = cuda.device_array(qty.size, dtype=np.float64)
-    threads = 128
-    _KERNEL["bk"][max(1, (qty.size + threads - 1) // threads), threads](*dev, out)
-    result: np.ndarray = out.copy_to_host()
-    return result
+    out = np.empty(qty.size)
+    _launch(_bankruptcy_kernel, qty.size, (qty, entry, backing), (out,))
+    return out
 
 
 def _sweep_kernel() -> Any:
@@ -452,13 +400,4 @@ def sweep_cuda(args: tuple[Any, ...], out: tuple[np.ndarray, ...]) -> None:
     """:func:`perpmargin.sim.sweep.sweep_kernel` on the GPU, one thread per combination
     (the CPU kernel's :func:`~perpmargin.sim.sweep.replay_one` compiled for the device);
     ``out`` (host arrays) is filled in place."""
-    if not available():
-        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
-    dev = [cuda.to_device(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
-           for a in args]  # fmt: skip
-    dev_out = [cuda.device_array(o.shape, dtype=o.dtype) for o in out]
-    n = out[0].size
-    threads = 128
-    _sweep_kernel()[max(1, (n + threads - 1) // threads), threads](*dev, *dev_out)
-    for host, d in zip(out, dev_out, strict=True):
-        host[:] = d.copy_to_host()
+    _launch(_sweep_kernel, out[0].size, args, out)

@@ -29,6 +29,7 @@ __all__ = [
     "liq_price_kernel",
     "maintenance",
     "memory_read_kernel",
+    "revalue_account",
     "revalue_blocked_kernel",
     "revalue_kernel",
     "search_tables",
@@ -69,6 +70,67 @@ def maintenance(
 _FAST = {"reassoc", "contract", "arcp", "nsz"}
 
 
+@njit(cache=True, inline="always", fastmath=_FAST)
+def revalue_account(
+    a: int,
+    offsets: np.ndarray,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    margin: np.ndarray,
+    balance: np.ndarray,
+    marks: np.ndarray,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    fee_bk: np.ndarray,
+    iso_liq: np.ndarray,
+    cross_equity: np.ndarray,
+    cross_mm: np.ndarray,
+    cross_liq: np.ndarray,
+) -> None:
+    """Both modes for account ``a`` (the arguments of :func:`revalue_kernel`); one
+    source for the CPU kernel and the CUDA one (:mod:`perpmargin.sim.gpu`)."""
+    lo, hi = offsets[a], offsets[a + 1]
+    eq = balance[a]
+    mm_total = 0.0
+    any_bk = False
+    for i in range(lo, hi):
+        s = sym[i]
+        q = qty[i]
+        m = marks[s]
+        aq = abs(q)
+        notional = aq * m
+        upnl = q * (m - entry[i])
+        req = maintenance(upper, mmr, amount, n_tiers, by_qty, s, aq, notional)
+        if fee_bk[s]:
+            any_bk = True
+            side = 1.0 if q > 0 else -1.0
+            bp = entry[i] - side * margin[i] / aq
+            iso_req = req + fee[s] * aq * max(bp, 0.0)
+        else:
+            req += fee[s] * notional
+            iso_req = req
+        iso_liq[i] = 1 if margin[i] + upnl <= iso_req else 0
+        eq += upnl
+        mm_total += req
+    if any_bk:  # Bybit: the cross fee to close is valued at each leg's bankruptcy price
+        for i in range(lo, hi):
+            s = sym[i]
+            if fee_bk[s]:
+                q = qty[i]
+                aq = abs(q)
+                side = 1.0 if q > 0 else -1.0
+                bp = marks[s] - side * eq / aq
+                mm_total += fee[s] * aq * max(bp, 0.0)
+    cross_equity[a] = eq
+    cross_mm[a] = mm_total
+    cross_liq[a] = 1 if hi > lo and eq <= mm_total else 0
+
+
 @njit(cache=True, parallel=True, fastmath=_FAST)
 def revalue_kernel(
     offsets: np.ndarray,
@@ -96,43 +158,11 @@ def revalue_kernel(
     Cross: account ``a`` is liquidated when ``balance[a] + sum(uPnL) <= sum(requirement)``.
     Writes ``iso_liq[N]`` (uint8) and ``cross_equity``, ``cross_mm``, ``cross_liq[A]``.
     """
-    n_accounts = offsets.size - 1
-    for a in prange(n_accounts):
-        lo, hi = offsets[a], offsets[a + 1]
-        eq = balance[a]
-        mm_total = 0.0
-        any_bk = False
-        for i in range(lo, hi):
-            s = sym[i]
-            q = qty[i]
-            m = marks[s]
-            aq = abs(q)
-            notional = aq * m
-            upnl = q * (m - entry[i])
-            req = maintenance(upper, mmr, amount, n_tiers, by_qty, s, aq, notional)
-            if fee_bk[s]:
-                any_bk = True
-                side = 1.0 if q > 0 else -1.0
-                bp = entry[i] - side * margin[i] / aq
-                iso_req = req + fee[s] * aq * max(bp, 0.0)
-            else:
-                req += fee[s] * notional
-                iso_req = req
-            iso_liq[i] = 1 if margin[i] + upnl <= iso_req else 0
-            eq += upnl
-            mm_total += req
-        if any_bk:  # Bybit: the cross fee to close is valued at each leg's bankruptcy price
-            for i in range(lo, hi):
-                s = sym[i]
-                if fee_bk[s]:
-                    q = qty[i]
-                    aq = abs(q)
-                    side = 1.0 if q > 0 else -1.0
-                    bp = marks[s] - side * eq / aq
-                    mm_total += fee[s] * aq * max(bp, 0.0)
-        cross_equity[a] = eq
-        cross_mm[a] = mm_total
-        cross_liq[a] = 1 if hi > lo and eq <= mm_total else 0
+    for a in prange(offsets.size - 1):
+        revalue_account(
+            a, offsets, sym, qty, entry, margin, balance, marks, upper, mmr, amount, n_tiers,
+            by_qty, fee, fee_bk, iso_liq, cross_equity, cross_mm, cross_liq,
+        )  # fmt: skip
 
 
 def search_tables(
