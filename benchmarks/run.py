@@ -6,6 +6,8 @@
   result, whose page faults cost more than the kernel); bytes = inputs read + outputs
   written. ``memory_read_bytes_per_s``: a read-only numba ``prange`` sum over an array as
   large as the kernel's inputs, in the same run — the practical streaming limit.
+  ``revalue_in_cache_positions_per_s``: the same kernel on a 40,000-position book that
+  stays in the L2 caches (as fast as from memory: the kernel is compute-bound).
 - ``liq_price_per_s``: vectorised liquidation prices (numba); ``liq_price_scalar_per_s``:
   the exact Decimal calculator (``pm.liquidation_price``) on the same inputs.
 - ``mc_path_steps_per_s``: Monte Carlo, one asset, GBM, both modes checked every step.
@@ -83,6 +85,20 @@ def bench_revalue(n: int, out: dict) -> None:
     out["revalue_fraction_of_read_bandwidth"] = (
         out["revalue_bytes_per_s"] / out["memory_read_bytes_per_s"]
     )
+    # the same kernel on a book that fits in the L2 caches: if it is no faster there,
+    # the kernel is bound by its instructions, not by memory
+    small = _book(40_000, tiers)
+    r = revalue(small, marks, tiers)
+    t = tiers
+    tables = kernels.search_tables(t.upper, t.mmr, t.amount, t.n_tiers, t.by_qty, t.fee, marks)
+    inputs = (small.offsets, small.sym, small.qty, small.entry, small.margin, small.balance)
+    outputs = (r.iso_liquidated, r.cross_equity, r.cross_maintenance, r.cross_liquidated)
+
+    def many() -> None:  # the kernel itself, without revalue()'s per-call checks
+        for _ in range(250):
+            kernels.revalue_blocked_kernel(*inputs, marks, *tables, 512, *outputs)
+
+    out["revalue_in_cache_positions_per_s"] = 250 * small.n_positions / _best(many)
     # vectorised liquidation prices vs the exact scalar calculator, same inputs
     m = min(n, 5_000_000)
     sub = book.chunk(0, m // 4)
