@@ -2,14 +2,13 @@
 bankruptcy prices (per position), Monte Carlo (per path) and the sweep (per combination).
 
 Needs a CUDA GPU, or ``NUMBA_ENABLE_CUDASIM=1`` to run the same kernels on the CPU
-(slow; for tests). ``available()`` tells which. Except the Monte Carlo's path loop, the
-kernels are thin launchers around the CPU kernels' own per-item functions compiled for
-the device (:func:`_device`): one source for both targets.
+(slow; for tests). ``available()`` tells which. The kernels are thin launchers around
+the CPU kernels' own per-item functions (an account, a position, a path, a combination)
+compiled for the device (:func:`_device`): one source for both targets.
 """
 
 from __future__ import annotations
 
-import math
 import types
 import warnings
 from collections.abc import Callable, Sequence
@@ -136,156 +135,42 @@ def _device(func: Any, **callees: Any) -> Any:
 def _mc_kernel() -> Any:
     if "mc" in _KERNEL:
         return _KERNEL["mc"]
-    from numba import float64, int8
+    from numba import float64, uint8
 
     from perpmargin.sim import kernels, mc_kernels
 
     mix = _device(mc_kernels._mix)
-    uniform = _device(mc_kernels.uniform, _mix=mix)
     normal_pair = _device(mc_kernels.normal_pair, _mix=mix)
-    normal = _device(mc_kernels.normal, normal_pair=normal_pair)
-    maintenance = _device(kernels.maintenance)
+    simulate_path = _device(
+        mc_kernels.simulate_path,
+        uniform=_device(mc_kernels.uniform, _mix=mix),
+        normal_pair=normal_pair,
+        normal=_device(mc_kernels.normal, normal_pair=normal_pair),
+        maintenance=_device(kernels.maintenance),
+    )
     max_assets = MAX_ASSETS
     max_positions = MAX_POSITIONS
 
     @cuda.jit
     def mc(  # type: ignore[no-untyped-def]
-        seed,
-        path_start,
-        n_paths,
-        n_steps,
-        model,
-        log_s0,
-        drift,
-        chol,
-        jump_prob,
-        jump_mu,
-        jump_sigma,
-        returns,
-        block,
-        sym,
-        qty,
-        entry,
-        margin,
-        log_liq,
-        iso_return,
-        balance,
-        cross_remainder_to_trader,
-        liq_fee,
-        upper,
-        mmr,
-        amount,
-        n_tiers,
-        by_qty,
-        fee,
-        cross_liq_price,
-        cross_single,
-        iso_step,
-        iso_final,
-        cross_step,
-        cross_final,
-    ):
-        # perpmargin.sim.mc_kernels.mc_kernel, one path per thread (same statements)
+        seed, path_start, n_paths, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
+        jump_sigma, returns, block, sym, qty, entry, margin, log_liq, iso_return, balance,
+        cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee,
+        cross_liq_price, cross_single, iso_step, iso_final, cross_step, cross_final,
+    ):  # fmt: skip
         k = cuda.grid(1)
         if k >= n_paths:
             return
-        path = path_start + k
-        n_assets = log_s0.size
-        n_pos = sym.size
-        iso_wallet = balance
-        for i in range(n_pos):
-            iso_wallet -= margin[i]
-        has_lc = not math.isnan(cross_liq_price)
-        lc = math.log(cross_liq_price) if has_lc else 0.0
         x = cuda.local.array(max_assets, float64)
         z = cuda.local.array(max_assets, float64)
         z_odd = cuda.local.array(max_assets, float64)
-        alive = cuda.local.array(max_positions, int8)
-        for s in range(n_assets):
-            x[s] = log_s0[s]
-        for i in range(n_pos):
-            alive[i] = 1
-        first_iso = -1
-        iso_cash = iso_wallet
-        cross_alive = True
-        c_step = -1
-        c_final = 0.0
-        b0 = 0
-        for t in range(n_steps):
-            if model == 2:
-                if t % block == 0:
-                    b0 = int(uniform(seed, path, t, 7) * (returns.shape[0] - block))
-                for s in range(n_assets):
-                    x[s] += returns[b0 + t % block, s]
-            else:
-                if t % 2 == 0:
-                    pair = t >> 1
-                    for s in range(n_assets):
-                        z[s], z_odd[s] = normal_pair(seed, path, pair, s)
-                else:
-                    for s in range(n_assets):
-                        z[s] = z_odd[s]
-                for s in range(n_assets):
-                    acc = drift[s]
-                    for j in range(s + 1):
-                        acc += chol[s, j] * z[j]
-                    x[s] += acc
-                    if model == 1 and uniform(seed, path, t, 4 * s + 2) <= jump_prob[s]:
-                        x[s] += jump_mu[s] + jump_sigma[s] * normal(seed, path, t, s + n_assets)
-            for i in range(n_pos):
-                if alive[i] == 1 and not math.isnan(log_liq[i]):
-                    xi = x[sym[i]]
-                    if (qty[i] > 0 and xi <= log_liq[i]) or (qty[i] < 0 and xi >= log_liq[i]):
-                        alive[i] = 0
-                        iso_cash += iso_return[i]
-                        if first_iso < 0:
-                            first_iso = t
-            if cross_alive:
-                if cross_single:
-                    xs = x[sym[0]]
-                    crossed = (qty[0] > 0 and xs <= lc) or (qty[0] < 0 and xs >= lc)
-                    if has_lc and crossed:
-                        cross_alive = False
-                        c_step = t
-                        p = cross_liq_price
-                        eq = balance
-                        fees = 0.0
-                        for i in range(n_pos):
-                            aq = abs(qty[i])
-                            eq += qty[i] * (p - entry[i])
-                            fees += liq_fee[sym[i]] * aq * p
-                        left = max(eq - fees, 0.0)
-                        c_final = left if cross_remainder_to_trader else 0.0
-                else:
-                    eq = balance
-                    mm = 0.0
-                    fees = 0.0
-                    for i in range(n_pos):
-                        s = sym[i]
-                        p = math.exp(x[s])
-                        aq = abs(qty[i])
-                        eq += qty[i] * (p - entry[i])
-                        notional = aq * p
-                        mm += maintenance(upper, mmr, amount, n_tiers, by_qty, s, aq, notional)
-                        mm += fee[s] * notional
-                        fees += liq_fee[s] * notional
-                    if eq <= mm:
-                        cross_alive = False
-                        c_step = t
-                        left = max(eq - fees, 0.0)
-                        c_final = left if cross_remainder_to_trader else 0.0
-        final_iso = iso_cash
-        final_cross = balance
-        for i in range(n_pos):
-            p = math.exp(x[sym[i]])
-            upnl = qty[i] * (p - entry[i])
-            if alive[i] == 1:
-                final_iso += margin[i] + upnl
-            final_cross += upnl
-        iso_step[k] = first_iso
-        iso_final[k] = final_iso
-        cross_step[k] = c_step
-        cross_final[k] = final_cross if cross_alive else c_final
+        alive = cuda.local.array(max_positions, uint8)
+        iso_step[k], iso_final[k], cross_step[k], cross_final[k] = simulate_path(
+            seed, path_start + k, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
+            jump_sigma, returns, block, sym, qty, entry, margin, log_liq, iso_return, balance,
+            cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee,
+            cross_liq_price, cross_single, x, z, z_odd, alive,
+        )  # fmt: skip
 
     _KERNEL["mc"] = mc
     return mc

@@ -25,7 +25,7 @@ from numba import njit, prange
 
 from perpmargin.sim.kernels import maintenance
 
-__all__ = ["mc_kernel", "normal", "normal_pair", "uniform"]
+__all__ = ["mc_kernel", "normal", "normal_pair", "simulate_path", "uniform"]
 
 
 @njit(cache=True, inline="always")
@@ -83,6 +83,142 @@ def normal(seed: int, path: int, step: int, asset: int) -> float:
     return z0 if step % 2 == 0 else z1
 
 
+@njit(cache=True)
+def simulate_path(
+    seed: int,
+    path: int,
+    n_steps: int,
+    model: int,
+    log_s0: np.ndarray,
+    drift: np.ndarray,
+    chol: np.ndarray,
+    jump_prob: np.ndarray,
+    jump_mu: np.ndarray,
+    jump_sigma: np.ndarray,
+    returns: np.ndarray,
+    block: int,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    margin: np.ndarray,
+    log_liq: np.ndarray,
+    iso_return: np.ndarray,
+    balance: float,
+    cross_remainder_to_trader: bool,
+    liq_fee: np.ndarray,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    cross_liq_price: float,
+    cross_single: bool,
+    x: np.ndarray,
+    z: np.ndarray,
+    z_odd: np.ndarray,
+    alive: np.ndarray,
+) -> tuple[int, float, int, float]:
+    """One path of :func:`mc_kernel`: (first isolated liquidation step, isolated final
+    equity, cross liquidation step, cross final equity); steps are -1 when none.
+
+    ``x``, ``z``, ``z_odd`` (at least one slot per asset) and ``alive`` (uint8, one per
+    position) are scratch space the caller provides: numpy arrays on the CPU, local
+    arrays of a GPU thread (:mod:`perpmargin.sim.gpu` compiles this function for the
+    device: one source for both).
+    """
+    n_assets = log_s0.size
+    n_pos = sym.size
+    iso_wallet = balance
+    for i in range(n_pos):
+        iso_wallet -= margin[i]
+    has_lc = not math.isnan(cross_liq_price)
+    lc = math.log(cross_liq_price) if has_lc else 0.0
+    for s in range(n_assets):
+        x[s] = log_s0[s]
+    for i in range(n_pos):
+        alive[i] = 1
+    first_iso = -1
+    iso_cash = iso_wallet
+    cross_alive = True
+    c_step = -1
+    c_final = 0.0
+    b0 = 0
+    for t in range(n_steps):
+        if model == 2:
+            if t % block == 0:
+                b0 = int(uniform(seed, path, t, 7) * (returns.shape[0] - block))
+            for s in range(n_assets):
+                x[s] += returns[b0 + t % block, s]
+        else:
+            if t % 2 == 0:  # one polar-method pair serves this step and the next
+                pair = t >> 1
+                for s in range(n_assets):
+                    z[s], z_odd[s] = normal_pair(seed, path, pair, s)
+            else:
+                for s in range(n_assets):
+                    z[s] = z_odd[s]
+            for s in range(n_assets):
+                acc = drift[s]
+                for j in range(s + 1):
+                    acc += chol[s, j] * z[j]
+                x[s] += acc
+                if model == 1 and uniform(seed, path, t, 4 * s + 2) <= jump_prob[s]:
+                    x[s] += jump_mu[s] + jump_sigma[s] * normal(seed, path, t, s + n_assets)
+        for i in range(n_pos):
+            if alive[i] != 0 and not math.isnan(log_liq[i]):
+                xi = x[sym[i]]
+                if (qty[i] > 0 and xi <= log_liq[i]) or (qty[i] < 0 and xi >= log_liq[i]):
+                    alive[i] = 0
+                    iso_cash += iso_return[i]
+                    if first_iso < 0:
+                        first_iso = t
+        if cross_alive:
+            if cross_single:
+                xs = x[sym[0]]
+                crossed = (qty[0] > 0 and xs <= lc) or (qty[0] < 0 and xs >= lc)
+                if has_lc and crossed:
+                    cross_alive = False
+                    c_step = t
+                    # settled at the liquidation price
+                    p = cross_liq_price
+                    eq = balance
+                    fees = 0.0
+                    for i in range(n_pos):
+                        aq = abs(qty[i])
+                        eq += qty[i] * (p - entry[i])
+                        fees += liq_fee[sym[i]] * aq * p
+                    left = max(eq - fees, 0.0)
+                    c_final = left if cross_remainder_to_trader else 0.0
+            else:
+                eq = balance
+                mm = 0.0
+                fees = 0.0
+                for i in range(n_pos):
+                    s = sym[i]
+                    p = math.exp(x[s])
+                    aq = abs(qty[i])
+                    eq += qty[i] * (p - entry[i])
+                    notional = aq * p
+                    mm += maintenance(upper, mmr, amount, n_tiers, by_qty, s, aq, notional)
+                    mm += fee[s] * notional
+                    fees += liq_fee[s] * notional
+                if eq <= mm:
+                    cross_alive = False
+                    c_step = t
+                    left = max(eq - fees, 0.0)
+                    c_final = left if cross_remainder_to_trader else 0.0
+    final_iso = iso_cash
+    final_cross = balance
+    for i in range(n_pos):
+        p = math.exp(x[sym[i]])
+        upnl = qty[i] * (p - entry[i])
+        if alive[i] != 0:
+            final_iso += margin[i] + upnl
+        final_cross += upnl
+    return first_iso, final_iso, c_step, final_cross if cross_alive else c_final
+
+
 @njit(cache=True, parallel=True)
 def mc_kernel(
     seed: int,
@@ -129,97 +265,14 @@ def mc_kernel(
     of revaluing. Outputs: first liquidation step (-1: none) and final equity per mode.
     """
     n_assets = log_s0.size
-    n_pos = sym.size
-    iso_wallet = balance
-    for i in range(n_pos):
-        iso_wallet -= margin[i]
-    has_lc = not math.isnan(cross_liq_price)
-    lc = math.log(cross_liq_price) if has_lc else 0.0
     for k in prange(n_paths):
-        path = path_start + k
-        x = log_s0.copy()
+        x = np.empty(n_assets)
         z = np.empty(n_assets)
         z_odd = np.empty(n_assets)
-        alive = np.ones(n_pos, dtype=np.bool_)
-        first_iso = -1
-        iso_cash = iso_wallet
-        cross_alive = True
-        c_step = -1
-        c_final = 0.0
-        b0 = 0
-        for t in range(n_steps):
-            if model == 2:
-                if t % block == 0:
-                    b0 = int(uniform(seed, path, t, 7) * (returns.shape[0] - block))
-                for s in range(n_assets):
-                    x[s] += returns[b0 + t % block, s]
-            else:
-                if t % 2 == 0:  # one Box-Muller pair serves this step and the next
-                    pair = t >> 1
-                    for s in range(n_assets):
-                        z[s], z_odd[s] = normal_pair(seed, path, pair, s)
-                else:
-                    for s in range(n_assets):
-                        z[s] = z_odd[s]
-                for s in range(n_assets):
-                    acc = drift[s]
-                    for j in range(s + 1):
-                        acc += chol[s, j] * z[j]
-                    x[s] += acc
-                    if model == 1 and uniform(seed, path, t, 4 * s + 2) <= jump_prob[s]:
-                        x[s] += jump_mu[s] + jump_sigma[s] * normal(seed, path, t, s + n_assets)
-            for i in range(n_pos):
-                if alive[i] and not math.isnan(log_liq[i]):
-                    xi = x[sym[i]]
-                    if (qty[i] > 0 and xi <= log_liq[i]) or (qty[i] < 0 and xi >= log_liq[i]):
-                        alive[i] = False
-                        iso_cash += iso_return[i]
-                        if first_iso < 0:
-                            first_iso = t
-            if cross_alive:
-                if cross_single:
-                    xs = x[sym[0]]
-                    crossed = (qty[0] > 0 and xs <= lc) or (qty[0] < 0 and xs >= lc)
-                    if has_lc and crossed:
-                        cross_alive = False
-                        c_step = t
-                        # settled at the liquidation price
-                        p = cross_liq_price
-                        eq = balance
-                        fees = 0.0
-                        for i in range(n_pos):
-                            aq = abs(qty[i])
-                            eq += qty[i] * (p - entry[i])
-                            fees += liq_fee[sym[i]] * aq * p
-                        left = max(eq - fees, 0.0)
-                        c_final = left if cross_remainder_to_trader else 0.0
-                else:
-                    eq = balance
-                    mm = 0.0
-                    fees = 0.0
-                    for i in range(n_pos):
-                        s = sym[i]
-                        p = math.exp(x[s])
-                        aq = abs(qty[i])
-                        eq += qty[i] * (p - entry[i])
-                        notional = aq * p
-                        mm += maintenance(upper, mmr, amount, n_tiers, by_qty, s, aq, notional)
-                        mm += fee[s] * notional
-                        fees += liq_fee[s] * notional
-                    if eq <= mm:
-                        cross_alive = False
-                        c_step = t
-                        left = max(eq - fees, 0.0)
-                        c_final = left if cross_remainder_to_trader else 0.0
-        final_iso = iso_cash
-        final_cross = balance
-        for i in range(n_pos):
-            p = math.exp(x[sym[i]])
-            upnl = qty[i] * (p - entry[i])
-            if alive[i]:
-                final_iso += margin[i] + upnl
-            final_cross += upnl
-        iso_step[k] = first_iso
-        iso_final[k] = final_iso
-        cross_step[k] = c_step
-        cross_final[k] = final_cross if cross_alive else c_final
+        alive = np.empty(sym.size, dtype=np.uint8)
+        iso_step[k], iso_final[k], cross_step[k], cross_final[k] = simulate_path(
+            seed, path_start + k, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
+            jump_sigma, returns, block, sym, qty, entry, margin, log_liq, iso_return, balance,
+            cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee,
+            cross_liq_price, cross_single, x, z, z_odd, alive,
+        )  # fmt: skip
