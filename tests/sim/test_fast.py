@@ -217,6 +217,11 @@ def test_bad_input_is_refused():
             prices(p, [1.0, 1.0], tiers, backend="fpga")  # type: ignore[arg-type]
         with pytest.raises(pm.InvalidInput, match="finite"):
             prices(p, [float("inf"), 1.0], tiers)
+    for chunks in (0, -2, 1.5, True):  # refused before any task is sent to a cluster
+        with pytest.raises(pm.InvalidInput, match="chunks"):
+            revalue(p, [1.0, 1.0], tiers, backend="dask", chunks=chunks)  # type: ignore[arg-type]
+        with pytest.raises(pm.InvalidInput, match="chunks"):
+            bankruptcy_prices(p, [1.0, 1.0], tiers, backend="dask", chunks=chunks)  # type: ignore[arg-type]
     with pytest.raises(pm.InvalidInput, match="offsets"):
         Portfolio(np.array([0, 5]), p.sym[:2], p.qty[:2], p.entry[:2], p.margin[:2], p.balance[:1])
     with pytest.raises(pm.InvalidInput, match="qty"):

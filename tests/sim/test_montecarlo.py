@@ -108,6 +108,9 @@ def test_bad_arguments(setup):
         montecarlo(setup, paths=10, model="bootstrap", block=10**6)
     with pytest.raises(pm.InvalidInput, match="backend"):
         montecarlo(setup, paths=10, backend="fpga")  # type: ignore[arg-type]
+    for chunk_paths in (0, -5, 2.5):
+        with pytest.raises(pm.InvalidInput, match="chunk_paths"):
+            montecarlo(setup, paths=10, chunk_paths=chunk_paths)  # type: ignore[arg-type]
     for seed in (-1, 2**63, 1.5, True):
         with pytest.raises(pm.InvalidInput, match="seed"):
             montecarlo(setup, paths=10, seed=seed)  # type: ignore[arg-type]

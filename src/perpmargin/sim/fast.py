@@ -385,6 +385,11 @@ def _revalue_dask(
 
 
 def _chunk_bounds(n: int, chunks: int | None) -> list[tuple[int, int]]:
+    """``n`` items in ``chunks`` contiguous slices (default: two per core)."""
+    if chunks is not None and (
+        isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1
+    ):
+        raise InvalidInput(f"chunks must be a whole number >= 1, was {chunks!r}")
     k = max(1, min(n, chunks or 2 * (os.cpu_count() or 1)))
     edges = np.linspace(0, n, k + 1).astype(int)
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]

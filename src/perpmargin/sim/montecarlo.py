@@ -366,6 +366,8 @@ def montecarlo(
         raise InvalidInput(f"model must be one of {tuple(_MODELS)}, was {model!r}")
     if backend not in ("numpy", "numba", "cuda", "dask"):
         raise InvalidInput(f"backend must be 'numpy', 'numba', 'cuda' or 'dask', was {backend!r}")
+    if isinstance(chunk_paths, bool) or not isinstance(chunk_paths, int) or chunk_paths < 1:
+        raise InvalidInput(f"chunk_paths must be a whole number >= 1, was {chunk_paths!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise InvalidInput(f"seed must be a whole number from 0 to 2**63 - 1, was {seed!r}")
     if not isinstance(paths, int) or paths < 1 or paths > 10**10:
