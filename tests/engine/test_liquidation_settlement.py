@@ -89,3 +89,29 @@ def test_cross_close_beyond_bankruptcy_leaves_no_negative_wallet(binance):
     assert acct.wallet_balance == D("0")
     assert acct.insurance_fund.balance == D("-1009")
     assert acct.snapshot().total_money == 1000
+
+
+def test_a_cross_deficit_is_settled_in_whole_units(binance):
+    """Issue 'One rulebook', defect 5: a cross leg closed beyond the account's bankruptcy
+    leaves the cross equity below zero by an amount that is not on the settle grid (the
+    other legs' uPnL at an averaged entry has 50 digits); the fund covered exactly that,
+    so the ledger held an off-grid transfer and its replay (at another precision)
+    disagreed with the account. The fund now covers the deficit rounded up to the unit:
+    the account ends at or just above zero and every amount is on the grid."""
+    acct = pm.Account(binance, balance="3000")
+    acct.set_leverage("BTCUSDT", 20)
+    acct.set_leverage("ETHUSDT", 20)
+    acct.open("ETHUSDT", "long", "1", "3000")
+    acct.open("ETHUSDT", "long", "2", "3001")  # entry 9,002 / 3: not on any grid
+    acct.open("BTCUSDT", "long", "0.3", "50000")
+    acct.mark({"ETHUSDT": "3000.5"})
+    events = acct.close("BTCUSDT", "35000")  # a fill far below the mark: -4,500 of PnL
+    transfers = [e for e in events if isinstance(e, InsuranceFundTransfer)]
+    step = binance.settle_precision
+    assert transfers[0].reason == "deficit"
+    assert transfers[0].amount < 0
+    assert all(t.amount % step == 0 for t in transfers)
+    assert acct.cross_wallet_balance % step == 0
+    assert D(0) <= acct.cross_equity < step
+    assert pm.replay(acct.ledger) == acct.snapshot()
+    assert acct.insurance_fund.balance == acct.insurance_fund_net

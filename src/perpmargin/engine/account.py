@@ -36,6 +36,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Literal
 
+from perpmargin import formulas as F
 from perpmargin.engine import liquidation
 from perpmargin.engine import math as pmath
 from perpmargin.engine.events import (
@@ -1120,8 +1121,8 @@ class Account:
                 f"{spec.symbol} at {notional} notional is in a tier with max leverage {max_lev}, "
                 f"but leverage is {lev}; lower leverage to {max_lev} or trade less"
             )
-        fee = self._round(traded * self._fee_rate(liquidity), "up")
-        margin = self._round(traded / lev, "up") if mode == "isolated" else ZERO
+        fee = self._round(F.trade_fee(traded, self._fee_rate(liquidity)), "up")
+        margin = self._round(F.initial_margin(traded, lev), "up") if mode == "isolated" else ZERO
         if mode == "isolated" and margin + fee > self._cross_wallet:
             raise InsufficientMargin(
                 f"isolated {side} {qty} {spec.symbol} at {price} needs {margin + fee} of margin "
@@ -1166,7 +1167,8 @@ class Account:
     ) -> None:
         cv = self._spec(leg.symbol).inverse_value
         pnl = self._round(pmath.unrealized_pnl(leg.sign, qty, leg.entry_price, price, cv), "down")
-        fee = self._round(pmath.position_value(qty, price, cv) * self._fee_rate(liquidity), "up")
+        value = pmath.position_value(qty, price, cv)
+        fee = self._round(F.trade_fee(value, self._fee_rate(liquidity)), "up")
         closing_all = qty == leg.quantity
         released = ZERO
         deficit = ZERO
@@ -1176,14 +1178,8 @@ class Account:
                 if closing_all
                 else self._round(leg.isolated_margin * qty / leg.quantity, "down")
             )
-            gross = released + pnl
-            # The isolated leg's loss is capped at its margin: the fee is taken from what
-            # is released, and a close beyond the bankruptcy price is a fund deficit.
-            if gross < 0:
-                deficit, fee = -gross, ZERO
-            elif gross < fee:
-                fee = gross
-            cross_delta = gross + deficit - fee
+            # the isolated leg's loss is capped at its margin (a deficit beyond it)
+            fee, cross_delta, deficit = F.settle_isolated_close(released, pnl, fee)
         else:
             cross_delta = pnl - fee
         self._cross_wallet += cross_delta
@@ -1215,8 +1211,9 @@ class Account:
             order_id=order_id,
         )
         if leg.margin_mode == "cross" and self.cross_equity < 0:
-            # closed beyond the cross account's bankruptcy: the fund covers the hole
-            deficit = -self.cross_equity
+            # closed beyond the cross account's bankruptcy: the fund covers the hole, in
+            # whole units of the settle asset (uPnL of the open legs is not on the grid)
+            deficit = self._round(F.shortfall(self.cross_equity), "up")
             self._cross_wallet += deficit
         if deficit:
             self._fund(-deficit, "deficit")
@@ -1547,7 +1544,8 @@ class Account:
     def _settle_funding(self, symbol: str, rate: Decimal) -> None:
         for leg in self._legs_of(symbol):
             mark = self._marks[symbol]
-            amount = self._round(leg.sign * self._value(symbol, leg.quantity, mark) * rate, "up")
+            value = self._value(symbol, leg.quantity, mark)
+            amount = self._round(F.funding_payment(leg.sign * value, rate), "up")
             if amount == 0:
                 continue
             self._counterparty_pnl += amount
@@ -1556,8 +1554,8 @@ class Account:
                 cross_delta = -amount
                 self._cross_wallet -= amount
             else:
-                iso_delta = -min(amount, leg.isolated_margin)
-                fund_delta = -(amount + iso_delta)  # what the margin could not pay
+                from_margin, from_fund = F.settle_isolated_funding(amount, leg.isolated_margin)
+                iso_delta, fund_delta = -from_margin, -from_fund
                 self._legs[(symbol, leg.side)] = replace(
                     leg, isolated_margin=leg.isolated_margin + iso_delta
                 )
@@ -1607,12 +1605,9 @@ class Account:
             )
             upnl = self._upnl(leg)
             value = self._value(leg.symbol, leg.quantity, self._marks[leg.symbol])
-            balance = collateral + upnl
-            if collateral <= 0 or balance <= 0:
+            if collateral <= 0 or collateral + upnl <= 0:
                 return Decimal("1e30") if upnl > 0 else Decimal("-1e30")
-            ratio = upnl / collateral
-            leverage = value / balance
-            return ratio * leverage if upnl > 0 else ratio / leverage
+            return F.adl_score(upnl, collateral, value)
 
     # ------------------------------------------------------------------ snapshot
 

@@ -25,6 +25,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from perpmargin import formulas as F
 from perpmargin.engine import math as pmath
 from perpmargin.engine.events import (
     InsuranceFundTransfer,
@@ -176,8 +177,9 @@ def partial_close(
     pnl = acct._round(
         pmath.unrealized_pnl(leg.sign, qty, leg.entry_price, mark, spec.inverse_value), "down"
     )
-    fee = acct._round(acct._value(leg.symbol, qty, mark) * acct._venue.taker_fee_rate, "up")
-    fee = max(ZERO, min(fee, equity, leg.isolated_margin + pnl if pool else equity))
+    value = acct._value(leg.symbol, qty, mark)
+    fee = acct._round(F.trade_fee(value, acct._venue.taker_fee_rate), "up")
+    fee = F.capped(fee, F.smaller(equity, leg.isolated_margin + pnl) if pool else equity)
     cross_delta = iso_delta = ZERO
     if pool is None:
         cross_delta = pnl - fee
@@ -284,22 +286,27 @@ def liquidate(
         pnls, taken, prices = deleverage_cover(acct, legs, pnls, -equity)
         bankruptcy.update(prices)
         equity = collateral + sum(pnls, ZERO)
-    left = max(equity, ZERO)
-    fees = []
-    for leg in legs:
-        rate = acct._spec(leg.symbol).liquidation_fee_rate
-        value = acct._value(leg.symbol, leg.quantity, acct._marks[leg.symbol])
-        fee = min(acct._round(value * rate, "up"), left)
-        left -= fee
-        fees.append(fee)
-    to_fund = process == "backstop" or acct._venue.liquidation.remainder_to == "insurance_fund"
-    remainder = left if to_fund else ZERO
-    deficit = max(-equity, ZERO)
+    wanted = [
+        acct._round(
+            F.trade_fee(
+                acct._value(leg.symbol, leg.quantity, acct._marks[leg.symbol]),
+                acct._spec(leg.symbol).liquidation_fee_rate,
+            ),
+            "up",
+        )
+        for leg in legs
+    ]
+    to_trader = process != "backstop" and acct._venue.liquidation.remainder_to == "trader"
+    charged, kept, remainder, deficit = F.settle_liquidation(equity, sum(wanted, ZERO), to_trader)
+    fees = []  # the charged total, leg by leg in order
+    for fee in wanted:
+        fees.append(F.smaller(fee, charged))
+        charged -= fees[-1]
     for leg, pnl, fee, took in zip(legs, pnls, fees, taken, strict=True):
         acct._counterparty_pnl -= pnl
         del acct._legs[(leg.symbol, leg.side)]
         if isolated:  # one leg: its margin goes, what the trader keeps returns
-            cross_delta = left - remainder
+            cross_delta = kept
             fund_delta = fee + remainder - deficit
             iso_delta = -leg.isolated_margin
         else:

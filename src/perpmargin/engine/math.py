@@ -1,27 +1,29 @@
-"""Pure margin arithmetic: PnL, maintenance requirement, liquidation and bankruptcy prices.
+"""The exact engine's use of the rulebook: Decimal adapters, the tier-walking solver.
+
+The rules themselves live in :mod:`perpmargin.formulas`; this module gives them the
+engine's shapes (a ``contract_value`` that is ``None`` for linear contracts, a tier table
+to look up) and solves for prices exactly.
 
 Sign conventions: ``side`` is ``+1`` for a long and ``-1`` for a short. Quantities are
-positive, in the base asset. Prices and money are in the settle asset. PnL is positive
-when the trader gains. Everything is exact Decimal arithmetic (run inside
-:func:`perpmargin.numeric.engine_context`).
+positive, in the base asset (contracts for inverse symbols). Prices and money are in the
+settle asset. PnL is positive when the trader gains. Everything is exact Decimal
+arithmetic (run inside :func:`perpmargin.numeric.engine_context`).
 
 The liquidation condition, for one position (isolated) or a set of positions sharing
 collateral (cross)::
 
     collateral + sum(side * qty * (price - entry)) <= sum(requirement(qty, price))
-    requirement(qty, price) = qty * price * (MMR_tier + close_fee_rate) - maintenance_amount_tier
+    requirement(qty, price) = qty * price * MMR_tier - maintenance_amount_tier + fee to close
 
 with the tier taken at the notional (or quantity) *at that price*. The bankruptcy
 condition is the same with requirement 0. Because tiered maintenance margin is
 piecewise linear and continuous in price, the left minus the right side is piecewise
-linear in the price of one symbol, and :func:`solve_price` finds its zero exactly by
-walking the tier breakpoints.
+linear in the price of one symbol (:func:`perpmargin.formulas.pool_line`), and
+:func:`solve_price` finds its zero exactly by walking the tier breakpoints.
 
-**Inverse (coin-margined) contracts**: quantity is a number of contracts of
-``contract_value`` USD each; money is in the coin. Value = q x cv / P, PnL =
-side x q x cv x (1/entry - 1/P), requirement = q x cv / P x (MMR + fee) - amount. In
-the variable x = 1/P that is the linear case with side -side, quantity q x cv and entry
-1/entry, so one solver serves both: an inverse long is a linear short of 1/P.
+**Inverse (coin-margined) contracts** are linear in x = 1/P
+(:func:`perpmargin.formulas.to_reciprocal`), so one solver serves both: an inverse long
+is a linear short of 1/P.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from perpmargin import formulas as F
 from perpmargin.numeric import ZERO, round_to_step
 from perpmargin.venues.schema import TierTable
 
 __all__ = [
     "Leg",
+    "SolverLeg",
     "average_entry",
     "position_value",
     "price_for_pnl",
@@ -48,14 +52,11 @@ __all__ = [
 def position_value(
     quantity: Decimal, price: Decimal, contract_value: Decimal | None = None
 ) -> Decimal:
-    """Position value (notional) in the settle asset.
-
-    Linear (``contract_value`` None): quantity x price. Inverse: contracts x contract
-    value / price, in the coin.
-    """
+    """Position value (notional) in the settle asset: :func:`perpmargin.formulas.position_value`
+    (linear, ``contract_value`` None) or :func:`perpmargin.formulas.inverse_value`."""
     if contract_value is None:
-        return quantity * price
-    return quantity * contract_value / price
+        return F.position_value(quantity, price)
+    return F.inverse_value(quantity, contract_value, price)
 
 
 def unrealized_pnl(
@@ -67,8 +68,8 @@ def unrealized_pnl(
 ) -> Decimal:
     """Unrealised PnL (settle asset; + is a gain); inverse when ``contract_value`` is given."""
     if contract_value is None:
-        return side * quantity * (price - entry_price)
-    return side * quantity * contract_value * (1 / entry_price - 1 / price)
+        return F.unrealized_pnl(side * quantity, entry_price, price)
+    return F.inverse_pnl(side * quantity, contract_value, entry_price, price)
 
 
 def price_for_pnl(
@@ -81,8 +82,9 @@ def price_for_pnl(
     """The price at which closing the position realises exactly ``pnl`` (inverse of
     :func:`unrealized_pnl`); used for fills at a bankruptcy price (auto-deleveraging)."""
     if contract_value is None:
-        return entry_price + pnl / (side * quantity)
-    return 1 / (1 / entry_price - pnl / (side * quantity * contract_value))
+        return F.price_for_pnl(side * quantity, entry_price, pnl)
+    q, x = F.to_reciprocal(side * quantity, entry_price, contract_value)
+    return F.reciprocal(F.price_for_pnl(q, x, pnl))
 
 
 def average_entry(
@@ -96,10 +98,17 @@ def average_entry(
 
     Linear: quantity-weighted mean. Inverse: the harmonic mean (value in the coin adds up).
     """
-    total = quantity + added
     if contract_value is None:
-        return (quantity * entry_price + added * price) / total
-    return total / (quantity / entry_price + added / price)
+        return F.average_entry(quantity, entry_price, added, price)
+    return F.inverse_average_entry(quantity, entry_price, added, price)
+
+
+def _fee_price(price: Decimal, close_fee_price: Decimal | None) -> Decimal:
+    """Where the fee to close is valued: ``close_fee_price`` None means at ``price`` itself
+    (the mark basis); a price is the bankruptcy basis (Bybit)."""
+    if close_fee_price is None:
+        return F.close_fee_price(price, ZERO, False)
+    return F.close_fee_price(price, close_fee_price, True)
 
 
 def requirement(
@@ -112,24 +121,25 @@ def requirement(
 ) -> Decimal:
     """Maintenance requirement at ``price``: tiered MM plus the fee to close if counted.
 
-    The fee to close is the position value x ``close_fee_rate``; without a
-    ``close_fee_price`` the value is taken at ``price`` itself (OKX, Gate), with one at
-    that fixed price (Bybit: at the bankruptcy price).
+    ``close_fee_price``: None values the fee at ``price`` itself (OKX, Gate); a price
+    values it there (Bybit: the bankruptcy price; 0 when there is none).
     """
     value = position_value(quantity, price, contract_value)
     tier = table.tier_for(quantity, value)
-    mm = value * tier.maintenance_margin_rate - tier.maintenance_amount
-    fee_price = price if close_fee_price is None else close_fee_price
-    if not close_fee_rate or fee_price == 0:
-        return mm
-    return mm + position_value(quantity, fee_price, contract_value) * close_fee_rate
+    fee_price = _fee_price(price, close_fee_price)
+    fee = ZERO
+    if close_fee_rate and fee_price != 0:
+        fee = F.close_fee(close_fee_rate, position_value(quantity, fee_price, contract_value))
+    return F.requirement(value, tier.maintenance_margin_rate, tier.maintenance_amount, fee)
 
 
 @dataclass(frozen=True, slots=True)
-class Leg:
+class SolverLeg:
     """A position whose value moves with the solved price (the symbol being solved).
 
-    ``contract_value`` is set (USD per contract) for an inverse contract, None for linear.
+    ``close_fee_price``: None when a counted fee to close is valued at the solved price
+    itself, else the fixed price it is valued at (Bybit's bankruptcy price). Set
+    ``contract_value`` (USD per contract) for an inverse contract, None for linear.
     """
 
     side: int
@@ -141,22 +151,27 @@ class Leg:
     contract_value: Decimal | None = None
 
 
-def _as_linear_in_reciprocal(leg: Leg) -> Leg:
-    """An inverse leg as a linear leg in the variable x = 1/P (see the module text)."""
+Leg = SolverLeg
+"""Deprecated name of :class:`SolverLeg` (kept for one release)."""
+
+
+def _as_linear_in_reciprocal(leg: SolverLeg) -> SolverLeg:
+    """An inverse leg as a linear leg in the variable x = 1/P (:func:`F.to_reciprocal`)."""
     cv = leg.contract_value
     assert cv is not None
+    signed, entry = F.to_reciprocal(leg.side * leg.quantity, leg.entry_price, cv)
     fee_price = leg.close_fee_price
-    return Leg(
+    return SolverLeg(
         -leg.side,
-        leg.quantity * cv,
-        1 / leg.entry_price,
+        abs(signed),
+        entry,
         leg.table,
         leg.close_fee_rate,
-        None if fee_price is None else (1 / fee_price if fee_price else ZERO),
+        None if fee_price is None else (F.reciprocal(fee_price) if fee_price else ZERO),
     )
 
 
-def _breakpoints(legs: Sequence[Leg]) -> list[Decimal]:
+def _breakpoints(legs: Sequence[SolverLeg]) -> list[Decimal]:
     points: set[Decimal] = set()
     for leg in legs:
         if leg.table.basis != "notional" or leg.quantity == 0:
@@ -167,28 +182,36 @@ def _breakpoints(legs: Sequence[Leg]) -> list[Decimal]:
     return sorted(points)
 
 
-def _segment_line(legs: Sequence[Leg], price: Decimal, weight: int) -> tuple[Decimal, Decimal]:
-    """Return (intercept, slope) of sum(side*q*(P-E)) - weight*sum(req(P)) near ``price``."""
+def _segment_line(
+    legs: Sequence[SolverLeg], price: Decimal, with_requirement: bool
+) -> tuple[Decimal, Decimal]:
+    """(intercept, slope) of the legs' PnL minus (if asked) their requirement, as a line
+    in the price, with each leg's tier the one that holds it at ``price``."""
     intercept = ZERO
     slope = ZERO
     for leg in legs:
         q = leg.quantity
-        t = leg.table.tier_for(q, q * price)
-        slope += leg.side * q
-        intercept -= leg.side * q * leg.entry_price
-        if weight:
-            intercept += t.maintenance_amount
-            if leg.close_fee_price is None:
-                slope -= q * (t.maintenance_margin_rate + leg.close_fee_rate)
-            else:  # a fee fixed at another price moves the line, not its slope
-                slope -= q * t.maintenance_margin_rate
-                intercept -= q * leg.close_fee_price * leg.close_fee_rate
+        req_intercept = req_slope = ZERO
+        if with_requirement:
+            t = leg.table.tier_for(q, F.position_value(q, price))
+            fee_price = leg.close_fee_price
+            req_intercept, req_slope = F.requirement_line(
+                q,
+                t.maintenance_margin_rate,
+                t.maintenance_amount,
+                leg.close_fee_rate,
+                ZERO if fee_price is None else fee_price,
+                fee_price is not None,
+            )
+        a, b = F.pool_line(leg.side * q, leg.entry_price, req_intercept, req_slope)
+        intercept += a
+        slope += b
     return intercept, slope
 
 
 def solve_price(
     constant: Decimal,
-    legs: Sequence[Leg],
+    legs: Sequence[SolverLeg],
     reference_price: Decimal,
     *,
     with_requirement: bool = True,
@@ -210,29 +233,29 @@ def solve_price(
         if reference_price <= 0:
             return None
         linear = [_as_linear_in_reciprocal(leg) for leg in legs]
-        x = solve_price(constant, linear, 1 / reference_price, with_requirement=with_requirement)
+        x_ref = F.reciprocal(reference_price)
+        x = solve_price(constant, linear, x_ref, with_requirement=with_requirement)
         if x is None:
             return None
-        return reference_price if x == 1 / reference_price else 1 / x
-    weight = 1 if with_requirement else 0
+        return reference_price if x == x_ref else F.reciprocal(x)
 
     def g(p: Decimal) -> Decimal:
-        a, b = _segment_line(legs, p, weight)
+        a, b = _segment_line(legs, p, with_requirement)
         return constant + a + b * p
 
     if g(reference_price) <= 0:
         return reference_price
-    bounds = [ZERO, *_breakpoints(legs)]
+    bounds = [ZERO, *_breakpoints(legs)] if with_requirement else [ZERO]
     below: Decimal | None = None
     above: Decimal | None = None
     for i, lo in enumerate(bounds):
         hi = bounds[i + 1] if i + 1 < len(bounds) else None
         probe = (lo + hi) / 2 if hi is not None else 2 * lo + 1
         # the line on this segment, taken where the segment's tier applies
-        a, b = _segment_line(legs, probe, weight)
+        a, b = _segment_line(legs, probe, with_requirement)
         if b == 0:
             continue
-        root = -(constant + a) / b
+        root: Decimal = F.line_root(constant, a, b)
         if root <= 0 or root < lo or (hi is not None and root > hi):
             continue
         if root < reference_price:
@@ -247,7 +270,7 @@ def solve_price(
 
 
 def round_liquidation_price(
-    price: Decimal, legs: Sequence[Leg], reference_price: Decimal, tick: Decimal
+    price: Decimal, legs: Sequence[SolverLeg], reference_price: Decimal, tick: Decimal
 ) -> Decimal:
     """Round a solved price to the tick so that marking at it still liquidates.
 

@@ -1,0 +1,75 @@
+"""Initial and maintenance margin: the tiered requirement and the fee to close in it.
+
+``notional`` is the position value at the price the requirement is taken at (the mark
+for a check, the candidate price for a liquidation price), in the settle asset. The
+tier's ``rate`` (maintenance margin rate) and ``amount`` (maintenance amount, Binance's
+'cum', Bybit's 'deduction') are looked up by the caller at that notional.
+"""
+
+from __future__ import annotations
+
+from perpmargin.formulas._types import N
+from perpmargin.formulas.value import position_value
+
+__all__ = [
+    "close_fee",
+    "close_fee_price",
+    "initial_margin",
+    "maintenance_margin",
+    "requirement",
+    "requirement_line",
+]
+
+
+def maintenance_margin(notional: N, rate: N, amount: N) -> N:
+    """Tiered maintenance margin: ``notional x MMR - maintenance amount``.
+
+    Example (Binance FAQ, BTCUSDT brackets of 2021): 264,000 USDT in the 1 % bracket
+    with amount 1,300 -> 1,340 USDT.
+    """
+    return notional * rate - amount
+
+
+def initial_margin(value: N, leverage: N) -> N:
+    """Initial margin of a position: ``value / leverage`` (settle asset)."""
+    return value / leverage
+
+
+def close_fee_price(mark: N, bankruptcy_price: N, at_bankruptcy: bool) -> N:
+    """The price at which the fee to close counted in maintenance is valued.
+
+    ``at_bankruptcy`` (the venue file's ``close_fee_basis == "bankruptcy"``): Bybit values
+    the estimated taker fee to close at the bankruptcy price; OKX and Gate at the mark
+    (the price the requirement is taken at). ``bankruptcy_price`` is 0 when no positive
+    bankruptcy price exists (in x = 1/P for inverse contracts: an inverse short that
+    cannot go bankrupt has x = 0).
+    """
+    return bankruptcy_price if at_bankruptcy else mark
+
+
+def close_fee(rate: N, value: N) -> N:
+    """Estimated fee to close counted in the requirement: ``value x taker rate``, the value
+    taken at :func:`close_fee_price`."""
+    return value * rate
+
+
+def requirement(notional: N, rate: N, amount: N, fee_to_close: N) -> N:
+    """Maintenance requirement a pool is liquidated at: tiered MM + the fee to close
+    (0 where the venue does not count it)."""
+    return maintenance_margin(notional, rate, amount) + fee_to_close
+
+
+def requirement_line(
+    abs_quantity: N, rate: N, amount: N, fee_rate: N, bankruptcy_price: N, at_bankruptcy: bool
+) -> tuple[N, N]:
+    """:func:`requirement` as a line in the price P, within one tier:
+    ``requirement(P) = intercept + slope x P``. Returns ``(intercept, slope)``.
+
+    MM = |q| P rate - amount; the fee to close is |q| x fee_rate x
+    :func:`close_fee_price`: it moves with P (slope) when valued at the mark and is a
+    constant when valued at a fixed bankruptcy price.
+    """
+    if at_bankruptcy:
+        fee_value = close_fee(fee_rate, position_value(abs_quantity, bankruptcy_price))
+        return fee_value - amount, abs_quantity * rate
+    return -amount, abs_quantity * (rate + fee_rate)

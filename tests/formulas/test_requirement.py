@@ -1,0 +1,77 @@
+"""Initial and maintenance margin, the fee to close and its basis
+(perpmargin.formulas.requirement).
+
+Sources:
+- Binance FAQ "How to Calculate Liquidation Price of USDⓈ-M Futures Contracts"
+  (support/faq/b3c689c1f50a44cabb3a84e663b81d93): 264,000 USDT is charged 1 %, the
+  bracket's maintenance amount is 1,300 ("250,000 * (1% - 0.5%) + 50 USDT = 1,300 USDT").
+- Binance FAQ COIN-M liquidation price (ceccfcfb4e3a45e3b48b0b1bb1a8ae46, 2021-02-05):
+  "100 * 100 / 25,000 * 0.4% - 0 = 0.0016 BTC"; 300 BTC: 12.5 %, amount 11.605 BTC.
+- Bybit "Initial Margin Calculation (USDC Perpetual & Futures)" (2025-09-02): 0.5 BTC
+  entered at 50,000, mark 50,500, 10x: IM 0.5 x 50,500 / 10 = 2,525; fee to close
+  0.5 x 50,000 x (1 - 1/10) x 0.055 % = 12.375, i.e. valued at the bankruptcy price.
+"""
+
+from decimal import Decimal as D
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from perpmargin import formulas as F
+from perpmargin.numeric import engine_context
+
+
+def test_binance_faq_maintenance_margin():
+    with engine_context():
+        # 264,000 x 1 % - 1,300 = 1,340
+        assert F.maintenance_margin(D(264000), D("0.01"), D(1300)) == D(1340)
+        # the amount makes the ladder continuous at 250,000: 0.5 % - 50 = 1 % - 1,300
+        at_bound = D(250000)
+        assert F.maintenance_margin(at_bound, D("0.005"), D(50)) == F.maintenance_margin(
+            at_bound, D("0.01"), D(1300)
+        )
+
+
+def test_binance_coinm_faq_maintenance_margin():
+    with engine_context():
+        value = F.inverse_value(D(100), D(100), D(25000))
+        assert F.maintenance_margin(value, D("0.004"), D(0)) == D("0.0016")
+        assert F.maintenance_margin(D(300), D("0.125"), D("11.605")) == D("25.895")
+
+
+def test_bybit_initial_margin_and_fee_to_close_at_the_bankruptcy_price():
+    with engine_context():
+        assert F.initial_margin(F.position_value(D("0.5"), D(50500)), D(10)) == D(2525)
+        # a 10x long entered at 50,000 is bankrupt at 45,000 (its margin 2,500 gone)
+        bankrupt = F.bankruptcy_price(D("0.5"), D(50000), F.initial_margin(D(25000), D(10)))
+        assert bankrupt == D(45000)
+        fee_price = F.close_fee_price(D(50500), bankrupt, True)
+        fee = F.close_fee(D("0.00055"), F.position_value(D("0.5"), fee_price))
+        assert fee == D("12.375")
+        assert D(2525) + fee == D("2537.375")
+        # OKX / Gate basis: valued at the mark
+        assert F.close_fee_price(D(50500), bankrupt, False) == D(50500)
+
+
+rates = st.decimals(min_value=D("0.001"), max_value=D("0.5"), places=4)
+
+
+@given(
+    q=st.decimals(min_value=D("0.001"), max_value=D("1000"), places=3),
+    rate=rates,
+    amount=st.decimals(min_value=0, max_value=10**6, places=2),
+    fee_rate=st.sampled_from([D(0), D("0.00055"), D("0.0005")]),
+    bankrupt=st.decimals(min_value=0, max_value=10**5, places=1),
+    price=st.decimals(min_value=1, max_value=10**6, places=1),
+    at_bankruptcy=st.booleans(),
+)
+def test_requirement_line_is_the_requirement(
+    q, rate, amount, fee_rate, bankrupt, price, at_bankruptcy
+):
+    """Within a tier the requirement is the line requirement_line gives, for both bases."""
+    with engine_context():
+        intercept, slope = F.requirement_line(q, rate, amount, fee_rate, bankrupt, at_bankruptcy)
+        fee_price = F.close_fee_price(price, bankrupt, at_bankruptcy)
+        fee = F.close_fee(fee_rate, F.position_value(q, fee_price))
+        direct = F.requirement(F.position_value(q, price), rate, amount, fee)
+        assert intercept + slope * price == direct
