@@ -414,6 +414,8 @@ def montecarlo(
             "-" if s.median_steps_to_liquidation is None else f"{s.median_steps_to_liquidation:g}",
         )
     console.print(table)
+    for note in result.notes:
+        console.print(f"Not simulated: {note}.", markup=False)
     if page is not None:
         console.print(f"Report: {page.resolve()}")
 

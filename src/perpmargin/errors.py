@@ -6,7 +6,8 @@ Tree::
     ├── InvalidInput (also ValueError)       a value is malformed: NaN, inf, <= 0, off-grid, ...
     │   ├── UnknownSymbol (also KeyError)     a symbol the venue does not list
     │   ├── UnknownVenue                      a venue name or file that cannot be found
-    │   └── VenueDataError                    a venue file that fails validation
+    │   ├── VenueDataError                    a venue file that fails validation
+    │   └── NotModelled                       a fast path asked for what it does not model
     ├── LeverageTooHigh                       leverage above the tier's maximum for the notional
     ├── PositionTooLarge                      notional or quantity beyond the venue's largest tier
     ├── ModeSwitchError                       a mode switch the venue refuses
@@ -27,6 +28,7 @@ __all__ = [
     "MarginRemovalNotAllowed",
     "ModeSwitchError",
     "NoPosition",
+    "NotModelled",
     "OrderError",
     "PerpMarginError",
     "PositionTooLarge",
@@ -53,6 +55,12 @@ class UnknownSymbol(InvalidInput, KeyError):
 
 class UnknownVenue(InvalidInput):
     """No bundled venue of that name and no such file."""
+
+
+class NotModelled(InvalidInput):
+    """A fast path (Monte Carlo, sweep, stress grid) was asked for something it does not
+    model (hedge pairs, the venue's partial liquidation in the sweep, ...); the message
+    says what, and which exact path (the replay, the engine) does."""
 
 
 class VenueDataError(InvalidInput):

@@ -58,7 +58,12 @@ compiles everything listed in :data:`RULES`.
 """
 
 from perpmargin.formulas.arith import positive_part, smaller
-from perpmargin.formulas.prices import bankruptcy_price, line_root, pool_line
+from perpmargin.formulas.prices import (
+    bankruptcy_price,
+    line_root,
+    pool_line,
+    standing_bankruptcy_price,
+)
 from perpmargin.formulas.requirement import (
     close_fee,
     close_fee_price,
@@ -116,6 +121,7 @@ __all__ = [
     "settle_liquidation",
     "shortfall",
     "smaller",
+    "standing_bankruptcy_price",
     "to_reciprocal",
     "trade_fee",
     "unrealized_pnl",
@@ -147,6 +153,7 @@ RULES = (
     settle_liquidation,
     shortfall,
     smaller,
+    standing_bankruptcy_price,
     to_reciprocal,
     trade_fee,
     unrealized_pnl,

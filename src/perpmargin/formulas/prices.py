@@ -16,8 +16,9 @@ the kernels try each tier of one leg. Inverse contracts: the same in x = 1/P
 from __future__ import annotations
 
 from perpmargin.formulas._types import N
+from perpmargin.formulas.arith import positive_part
 
-__all__ = ["bankruptcy_price", "line_root", "pool_line"]
+__all__ = ["bankruptcy_price", "line_root", "pool_line", "standing_bankruptcy_price"]
 
 
 def bankruptcy_price(signed_quantity: N, entry_price: N, backing: N) -> N:
@@ -29,6 +30,20 @@ def bankruptcy_price(signed_quantity: N, entry_price: N, backing: N) -> N:
     goes bankrupt at 50,000 - 4,000 / 0.1 = 10,000.
     """
     return entry_price - backing / signed_quantity
+
+
+def standing_bankruptcy_price(signed_quantity: N, mark: N, equity: N) -> N:
+    """The bankruptcy price of a leg whose pool holds ``equity`` at ``mark``: the mark itself
+    when the pool is already there (``equity <= 0``), else :func:`bankruptcy_price` from
+    the mark, 0 when no positive price is (an inverse short in x = 1/P).
+
+    What a fee to close valued at the bankruptcy price (Bybit) is valued at; the engine's
+    solver answers the same (:func:`perpmargin.engine.math.solve_price` returns the
+    reference price for a pool already past its root).
+    """
+    if equity <= 0:
+        return mark
+    return positive_part(bankruptcy_price(signed_quantity, mark, equity))
 
 
 def pool_line(signed_quantity: N, entry_price: N, req_intercept: N, req_slope: N) -> tuple[N, N]:

@@ -60,7 +60,10 @@ def write_mc_html(result: MonteCarloResult, path: str | Path, title: str) -> Pat
         f"<h1>{html.escape(title)}</h1><p>{result.paths:,} paths x {result.steps:,} steps of "
         f"{result.step_ms // 60000} min, model {result.model}, seed {result.seed}; start "
         f"balance {result.start_balance:,.2f}. Loss = start balance - final equity.</p>"
-        "<table><tr><th>mode</th><th>P(liquidation)</th><th>95% CI (Wilson)</th>"
+        + "".join(
+            f"<p class=note><b>Not simulated:</b> {html.escape(n)}.</p>" for n in result.notes
+        )
+        + "<table><tr><th>mode</th><th>P(liquidation)</th><th>95% CI (Wilson)</th>"
         "<th>mean final equity</th><th>VaR 95</th><th>ES 95</th><th>VaR 99</th><th>ES 99</th>"
         f"</tr>{rows}</table>"
         + fig.to_html(full_html=False, include_plotlyjs=True)

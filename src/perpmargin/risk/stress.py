@@ -36,6 +36,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from perpmargin import formulas as F
+from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
 from perpmargin.engine.events import Liquidation
 from perpmargin.engine.position import PositionView
@@ -95,7 +97,9 @@ def scenario_account(
             if v.margin_mode == "isolated" and scenario != "all cross":
                 kept[(v.symbol, v.side)] = v.isolated_margin
             elif v.margin_mode == "cross" and scenario == "all isolated":
-                im = v.quantity * v.entry_price / v.leverage
+                cv = venue.symbol(v.symbol).inverse_value
+                value = pmath.position_value(v.quantity, v.entry_price, cv)
+                im = F.initial_margin(value, v.leverage)
                 converted[(v.symbol, v.side)] = round_to_step(im, step, "up")
         wallet = account.wallet_balance
         room = wallet - sum(kept.values(), ZERO)
@@ -244,39 +248,31 @@ def _pool_values(
     """Equity after the move per cell, liquidated flag per (cell, leg), cross flag per cell.
 
     Two portfolios on the fast kernels, one account per cell: the isolated legs (their
-    own margins) and the cross legs (the cross wallet).
+    own margins) and the cross legs (the cross wallet). Inverse legs are linear in x =
+    1/P (:func:`perpmargin.formulas.to_reciprocal`): money in the coin throughout.
     """
-    from perpmargin.sim.fast import Portfolio, TierArrays, revalue
+    from perpmargin.sim import kernels
+    from perpmargin.sim.fast import Portfolio, revalue
+    from perpmargin.sim.tiers import TierArrays
 
     legs = account.positions()
     venue = account.venue
     symbols = sorted({v.symbol for v in legs})
     base = TierArrays.from_venue(venue, symbols)
     n_cells, n_sym = len(cells), len(symbols)
-    tiled = TierArrays(
-        symbols=tuple(f"{s}#{c}" for c in range(n_cells) for s in symbols),
-        **{
-            name: np.concatenate([getattr(base, name)] * n_cells)
-            for name in (
-                "upper",
-                "mmr",
-                "amount",
-                "n_tiers",
-                "by_qty",
-                "fee",
-                "fee_bk",
-                "liquidation_fee",
-                "contract_value",
-            )
-        },
-    )
+    tiled = base.linear().tiled(n_cells)
+    inverse = np.array([venue.symbol(s).inverse_value is not None for s in symbols])
     marks = np.array([float(c[s]) for c in cells for s in symbols])
+    marks = np.where(np.tile(inverse, n_cells), F.reciprocal(marks), marks)
     col = {s: i for i, s in enumerate(symbols)}
-    sign = np.array([1.0 if v.side == "long" else -1.0 for v in legs])
-    qty = np.array([float(v.quantity) for v in legs]) * sign
-    entry = np.array([float(v.entry_price) for v in legs])
-    margin = np.array([float(v.isolated_margin) for v in legs])
     leg_col = np.array([col[v.symbol] for v in legs])
+    signed = np.array([float(v.quantity) * (1 if v.side == "long" else -1) for v in legs])
+    entry = np.array([float(v.entry_price) for v in legs])
+    cv = np.array([float(venue.symbol(v.symbol).inverse_value or 1) for v in legs])
+    x_qty, x_entry = F.to_reciprocal(signed, entry, cv)
+    qty = np.where(inverse[leg_col], x_qty, signed)
+    entry = np.where(inverse[leg_col], x_entry, entry)
+    margin = np.array([float(v.isolated_margin) for v in legs])
     iso = np.array([v.margin_mode == "isolated" for v in legs])
     liq_rate = base.liquidation_fee[leg_col]
     to_trader = venue.liquidation.remainder_to == "trader"
@@ -295,30 +291,32 @@ def _pool_values(
         )
         return p, marks[sym].reshape(n_cells, k)
 
-    def kept(collateral: np.ndarray, pnl: np.ndarray, fees: np.ndarray) -> np.ndarray:
-        left = np.maximum(collateral + pnl, 0.0)
-        return np.maximum(left - fees, 0.0) if to_trader else np.zeros_like(left)
+    def liquidation_fees(mask: np.ndarray, m: np.ndarray) -> np.ndarray:
+        fees: np.ndarray = F.trade_fee(F.position_value(np.abs(qty[mask]), m), liq_rate[mask])
+        return fees
 
     liquidated = np.zeros((n_cells, len(legs)), dtype=bool)
     total = np.zeros(n_cells)
     cross_flag = np.zeros(n_cells, dtype=bool)
+    # isolated legs are checked first: what a liquidated one gives back joins the wallet
+    wallet = np.full(n_cells, float(account.cross_wallet_balance))
     if iso.any():
         p, m = book(iso, np.zeros(n_cells))
         r = revalue(p, marks, tiled, backend=backend)  # type: ignore[arg-type]
         flags = r.iso_liquidated.reshape(n_cells, -1).astype(bool)
-        pnl = qty[iso] * (m - entry[iso])
-        fees = liq_rate[iso] * np.abs(qty[iso]) * m
-        value = np.where(flags, kept(margin[iso], pnl, fees), margin[iso] + pnl)
-        total += value.sum(axis=1)
+        equity = margin[iso] + F.unrealized_pnl(qty[iso], entry[iso], m)
+        kept = kernels.trader_keeps(
+            equity.ravel(), liquidation_fees(iso, m).ravel(), to_trader
+        ).reshape(equity.shape)
+        total += np.where(flags, 0.0, equity).sum(axis=1)
+        wallet += np.where(flags, kept, 0.0).sum(axis=1)
         liquidated[:, iso] = flags
-    wallet = float(account.cross_wallet_balance)
     if (~iso).any():
-        p, m = book(~iso, np.full(n_cells, wallet))
+        p, m = book(~iso, wallet)
         r = revalue(p, marks, tiled, backend=backend)  # type: ignore[arg-type]
         cross_flag = r.cross_liquidated.astype(bool)
-        pnl = qty[~iso] * (m - entry[~iso])
-        fees = liq_rate[~iso] * np.abs(qty[~iso]) * m
-        taken = kept(np.full(n_cells, wallet), pnl.sum(axis=1), fees.sum(axis=1))
+        fees = liquidation_fees(~iso, m).sum(axis=1)
+        taken = kernels.trader_keeps(r.cross_equity, fees, to_trader)
         total += np.where(cross_flag, taken, r.cross_equity)
         liquidated[:, ~iso] = cross_flag[:, None]
     else:
@@ -350,8 +348,17 @@ def stress_grid(
         Any of ``"current"``, ``"all isolated"``, ``"all cross"``.
     backend
         Fast-kernel backend (``"numpy"``, ``"numba"``, ``"cuda"``, ``"dask"``).
+
+    Raises
+    ------
+    NotModelled
+        The account holds a long and a short in one symbol (hedge mode); an account on
+        the venue's liquidation process is stressed with the base model, said in ``notes``.
     """
+    from perpmargin.sim.support import account_asks, notes_for
+
     legs = _legs(account)
+    support_notes = notes_for("stress", account_asks(account))
     if assets is None:
         notional: dict[str, Decimal] = {}
         for v in legs:
@@ -381,7 +388,7 @@ def stress_grid(
             if len(chosen) == 2:
                 cell[chosen[1]] = _shocked(venue, chosen[1], marks[chosen[1]], float(y))
             cells.append(cell)
-    notes: list[str] = []
+    notes: list[str] = list(support_notes)
     equity: dict[str, np.ndarray] = {}
     liq: dict[str, np.ndarray] = {}
     cross: dict[str, np.ndarray] = {}

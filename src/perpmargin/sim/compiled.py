@@ -53,6 +53,7 @@ __all__ = [
     "settle_liquidation",
     "shortfall",
     "smaller",
+    "standing_bankruptcy_price",
     "to_reciprocal",
     "trade_fee",
     "unrealized_pnl",
@@ -114,6 +115,7 @@ settle_isolated_funding = CPU["settle_isolated_funding"]
 settle_liquidation = CPU["settle_liquidation"]
 shortfall = CPU["shortfall"]
 smaller = CPU["smaller"]
+standing_bankruptcy_price = CPU["standing_bankruptcy_price"]
 to_reciprocal = CPU["to_reciprocal"]
 trade_fee = CPU["trade_fee"]
 unrealized_pnl = CPU["unrealized_pnl"]

@@ -8,11 +8,16 @@ per core, one thread each, kept for later calls), an address such as
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["client_for", "map_chunks", "shutdown_local_cluster"]
+import numpy as np
+
+from perpmargin.errors import InvalidInput
+
+__all__ = ["chunk_bounds", "client_for", "map_chunks", "shutdown_local_cluster"]
 
 _LOCAL: dict[int, Any] = {}
 
@@ -49,6 +54,23 @@ def shutdown_local_cluster() -> None:
 
 
 atexit.register(shutdown_local_cluster)
+
+
+def chunk_bounds(n: int, chunks: int | None) -> list[tuple[int, int]]:
+    """``n`` items in ``chunks`` contiguous slices ``(start, stop)`` (default: two per core).
+
+    Raises
+    ------
+    InvalidInput
+        ``chunks`` is not a whole number >= 1.
+    """
+    if chunks is not None and (
+        isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1
+    ):
+        raise InvalidInput(f"chunks must be a whole number >= 1, was {chunks!r}")
+    k = max(1, min(n, chunks or 2 * (os.cpu_count() or 1)))
+    edges = np.linspace(0, n, k + 1).astype(int)
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def _one_thread(func: Callable[..., Any], *args: Any) -> Any:

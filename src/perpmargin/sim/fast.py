@@ -17,8 +17,11 @@ Tolerance rule: float64 and Decimal agree to ~1e-12 relative on money; a liquida
 flag may differ only when equity and requirement are within 1e-9 x notional of each
 other (a tie the exact engine settles at the last unit).
 
-Inverse (coin-margined) symbols are linear in x = 1 / price (``_linearised``): the same
-kernels, money in the coin.
+Inverse (coin-margined) symbols are linear in x = 1 / price (``_linearised``, through
+:func:`perpmargin.formulas.to_reciprocal`): the same kernels, money in the coin.
+
+Every margin rule is :mod:`perpmargin.formulas`: compiled in the kernels, element-wise on
+arrays in the numpy reference.
 
 Limits: one-way positions (a hedge pair's bankruptcy price is not modelled here), no
 open orders.
@@ -26,17 +29,17 @@ open orders.
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from perpmargin import formulas as F
 from perpmargin.errors import InvalidInput
 from perpmargin.sim import kernels
-from perpmargin.venues.schema import Venue
+from perpmargin.sim.distributed import chunk_bounds
+from perpmargin.sim.tiers import TierArrays
 
 __all__ = [
     "Backend",
@@ -51,66 +54,6 @@ __all__ = [
 
 Backend = Literal["numpy", "numba", "cuda", "dask"]
 BACKENDS: tuple[str, ...] = ("numpy", "numba", "cuda", "dask")
-
-
-@dataclass(frozen=True)
-class TierArrays:
-    """Tier tables of ``symbols`` padded to the longest (see :mod:`perpmargin.sim.kernels`)."""
-
-    symbols: tuple[str, ...]
-    upper: np.ndarray
-    mmr: np.ndarray
-    amount: np.ndarray
-    n_tiers: np.ndarray
-    by_qty: np.ndarray
-    fee: np.ndarray
-    fee_bk: np.ndarray
-    liquidation_fee: np.ndarray
-    contract_value: np.ndarray | None = None
-    """USD per contract of inverse symbols (0 for linear ones); None: all linear."""
-
-    @classmethod
-    def from_venue(cls, venue: Venue, symbols: Sequence[str] | None = None) -> TierArrays:
-        """Arrays of ``venue``'s tiers (every listed symbol by default, in that order)."""
-        names = tuple(venue.symbol(s).symbol for s in (symbols or sorted(venue.symbols)))
-        specs = [venue.symbol(s) for s in names]
-        k = max(len(sp.tiers.tiers) for sp in specs)
-        shape = (len(specs), k)
-        upper = np.full(shape, np.inf)
-        mmr = np.zeros(shape)
-        amount = np.zeros(shape)
-        rules = venue.liquidation
-        fee_rate = float(venue.taker_fee_rate) if rules.close_fee_in_maintenance else 0.0
-        for i, sp in enumerate(specs):
-            for j, t in enumerate(sp.tiers.tiers):
-                upper[i, j] = np.inf if t.upper is None else float(t.upper)
-                mmr[i, j] = float(t.maintenance_margin_rate)
-                amount[i, j] = float(t.maintenance_amount)
-        return cls(
-            symbols=names,
-            upper=upper,
-            mmr=mmr,
-            amount=amount,
-            n_tiers=np.array([len(sp.tiers.tiers) for sp in specs], dtype=np.int64),
-            by_qty=np.array([sp.tiers.basis == "quantity" for sp in specs], dtype=np.bool_),
-            fee=np.full(len(specs), fee_rate),
-            fee_bk=np.full(
-                len(specs), rules.close_fee_in_maintenance and rules.close_fee_basis == "bankruptcy"
-            ),
-            liquidation_fee=np.array([float(sp.liquidation_fee_rate) for sp in specs]),
-            contract_value=np.array([float(sp.inverse_value or 0.0) for sp in specs]),
-        )
-
-    def index(self, symbol: str) -> int:
-        """Column of ``symbol``."""
-        try:
-            return self.symbols.index(symbol)
-        except ValueError:
-            raise InvalidInput(f"{symbol!r} is not one of {self.symbols}") from None
-
-    def args(self) -> tuple[np.ndarray, ...]:
-        """The arrays in kernel order."""
-        return (self.upper, self.mmr, self.amount, self.n_tiers, self.by_qty, self.fee, self.fee_bk)
 
 
 @dataclass(frozen=True)
@@ -247,6 +190,18 @@ def _tier_index(
     return np.asarray(np.minimum(past.sum(axis=1), tiers.n_tiers[sym] - 1), dtype=np.int64)
 
 
+def _fee_value(tiers: TierArrays, sym: np.ndarray, aq: np.ndarray, fee_price: np.ndarray) -> Any:
+    """The fee to close counted in maintenance, valued at ``fee_price``."""
+    return F.close_fee(tiers.fee[sym], F.position_value(aq, fee_price))
+
+
+def _standing_bankruptcy(q: np.ndarray, mark: np.ndarray, equity: np.ndarray) -> np.ndarray:
+    """:func:`perpmargin.formulas.standing_bankruptcy_price` element-wise."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        price = np.maximum(F.bankruptcy_price(q, mark, equity), 0.0)
+    return np.where(equity <= 0, mark, price)
+
+
 def _position_terms(
     p: Portfolio, marks: np.ndarray, tiers: TierArrays
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -263,16 +218,16 @@ def _position_terms(
         q = p.qty[lo:hi]
         m = marks[s]
         aq = np.abs(q)
-        notional = aq * m
+        notional = F.position_value(aq, m)
         k = _tier_index(tiers, s, aq, notional)
-        r = notional * tiers.mmr[s, k] - tiers.amount[s, k]
+        mm = F.maintenance_margin(notional, tiers.mmr[s, k], tiers.amount[s, k])
         bk = tiers.fee_bk[s]
-        bp = p.entry[lo:hi] - np.sign(q) * p.margin[lo:hi] / aq
-        iso_req[lo:hi] = np.where(
-            bk, r + tiers.fee[s] * aq * np.maximum(bp, 0.0), r + tiers.fee[s] * notional
-        )
-        req[lo:hi] = np.where(bk, r, r + tiers.fee[s] * notional)
-        upnl[lo:hi] = q * (m - p.entry[lo:hi])
+        upnl[lo:hi] = F.unrealized_pnl(q, p.entry[lo:hi], m)
+        bankrupt = _standing_bankruptcy(q, m, p.margin[lo:hi] + upnl[lo:hi])
+        at_mark = F.requirement(notional, tiers.mmr[s, k], tiers.amount[s, k],
+                                _fee_value(tiers, s, aq, m))  # fmt: skip
+        iso_req[lo:hi] = np.where(bk, mm + _fee_value(tiers, s, aq, bankrupt), at_mark)
+        req[lo:hi] = np.where(bk, mm, at_mark)
         bk_part[lo:hi] = bk
     return upnl, req, iso_req, bk_part
 
@@ -294,8 +249,8 @@ def _cross_totals(
     if bk_part.any():
         s = p.sym
         aq = np.abs(p.qty)
-        bp = marks[s] - np.sign(p.qty) * equity[owner] / aq
-        full = req + np.where(bk_part, tiers.fee[s] * aq * np.maximum(bp, 0.0), 0.0)
+        bankrupt = _standing_bankruptcy(p.qty, marks[s], equity[owner])
+        full = req + np.where(bk_part, _fee_value(tiers, s, aq, bankrupt), 0.0)
     return equity, np.bincount(owner, weights=full, minlength=a), full
 
 
@@ -372,7 +327,7 @@ def _revalue_dask(
 ) -> Revaluation:
     from perpmargin.sim.distributed import map_chunks
 
-    bounds = _chunk_bounds(p.n_accounts, chunks)
+    bounds = chunk_bounds(p.n_accounts, chunks)
     parts = map_chunks(
         _revalue_numba, [(p.chunk(lo, hi), marks, tiers) for lo, hi in bounds], scheduler
     )
@@ -382,17 +337,6 @@ def _revalue_dask(
         np.concatenate([r.cross_maintenance for r in parts]),
         np.concatenate([r.cross_liquidated for r in parts]),
     )
-
-
-def _chunk_bounds(n: int, chunks: int | None) -> list[tuple[int, int]]:
-    """``n`` items in ``chunks`` contiguous slices (default: two per core)."""
-    if chunks is not None and (
-        isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1
-    ):
-        raise InvalidInput(f"chunks must be a whole number >= 1, was {chunks!r}")
-    k = max(1, min(n, chunks or 2 * (os.cpu_count() or 1)))
-    edges = np.linspace(0, n, k + 1).astype(int)
-    return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def _check_backend(backend: str) -> None:
@@ -455,12 +399,9 @@ def _linearised(
         return p, marks, None
     per = cv[p.sym]
     inverse = per > 0
-    linear = replace(
-        p,
-        qty=np.where(inverse, -p.qty * per, p.qty),
-        entry=np.where(inverse, 1.0 / p.entry, p.entry),
-    )
-    return linear, np.where(cv > 0, 1.0 / marks, marks), inverse
+    qty, entry = F.to_reciprocal(p.qty, p.entry, np.where(inverse, per, 1.0))
+    linear = replace(p, qty=np.where(inverse, qty, p.qty), entry=np.where(inverse, entry, p.entry))
+    return linear, np.where(cv > 0, F.reciprocal(marks), marks), inverse
 
 
 def _liq_numpy(
@@ -472,12 +413,9 @@ def _liq_numpy(
     bk_collateral: np.ndarray,
 ) -> np.ndarray:
     aq = np.abs(qty)
-    side = np.sign(qty)
     bk = tiers.fee_bk[sym]
-    bp = entry - side * bk_collateral / aq
-    fee_const = np.where(bk, tiers.fee[sym] * aq * np.maximum(bp, 0.0), 0.0)
-    fee_lin = np.where(bk, 0.0, tiers.fee[sym])
-    base = collateral - side * aq * entry
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bankrupt = np.maximum(F.bankruptcy_price(qty, entry, bk_collateral), 0.0)
     out = np.full(sym.size, np.nan)
     found = np.zeros(sym.size, dtype=bool)
     k_max = tiers.upper.shape[1]
@@ -486,16 +424,21 @@ def _liq_numpy(
         kk = np.where(tiers.by_qty[sym], qty_tier, k)
         valid_k = kk < tiers.n_tiers[sym]
         kk = np.minimum(kk, tiers.n_tiers[sym] - 1)
-        p = (base + tiers.amount[sym, kk] - fee_const) / (
-            aq * (tiers.mmr[sym, kk] + fee_lin) - side * aq
-        )
-        n = aq * p
+        rate, amount, fee = tiers.mmr[sym, kk], tiers.amount[sym, kk], tiers.fee[sym]
+        # the requirement's line in the price, per the fee's basis (both, then chosen)
+        at_bk = F.requirement_line(aq, rate, amount, fee, bankrupt, True)
+        at_mark = F.requirement_line(aq, rate, amount, fee, bankrupt, False)
+        req_a = np.where(bk, at_bk[0], at_mark[0])
+        req_b = np.where(bk, at_bk[1], at_mark[1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = F.line_root(collateral, *F.pool_line(qty, entry, req_a, req_b))
+        n = F.position_value(aq, p)
         lower = np.where(kk == 0, 0.0, tiers.upper[sym, np.maximum(kk - 1, 0)])
         slack = 1e-12 * np.maximum(np.abs(n), 1.0)
         inside = np.where(
             tiers.by_qty[sym], True, (n >= lower - slack) & (n < tiers.upper[sym, kk] + slack)
         )
-        ok = valid_k & ~found & (p > kernels._ZERO_PRICE * entry) & inside
+        ok = valid_k & ~found & (p > kernels.ZERO_PRICE * entry) & inside
         out[ok] = p[ok]
         found |= valid_k & inside & ~found
     return out
@@ -559,7 +502,7 @@ def _prices(
     if backend == "dask":
         from perpmargin.sim.distributed import map_chunks
 
-        bounds = _chunk_bounds(p.n_accounts, chunks)
+        bounds = chunk_bounds(p.n_accounts, chunks)
         parts = map_chunks(
             solve, [(p.chunk(lo, hi), m, tiers, mode, "numba") for lo, hi in bounds], scheduler
         )
@@ -592,8 +535,8 @@ def _bankruptcy_prices(
     _, backing = _collaterals(p, m, tiers, mode)
     if backend == "numpy":
         with np.errstate(divide="ignore", invalid="ignore"):
-            price = p.entry - np.sign(p.qty) * backing / np.abs(p.qty)
-        out: np.ndarray = np.where(price > kernels._ZERO_PRICE * p.entry, price, np.nan)
+            price = F.bankruptcy_price(p.qty, p.entry, backing)
+        out: np.ndarray = np.where(price > kernels.ZERO_PRICE * p.entry, price, np.nan)
         return out
     if backend == "cuda":
         from perpmargin.sim.gpu import bankruptcy_prices_cuda

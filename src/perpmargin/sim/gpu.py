@@ -4,12 +4,13 @@ bankruptcy prices (per position), Monte Carlo (per path) and the sweep (per comb
 Needs a CUDA GPU, or ``NUMBA_ENABLE_CUDASIM=1`` to run the same kernels on the CPU
 (slow; for tests). ``available()`` tells which. The kernels are thin launchers around
 the CPU kernels' own per-item functions (an account, a position, a path, a combination)
-compiled for the device (:func:`_device`): one source for both targets.
+compiled for the device by :func:`perpmargin.sim.compiled.device`, which points every
+compiled function they call (the rules of :mod:`perpmargin.formulas` among them) at its
+device version: one source for both targets.
 """
 
 from __future__ import annotations
 
-import types
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from perpmargin.errors import PerpMarginError
+from perpmargin.sim.compiled import device
 
 if TYPE_CHECKING:
-    from perpmargin.sim.fast import Portfolio, Revaluation, TierArrays
+    from perpmargin.sim.fast import Portfolio, Revaluation
+    from perpmargin.sim.tiers import TierArrays
 
 __all__ = [
     "MAX_ASSETS",
@@ -58,7 +61,7 @@ def _kernel() -> Any:
         return _KERNEL["revalue"]
     from perpmargin.sim import kernels
 
-    account = _device(kernels.revalue_account, maintenance=_device(kernels.maintenance))
+    account = device(kernels.revalue_account)
 
     @cuda.jit
     def revalue(  # type: ignore[no-untyped-def]
@@ -121,33 +124,14 @@ def _launch(
         host[:] = d.copy_to_host()
 
 
-def _device(func: Any, **callees: Any) -> Any:
-    """The njit function ``func`` of the CPU kernels compiled as a CUDA device function,
-    its calls to other jitted functions (``callees``, by global name) pointed at their
-    device versions: one source for both targets."""
-    py = func.py_func
-    scope = dict(py.__globals__)
-    scope.update(callees)
-    clone = types.FunctionType(py.__code__, scope, py.__name__, py.__defaults__, py.__closure__)
-    return cuda.jit(device=True)(clone)
-
-
 def _mc_kernel() -> Any:
     if "mc" in _KERNEL:
         return _KERNEL["mc"]
     from numba import float64, uint8
 
-    from perpmargin.sim import kernels, mc_kernels
+    from perpmargin.sim import mc_kernels
 
-    mix = _device(mc_kernels._mix)
-    normal_pair = _device(mc_kernels.normal_pair, _mix=mix)
-    simulate_path = _device(
-        mc_kernels.simulate_path,
-        uniform=_device(mc_kernels.uniform, _mix=mix),
-        normal_pair=normal_pair,
-        normal=_device(mc_kernels.normal, normal_pair=normal_pair),
-        maintenance=_device(kernels.maintenance),
-    )
+    simulate_path = device(mc_kernels.simulate_path)
     max_assets = MAX_ASSETS
     max_positions = MAX_POSITIONS
 
@@ -155,7 +139,7 @@ def _mc_kernel() -> Any:
     def mc(  # type: ignore[no-untyped-def]
         seed, path_start, n_paths, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
         jump_sigma, returns, block, sym, qty, entry, margin, log_liq, iso_return, balance,
-        cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee,
+        cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk,
         cross_liq_price, cross_single, iso_step, iso_final, cross_step, cross_final,
     ):  # fmt: skip
         k = cuda.grid(1)
@@ -164,12 +148,13 @@ def _mc_kernel() -> Any:
         x = cuda.local.array(max_assets, float64)
         z = cuda.local.array(max_assets, float64)
         z_odd = cuda.local.array(max_assets, float64)
+        px = cuda.local.array(max_assets, float64)
         alive = cuda.local.array(max_positions, uint8)
         iso_step[k], iso_final[k], cross_step[k], cross_final[k] = simulate_path(
             seed, path_start + k, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
             jump_sigma, returns, block, sym, qty, entry, margin, log_liq, iso_return, balance,
             cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee,
-            cross_liq_price, cross_single, x, z, z_odd, alive,
+            fee_bk, cross_liq_price, cross_single, x, z, z_odd, px, alive,
         )  # fmt: skip
 
     _KERNEL["mc"] = mc
@@ -193,7 +178,7 @@ def _liq_kernel() -> Any:
         return _KERNEL["liq"]
     from perpmargin.sim import kernels
 
-    one = _device(kernels._liq_price_one)
+    one = device(kernels.liq_price_one)
 
     @cuda.jit
     def liq(  # type: ignore[no-untyped-def]
@@ -232,7 +217,7 @@ def _bankruptcy_kernel() -> Any:
         return _KERNEL["bk"]
     from perpmargin.sim import kernels
 
-    one = _device(kernels.bankruptcy_one)
+    one = device(kernels.bankruptcy_one)
 
     @cuda.jit
     def bk(qty, entry, backing, out):  # type: ignore[no-untyped-def]
@@ -254,11 +239,9 @@ def bankruptcy_prices_cuda(qty: np.ndarray, entry: np.ndarray, backing: np.ndarr
 def _sweep_kernel() -> Any:
     if "sweep" in _KERNEL:
         return _KERNEL["sweep"]
-    from perpmargin.sim import kernels, sweep
+    from perpmargin.sim import sweep
 
-    liq_one = _device(kernels._liq_price_one)
-    liq = _device(sweep._liq, _liq_price_one=liq_one)
-    replay_one = _device(sweep.replay_one, _liq=liq, _triggers=_device(sweep._triggers))
+    replay_one = device(sweep.replay_one)
 
     @cuda.jit
     def sweep_all(  # type: ignore[no-untyped-def]

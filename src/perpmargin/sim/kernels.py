@@ -2,18 +2,16 @@
 
 The user API is :mod:`perpmargin.sim.fast`; these functions only see arrays:
 
-- tiers of ``S`` symbols padded to ``K`` tiers: ``upper[S, K]`` (upper bound of each tier,
-  ``inf`` for the last), ``mmr[S, K]``, ``amount[S, K]`` (maintenance amount),
-  ``n_tiers[S]``, ``by_qty[S]`` (the table is looked up by quantity, bounds ``(lo, hi]``,
-  instead of notional, bounds ``[lo, hi)``), ``fee[S]`` (fee to close counted in the
-  requirement, 0 when not) and ``fee_bk[S]`` (that fee is valued at the bankruptcy price,
-  Bybit, instead of the mark);
+- tiers as :meth:`perpmargin.sim.tiers.TierArrays.args` gives them: ``upper[S, K]``,
+  ``mmr[S, K]``, ``amount[S, K]``, ``n_tiers[S]``, ``by_qty[S]``, ``fee[S]``, ``fee_bk[S]``;
 - positions grouped by account (CSR): account ``a`` holds positions
   ``offsets[a] .. offsets[a + 1] - 1``; ``sym[i]`` (int32), ``qty[i]`` signed base units
   (+ long), ``entry[i]``, ``margin[i]`` (its isolated margin), ``balance[a]`` (the
   account's cross collateral).
 
-Same formulas as the exact engine (:mod:`perpmargin.engine.math`), one-way positions.
+Every margin rule is :mod:`perpmargin.formulas`, compiled (:mod:`perpmargin.sim.compiled`):
+these functions hold the loops, the tier lookups and the array layout, never a formula of
+their own. One-way positions; inverse symbols arrive linear in x = 1/P.
 """
 
 from __future__ import annotations
@@ -23,38 +21,52 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from perpmargin.formulas import requirement_line as _requirement_line
+from perpmargin.sim.compiled import (
+    bankruptcy_price,
+    close_fee,
+    close_fee_price,
+    line_root,
+    maintenance_margin,
+    pool_line,
+    position_value,
+    positive_part,
+    requirement,
+    requirement_line,
+    settle_liquidation,
+    standing_bankruptcy_price,
+    trade_fee,
+    unrealized_pnl,
+)
+
 __all__ = [
     "bankruptcy_kernel",
     "bankruptcy_one",
+    "leg_requirement",
     "liq_price_kernel",
-    "maintenance",
+    "liq_price_one",
+    "liquidation_return",
     "memory_read_kernel",
+    "pool_state",
     "revalue_account",
     "revalue_blocked_kernel",
     "revalue_kernel",
     "search_tables",
+    "tier_of",
+    "trader_keeps",
 ]
 
 
-# A root below entry x 1e-9 is float noise around "no positive price liquidates".
-_ZERO_PRICE = 1e-9
+ZERO_PRICE = 1e-9
+"""A root below entry x 1e-9 is float noise around "no positive price liquidates"."""
 
 
 @njit(cache=True, inline="always")
-def maintenance(
-    upper: np.ndarray,
-    mmr: np.ndarray,
-    amount: np.ndarray,
-    n_tiers: np.ndarray,
-    by_qty: np.ndarray,
-    s: int,
-    abs_qty: float,
-    notional: float,
-) -> float:
-    """Tiered maintenance margin of one position (tier at its own notional or quantity).
+def tier_of(upper: np.ndarray, by_qty: np.ndarray, s: int, abs_qty: float, notional: float) -> int:
+    """The tier holding a position of symbol ``s`` (at its own notional or quantity).
 
-    Branch-free tier search: count the bounds the position is past (padding bounds are
-    ``inf``, never passed), so random positions cost no branch mispredictions.
+    Branch-free: count the bounds the position is past (the last tier's bound and the
+    padding are ``inf``, never passed), so random positions cost no mispredictions.
     """
     k = 0
     if by_qty[s]:
@@ -63,7 +75,89 @@ def maintenance(
     else:
         for j in range(upper.shape[1] - 1):
             k += notional >= upper[s, j]
-    return notional * mmr[s, k] - amount[s, k]
+    return k
+
+
+@njit(cache=True, inline="always")
+def leg_requirement(
+    s: int,
+    q: float,
+    m: float,
+    equity: float,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    fee_bk: np.ndarray,
+) -> float:
+    """Requirement of one leg (signed ``q``) marked at ``m``: tiered maintenance margin plus
+    the fee to close at the venue's basis. For the bankruptcy basis (Bybit) the leg's
+    bankruptcy price is where ``equity``, what backs it at ``m`` (its isolated margin +
+    uPnL, or the cross equity), runs out
+    (:func:`perpmargin.formulas.standing_bankruptcy_price`)."""
+    aq = abs(q)
+    notional = position_value(aq, m)
+    k = tier_of(upper, by_qty, s, aq, notional)
+    bankrupt = 0.0
+    if fee_bk[s]:
+        bankrupt = standing_bankruptcy_price(q, m, equity)
+    fee_value = position_value(aq, close_fee_price(m, bankrupt, fee_bk[s]))
+    return requirement(notional, mmr[s, k], amount[s, k], close_fee(fee[s], fee_value))
+
+
+@njit(cache=True, inline="always")
+def pool_state(
+    lo: int,
+    hi: int,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    margin: np.ndarray,
+    marks: np.ndarray,
+    balance: float,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    fee_bk: np.ndarray,
+    iso_liq: np.ndarray,
+    with_isolated: bool,
+) -> tuple[float, float]:
+    """Cross equity and requirement of positions ``lo .. hi - 1`` sharing ``balance`` at
+    ``marks`` (per symbol); with ``with_isolated``, also each position's isolated flag
+    (``margin[i]`` + uPnL <= its requirement) into ``iso_liq[i]``.
+
+    The fee to close counted in maintenance is valued per the venue's basis: at the mark
+    (the isolated and the cross requirement are then the same), or at the bankruptcy
+    price (Bybit): of the isolated leg backed by its margin, and of the cross leg backed
+    by the whole cross equity, which needs a second pass once that equity is known."""
+    eq = balance
+    mm = 0.0
+    any_bk = False
+    for i in range(lo, hi):
+        s = sym[i]
+        m = marks[s]
+        u = unrealized_pnl(qty[i], entry[i], m)
+        eq += u
+        if with_isolated or not fee_bk[s]:
+            req = leg_requirement(s, qty[i], m, margin[i] + u, upper, mmr, amount, by_qty,
+                                  fee, fee_bk)  # fmt: skip
+            if with_isolated:
+                iso_liq[i] = 1 if margin[i] + u <= req else 0
+            if not fee_bk[s]:
+                mm += req
+        if fee_bk[s]:
+            any_bk = True
+    if any_bk:
+        for i in range(lo, hi):
+            s = sym[i]
+            if fee_bk[s]:
+                m = marks[s]
+                mm += leg_requirement(s, qty[i], m, eq, upper, mmr, amount, by_qty, fee,
+                                      fee_bk)  # fmt: skip
+    return eq, mm
 
 
 # Float reassociation and contraction only: no "no-NaN/no-inf" assumptions (bounds are inf).
@@ -95,40 +189,11 @@ def revalue_account(
     """Both modes for account ``a`` (the arguments of :func:`revalue_kernel`); one
     source for the CPU kernel and the CUDA one (:mod:`perpmargin.sim.gpu`)."""
     lo, hi = offsets[a], offsets[a + 1]
-    eq = balance[a]
-    mm_total = 0.0
-    any_bk = False
-    for i in range(lo, hi):
-        s = sym[i]
-        q = qty[i]
-        m = marks[s]
-        aq = abs(q)
-        notional = aq * m
-        upnl = q * (m - entry[i])
-        req = maintenance(upper, mmr, amount, n_tiers, by_qty, s, aq, notional)
-        if fee_bk[s]:
-            any_bk = True
-            side = 1.0 if q > 0 else -1.0
-            bp = entry[i] - side * margin[i] / aq
-            iso_req = req + fee[s] * aq * max(bp, 0.0)
-        else:
-            req += fee[s] * notional
-            iso_req = req
-        iso_liq[i] = 1 if margin[i] + upnl <= iso_req else 0
-        eq += upnl
-        mm_total += req
-    if any_bk:  # Bybit: the cross fee to close is valued at each leg's bankruptcy price
-        for i in range(lo, hi):
-            s = sym[i]
-            if fee_bk[s]:
-                q = qty[i]
-                aq = abs(q)
-                side = 1.0 if q > 0 else -1.0
-                bp = marks[s] - side * eq / aq
-                mm_total += fee[s] * aq * max(bp, 0.0)
+    eq, mm = pool_state(lo, hi, sym, qty, entry, margin, marks, balance[a], upper, mmr,
+                        amount, by_qty, fee, fee_bk, iso_liq, True)  # fmt: skip
     cross_equity[a] = eq
-    cross_mm[a] = mm_total
-    cross_liq[a] = 1 if hi > lo and eq <= mm_total else 0
+    cross_mm[a] = mm
+    cross_liq[a] = 1 if hi > lo and eq <= mm else 0
 
 
 @njit(cache=True, parallel=True, fastmath=_FAST)
@@ -174,14 +239,16 @@ def search_tables(
     fee: np.ndarray,
     marks: np.ndarray,
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Flat tables for :func:`revalue_blocked_kernel` at these marks.
+    """Flat tables for :func:`revalue_blocked_kernel` at these marks (mark-valued fees only).
 
     Each symbol gets ``width`` = 16 or 64 slots (a power of two >= its tier count, so a
     branch-free binary search of 4 or 6 steps finds the tier). ``qbound[s * width + j]``
     is the smallest |quantity| in tier j + 1: upper / mark for a notional table (tier
     at ``notional >= upper``), the next float above ``upper`` for a quantity table
-    (tier at ``qty > upper``); padding is ``inf``. ``rate`` is the tier's maintenance
-    rate plus the fee to close counted in maintenance; padding repeats the last tier.
+    (tier at ``qty > upper``); padding is ``inf``. ``rate`` is the slope per unit of
+    notional of the tier's requirement with a mark-valued fee to close
+    (:func:`perpmargin.formulas.requirement_line`), ``amt`` its maintenance amount;
+    padding repeats the last tier.
     """
     n_sym, k = upper.shape
     width = 16 if k <= 16 else 64
@@ -197,7 +264,8 @@ def search_tables(
             qbound[s, : nt - 1] = np.nextafter(bounds, np.inf)
         else:
             qbound[s, : nt - 1] = bounds / marks[s]
-        rate[s, :nt] = mmr[s, :nt] + fee[s]
+        _, slope = _requirement_line(1.0, mmr[s, :nt], amount[s, :nt], fee[s], 0.0, False)
+        rate[s, :nt] = slope
         rate[s, nt:] = rate[s, nt - 1]
         amt[s, :nt] = amount[s, :nt]
         amt[s, nt:] = amount[s, nt - 1]
@@ -256,8 +324,8 @@ def revalue_blocked_kernel(
                 k += 4 if aq >= qbound[k + 3] else 0
                 k += 2 if aq >= qbound[k + 1] else 0
                 k += 1 if aq >= qbound[k] else 0
-                req = aq * m * rate[k] - amt[k]
-                u = q * (m - entry[i])
+                req = maintenance_margin(position_value(aq, m), rate[k], amt[k])
+                u = unrealized_pnl(q, entry[i], m)
                 iso_liq[i] = margin[i] + u <= req
                 upnl_buf[i - lo] = u
                 req_buf[i - lo] = req
@@ -272,8 +340,8 @@ def revalue_blocked_kernel(
                 k += 4 if aq >= qbound[k + 3] else 0
                 k += 2 if aq >= qbound[k + 1] else 0
                 k += 1 if aq >= qbound[k] else 0
-                req = aq * m * rate[k] - amt[k]
-                u = q * (m - entry[i])
+                req = maintenance_margin(position_value(aq, m), rate[k], amt[k])
+                u = unrealized_pnl(q, entry[i], m)
                 iso_liq[i] = margin[i] + u <= req
                 upnl_buf[i - lo] = u
                 req_buf[i - lo] = req
@@ -289,7 +357,7 @@ def revalue_blocked_kernel(
 
 
 @njit(cache=True, inline="always")
-def _liq_price_one(
+def liq_price_one(
     s: int,
     q: float,
     e: float,
@@ -303,28 +371,29 @@ def _liq_price_one(
     fee: np.ndarray,
     fee_bk: np.ndarray,
 ) -> float:
+    """Liquidation price of one leg (signed ``q``, entry ``e``) backed by ``collateral``
+    (NaN: none > 0); ``bk_collateral`` backs it for the bankruptcy price at which a
+    Bybit fee to close is valued. Within each tier the pool is a line in the price
+    (:func:`perpmargin.formulas.pool_line`); the root that lies in its own tier is the
+    answer (equity minus requirement is monotonic in the price, so exactly one does)."""
     aq = abs(q)
-    side = 1.0 if q > 0 else -1.0
-    fee_const = 0.0
-    fee_lin = fee[s]
+    bankrupt = 0.0
     if fee_bk[s]:
-        bp = e - side * bk_collateral / aq
-        fee_const = fee[s] * aq * max(bp, 0.0)
-        fee_lin = 0.0
-    base = collateral - side * aq * e
-    if by_qty[s]:
-        k = 0
-        last = n_tiers[s] - 1
-        while k < last and aq > upper[s, k]:
-            k += 1
-        p = (base + amount[s, k] - fee_const) / (aq * (mmr[s, k] + fee_lin) - side * aq)
-        return p if p > _ZERO_PRICE * e else math.nan
+        bankrupt = positive_part(bankruptcy_price(q, e, bk_collateral))
+    if by_qty[s]:  # the tier does not move with the price
+        k = tier_of(upper, by_qty, s, aq, 0.0)
+        req_a, req_b = requirement_line(aq, mmr[s, k], amount[s, k], fee[s], bankrupt, fee_bk[s])
+        line_a, line_b = pool_line(q, e, req_a, req_b)
+        p = line_root(collateral, line_a, line_b)
+        return p if p > ZERO_PRICE * e else math.nan
     for k in range(n_tiers[s]):
-        p = (base + amount[s, k] - fee_const) / (aq * (mmr[s, k] + fee_lin) - side * aq)
-        n = aq * p
+        req_a, req_b = requirement_line(aq, mmr[s, k], amount[s, k], fee[s], bankrupt, fee_bk[s])
+        line_a, line_b = pool_line(q, e, req_a, req_b)
+        p = line_root(collateral, line_a, line_b)
+        n = position_value(aq, p)
         lower = 0.0 if k == 0 else upper[s, k - 1]
         slack = 1e-12 * max(abs(n), 1.0)
-        if p > _ZERO_PRICE * e and n >= lower - slack and n < upper[s, k] + slack:
+        if p > ZERO_PRICE * e and n >= lower - slack and n < upper[s, k] + slack:
             return p
     return math.nan
 
@@ -350,31 +419,20 @@ def liq_price_kernel(
     ``collateral`` is the isolated margin, or for a cross leg the cross wallet plus the
     other legs' uPnL minus their requirement (they are held at their marks).
     ``bk_collateral`` is what backs the leg for the bankruptcy price (the same without
-    subtracting the others' requirement). Equity minus requirement is strictly monotonic
-    in the price within each tier, so exactly one tier holds the root.
+    subtracting the others' requirement).
     """
     for i in prange(sym.size):
-        out[i] = _liq_price_one(
-            sym[i],
-            qty[i],
-            entry[i],
-            collateral[i],
-            bk_collateral[i],
-            upper,
-            mmr,
-            amount,
-            n_tiers,
-            by_qty,
-            fee,
-            fee_bk,
-        )
+        out[i] = liq_price_one(
+            sym[i], qty[i], entry[i], collateral[i], bk_collateral[i], upper, mmr, amount,
+            n_tiers, by_qty, fee, fee_bk,
+        )  # fmt: skip
 
 
 @njit(cache=True, inline="always")
 def bankruptcy_one(q: float, e: float, backing: float) -> float:
     """The price at which ``backing`` + q x (price - e) is zero (NaN: none > 0)."""
-    p = e - (1.0 if q > 0 else -1.0) * backing / abs(q)
-    return p if p > _ZERO_PRICE * e else math.nan
+    p = bankruptcy_price(q, e, backing)
+    return p if p > ZERO_PRICE * e else math.nan
 
 
 @njit(cache=True, parallel=True)
@@ -385,6 +443,29 @@ def bankruptcy_kernel(
     cross leg's wallet plus the other legs' uPnL)."""
     for i in prange(qty.size):
         out[i] = bankruptcy_one(qty[i], entry[i], backing[i])
+
+
+@njit(cache=True, inline="always")
+def liquidation_return(
+    collateral: float, q: float, e: float, at: float, fee_rate: float, to_trader: bool
+) -> float:
+    """What a one-leg pool liquidated at ``at`` gives back to the trader's wallet:
+    :func:`perpmargin.formulas.settle_liquidation` of its collateral + PnL against the
+    liquidation fee on its value there."""
+    equity = collateral + unrealized_pnl(q, e, at)
+    fee_due = trade_fee(position_value(abs(q), at), fee_rate)
+    return settle_liquidation(equity, fee_due, to_trader)[1]
+
+
+@njit(cache=True)
+def trader_keeps(equity: np.ndarray, fee_due: np.ndarray, to_trader: bool) -> np.ndarray:
+    """What pools closed by liquidation give back to the trader, element-wise:
+    :func:`perpmargin.formulas.settle_liquidation` of each ``equity`` (collateral + PnL)
+    against its liquidation ``fee_due``."""
+    out = np.empty(equity.size)
+    for i in range(equity.size):
+        out[i] = settle_liquidation(equity[i], fee_due[i], to_trader)[1]
+    return out
 
 
 @njit(cache=True, parallel=True, fastmath=_FAST)

@@ -13,7 +13,9 @@ Price model per step, in log space, for asset ``s``::
 
 Per path and mode: isolated legs liquidate when the price crosses their (static) liquidation
 price and are settled at that price; the cross account is checked at every step with the
-tiered requirement and settled at that step's prices.
+tiered requirement (:func:`perpmargin.sim.kernels.pool_state`: the engine's requirement,
+the fee to close at the venue's basis) and settled at that step's prices. Every margin
+rule is :mod:`perpmargin.formulas`, compiled.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from perpmargin.sim.kernels import maintenance
+from perpmargin.sim.compiled import position_value, settle_liquidation, trade_fee, unrealized_pnl
+from perpmargin.sim.kernels import pool_state
 
 __all__ = ["mc_kernel", "normal", "normal_pair", "simulate_path", "uniform"]
 
@@ -112,18 +115,20 @@ def simulate_path(
     n_tiers: np.ndarray,
     by_qty: np.ndarray,
     fee: np.ndarray,
+    fee_bk: np.ndarray,
     cross_liq_price: float,
     cross_single: bool,
     x: np.ndarray,
     z: np.ndarray,
     z_odd: np.ndarray,
+    px: np.ndarray,
     alive: np.ndarray,
 ) -> tuple[int, float, int, float]:
     """One path of :func:`mc_kernel`: (first isolated liquidation step, isolated final
     equity, cross liquidation step, cross final equity); steps are -1 when none.
 
-    ``x``, ``z``, ``z_odd`` (at least one slot per asset) and ``alive`` (uint8, one per
-    position) are scratch space the caller provides: numpy arrays on the CPU, local
+    ``x``, ``z``, ``z_odd``, ``px`` (at least one slot per asset) and ``alive`` (uint8, one
+    per position) are scratch space the caller provides: numpy arrays on the CPU, local
     arrays of a GPU thread (:mod:`perpmargin.sim.gpu` compiles this function for the
     device: one source for both).
     """
@@ -177,42 +182,31 @@ def simulate_path(
             if cross_single:
                 xs = x[sym[0]]
                 crossed = (qty[0] > 0 and xs <= lc) or (qty[0] < 0 and xs >= lc)
-                if has_lc and crossed:
+                if has_lc and crossed:  # settled at the liquidation price
                     cross_alive = False
                     c_step = t
-                    # settled at the liquidation price
-                    p = cross_liq_price
-                    eq = balance
-                    fees = 0.0
-                    for i in range(n_pos):
-                        aq = abs(qty[i])
-                        eq += qty[i] * (p - entry[i])
-                        fees += liq_fee[sym[i]] * aq * p
-                    left = max(eq - fees, 0.0)
-                    c_final = left if cross_remainder_to_trader else 0.0
+                    for s in range(n_assets):
+                        px[s] = cross_liq_price
             else:
-                eq = balance
-                mm = 0.0
-                fees = 0.0
-                for i in range(n_pos):
-                    s = sym[i]
-                    p = math.exp(x[s])
-                    aq = abs(qty[i])
-                    eq += qty[i] * (p - entry[i])
-                    notional = aq * p
-                    mm += maintenance(upper, mmr, amount, n_tiers, by_qty, s, aq, notional)
-                    mm += fee[s] * notional
-                    fees += liq_fee[s] * notional
+                for s in range(n_assets):
+                    px[s] = math.exp(x[s])
+                eq, mm = pool_state(0, n_pos, sym, qty, entry, margin, px, balance, upper,
+                                    mmr, amount, by_qty, fee, fee_bk, alive, False)  # fmt: skip
                 if eq <= mm:
                     cross_alive = False
                     c_step = t
-                    left = max(eq - fees, 0.0)
-                    c_final = left if cross_remainder_to_trader else 0.0
+            if not cross_alive:  # the pool closed at px: fee, remainder, deficit
+                eq = balance
+                fees = 0.0
+                for i in range(n_pos):
+                    p = px[sym[i]]
+                    eq += unrealized_pnl(qty[i], entry[i], p)
+                    fees += trade_fee(position_value(abs(qty[i]), p), liq_fee[sym[i]])
+                c_final = settle_liquidation(eq, fees, cross_remainder_to_trader)[1]
     final_iso = iso_cash
     final_cross = balance
     for i in range(n_pos):
-        p = math.exp(x[sym[i]])
-        upnl = qty[i] * (p - entry[i])
+        upnl = unrealized_pnl(qty[i], entry[i], math.exp(x[sym[i]]))
         if alive[i] != 0:
             final_iso += margin[i] + upnl
         final_cross += upnl
@@ -249,6 +243,7 @@ def mc_kernel(
     n_tiers: np.ndarray,
     by_qty: np.ndarray,
     fee: np.ndarray,
+    fee_bk: np.ndarray,
     cross_liq_price: float,
     cross_single: bool,
     iso_step: np.ndarray,
@@ -269,10 +264,11 @@ def mc_kernel(
         x = np.empty(n_assets)
         z = np.empty(n_assets)
         z_odd = np.empty(n_assets)
+        px = np.empty(n_assets)
         alive = np.empty(sym.size, dtype=np.uint8)
         iso_step[k], iso_final[k], cross_step[k], cross_final[k] = simulate_path(
             seed, path_start + k, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
             jump_sigma, returns, block, sym, qty, entry, margin, log_liq, iso_return, balance,
             cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee,
-            cross_liq_price, cross_single, x, z, z_odd, alive,
+            fee_bk, cross_liq_price, cross_single, x, z, z_odd, px, alive,
         )  # fmt: skip

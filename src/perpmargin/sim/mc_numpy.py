@@ -11,7 +11,11 @@ path that ends a step within that of its threshold).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from perpmargin import formulas as F
 
 __all__ = ["mc_numpy", "normal_pair", "uniform"]
 
@@ -70,24 +74,16 @@ def normal_pair(
     return z0, z1
 
 
-def _maintenance(
-    upper: np.ndarray,
-    mmr: np.ndarray,
-    amount: np.ndarray,
-    by_qty: np.ndarray,
-    s: int,
-    aq: float,
-    notional: np.ndarray,
-) -> np.ndarray:
-    """:func:`perpmargin.sim.kernels.maintenance` for one position on many paths."""
+def _tier(upper: np.ndarray, by_qty: np.ndarray, s: int, aq: float, notional: np.ndarray) -> Any:
+    """The tier of one position on many paths (counting the bounds passed, as
+    :func:`perpmargin.sim.kernels.tier_of` does)."""
     k = np.zeros(notional.size, dtype=np.int64)
     if by_qty[s]:
         k += int((aq > upper[s, :-1]).sum())
     else:
         for j in range(upper.shape[1] - 1):
             k += notional >= upper[s, j]
-    out: np.ndarray = notional * mmr[s, k] - amount[s, k]
-    return out
+    return k
 
 
 def mc_numpy(
@@ -119,6 +115,7 @@ def mc_numpy(
     n_tiers: np.ndarray,
     by_qty: np.ndarray,
     fee: np.ndarray,
+    fee_bk: np.ndarray,
     cross_liq_price: float,
     cross_single: bool,
     iso_step: np.ndarray,
@@ -182,46 +179,49 @@ def mc_numpy(
                 first_iso[hit & (first_iso < 0)] = t
         if not cross_alive.any():
             continue
+        prices = [np.exp(x[s]) for s in range(n_assets)]
         if cross_single:
             if not has_lc:
                 continue
             xs = x[sym[0]]
             hit = cross_alive & ((xs <= lc) if qty[0] > 0 else (xs >= lc))
-            if hit.any():
-                p = cross_liq_price
-                eq = balance
-                fees = 0.0
-                for i in range(n_pos):
-                    eq += qty[i] * (p - entry[i])
-                    fees += liq_fee[sym[i]] * abs(qty[i]) * p
-                left = max(eq - fees, 0.0)
-                cross_alive &= ~hit
-                c_step[hit] = t
-                c_final[hit] = left if cross_remainder_to_trader else 0.0
+            prices = [np.full(n_paths, cross_liq_price)] * n_assets
         else:
             eq_v = np.full(n_paths, balance)
+            for i in range(n_pos):
+                eq_v += F.unrealized_pnl(qty[i], entry[i], prices[sym[i]])
             mm = np.zeros(n_paths)
-            fees_v = np.zeros(n_paths)
             for i in range(n_pos):
                 s = int(sym[i])
-                price = np.exp(x[s])
                 aq = abs(qty[i])
-                eq_v += qty[i] * (price - entry[i])
-                notional = aq * price
-                mm += _maintenance(upper, mmr, amount, by_qty, s, aq, notional)
-                mm += fee[s] * notional
-                fees_v += liq_fee[s] * notional
+                notional = F.position_value(aq, prices[s])
+                k = _tier(upper, by_qty, s, aq, notional)
+                # the fee to close at the mark, or at the leg's cross bankruptcy price
+                fee_price = prices[s]
+                if fee_bk[s]:  # formulas.standing_bankruptcy_price, element-wise
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        bankrupt = np.maximum(F.bankruptcy_price(qty[i], prices[s], eq_v), 0.0)
+                    fee_price = np.where(eq_v <= 0, prices[s], bankrupt)
+                fee_value = F.close_fee(fee[s], F.position_value(aq, fee_price))
+                mm += F.requirement(notional, mmr[s, k], amount[s, k], fee_value)
             hit = cross_alive & (eq_v <= mm)
-            if hit.any():
-                cross_alive &= ~hit
-                c_step[hit] = t
-                back = np.maximum(eq_v - fees_v, 0.0)
-                c_final[hit] = back[hit] if cross_remainder_to_trader else 0.0
+        if hit.any():
+            eq_v = np.full(n_paths, balance)
+            fees_v = np.zeros(n_paths)
+            for i in range(n_pos):
+                p = prices[sym[i]]
+                eq_v += F.unrealized_pnl(qty[i], entry[i], p)
+                fees_v += F.trade_fee(F.position_value(abs(qty[i]), p), liq_fee[sym[i]])
+            cross_alive &= ~hit
+            c_step[hit] = t
+            c_final[hit] = [
+                F.settle_liquidation(e, f, cross_remainder_to_trader)[1]
+                for e, f in zip(eq_v[hit], fees_v[hit], strict=True)
+            ]
     final_iso = iso_cash.copy()
     final_cross = np.full(n_paths, balance)
     for i in range(n_pos):
-        price = np.exp(x[sym[i]])
-        upnl = qty[i] * (price - entry[i])
+        upnl = F.unrealized_pnl(qty[i], entry[i], np.exp(x[sym[i]]))
         final_iso[alive[i]] += (margin[i] + upnl)[alive[i]]
         final_cross += upnl
     iso_step[:] = first_iso

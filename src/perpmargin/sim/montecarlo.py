@@ -14,13 +14,17 @@ For every path and mode: liquidated or not, first liquidation step, final equity
 loss (start balance - final equity). Isolated legs are settled at their liquidation
 price (what is left after the liquidation fee goes to the fund or the trader, as the
 venue says); the cross account is checked at every step (one position: against its
-static liquidation price). Funding is not simulated.
+static liquidation price).
 
 Inverse (coin-margined) symbols are simulated in x = 1 / price, where their positions
 are linear (the identity of :func:`perpmargin.engine.math.price_for_pnl` and the fast
 path): log x = -log price, so the returns, their correlation with other symbols and the
 jumps are the data's own with the sign flipped, and the GBM drift is +sigma^2/2 so the
 price itself stays driftless. Money is then in the coin.
+
+What a plan asks for beyond this (stops, funding, the venue's partial liquidation,
+counterparties) is not simulated and is said so in the result's ``notes``; a hedge pair
+is refused (:mod:`perpmargin.sim.support`).
 
 Random numbers are counter-based (:mod:`perpmargin.sim.mc_kernels`): ``seed`` and the
 path index fix a path, so every backend, chunking and thread count gives the same
@@ -33,17 +37,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from perpmargin.engine import math as pmath
 from perpmargin.errors import InvalidInput
-from perpmargin.sim import mc_kernels
-from perpmargin.sim.fast import Portfolio, TierArrays, _chunk_bounds, liquidation_prices
+from perpmargin.sim import kernels, mc_kernels
+from perpmargin.sim.distributed import chunk_bounds
+from perpmargin.sim.fast import Portfolio, liquidation_prices
 from perpmargin.sim.plan import Plan
 from perpmargin.sim.replay import MarketData, _size, load_market
+from perpmargin.sim.support import notes_for, plan_asks
+from perpmargin.sim.tiers import TierArrays
 from perpmargin.venues.loader import load_venue
 from perpmargin.venues.schema import Venue
 
@@ -80,6 +87,9 @@ class Setup:
     remainder_to_trader: bool
     open_fees: float
     inverse: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+    """What the plan asks for that the Monte Carlo does not simulate
+    (:data:`perpmargin.sim.support.SUPPORT`); carried into the result."""
 
     @property
     def flip(self) -> np.ndarray:
@@ -97,8 +107,11 @@ class Setup:
     @property
     def chol(self) -> np.ndarray:
         """Cholesky factor of the correlation scaled by the per-step volatility."""
-        cov = self.corr * np.outer(self.step_vol, self.step_vol)
-        return np.linalg.cholesky(cov + np.eye(len(cov)) * 1e-18)
+        # cov = D C D, so its factor is D chol(C): an asset with no volatility stays put
+        # (a ridge on the covariance instead would move it by sqrt(ridge) a step)
+        factor = np.linalg.cholesky(self.corr + np.eye(len(self.corr)) * 1e-12)
+        scaled: np.ndarray = factor * self.step_vol[:, None]
+        return scaled
 
 
 def setup_from_plan(
@@ -111,7 +124,14 @@ def setup_from_plan(
     """Size the plan's positions at the first bar's open and calibrate from its bars.
 
     ``jump``: (probability per step, mean, std of the log jump) instead of estimating.
+
+    Raises
+    ------
+    NotModelled
+        The plan asks for something the Monte Carlo refuses (a hedge pair); what it runs
+        without (stops, funding, the venue's partial liquidation, ...) goes into ``notes``.
     """
+    notes = notes_for("montecarlo", plan_asks(plan))
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
     symbols = tuple(plan.symbols)
@@ -134,7 +154,7 @@ def setup_from_plan(
     else:
         prob, mu, sd = (np.full(len(symbols), float(x)) for x in jump)
     # positions as linear ones in the kernel's variable: tiers need no contract value
-    tiers = replace(TierArrays.from_venue(v, symbols), contract_value=None)
+    tiers = TierArrays.from_venue(v, symbols).linear()
     sym, qty, entry, margin, fees = [], [], [], [], 0.0
     for pos in plan.positions:
         q, e, _ = _size(plan, v, data, pos)
@@ -165,6 +185,7 @@ def setup_from_plan(
         remainder_to_trader=v.liquidation.remainder_to == "trader",
         open_fees=fees,
         inverse=inverse,
+        notes=notes,
     )
 
 
@@ -198,10 +219,13 @@ class MonteCarloResult:
     cross_step: np.ndarray
     cross_final: np.ndarray
     stats: dict[str, ModeStats] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    """What the plan asked for that was not simulated (see :class:`Setup`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
         return {
+            "notes": list(self.notes),
             "model": self.model,
             "paths": self.paths,
             "steps": self.steps,
@@ -256,12 +280,21 @@ def _static_prices(setup: Setup) -> tuple[np.ndarray, np.ndarray, float]:
         np.array([setup.balance]),
     )
     liq = liquidation_prices(iso, marks, tiers, "isolated", backend="numpy")
-    with np.errstate(invalid="ignore"):
-        equity = setup.margin + setup.qty * (liq - setup.entry)
-        fee = np.minimum(tiers.liquidation_fee[setup.sym] * np.abs(setup.qty) * liq, equity)
-        back = np.where(np.isnan(liq), 0.0, np.maximum(equity - fee, 0.0))
-    if not setup.remainder_to_trader:
-        back = np.zeros(n)
+    back = np.array(
+        [
+            0.0
+            if math.isnan(liq[i])
+            else kernels.liquidation_return(
+                float(setup.margin[i]),
+                float(setup.qty[i]),
+                float(setup.entry[i]),
+                float(liq[i]),
+                float(tiers.liquidation_fee[setup.sym[i]]),
+                setup.remainder_to_trader,
+            )
+            for i in range(n)
+        ]
+    )
     cross_price = math.nan
     if n == 1:
         cross = Portfolio(
@@ -273,7 +306,8 @@ def _static_prices(setup: Setup) -> tuple[np.ndarray, np.ndarray, float]:
             np.array([setup.balance]),
         )
         cross_price = float(liquidation_prices(cross, marks, tiers, "cross", backend="numpy")[0])
-    return np.log(liq), back, cross_price
+    with np.errstate(invalid="ignore"):
+        return np.log(liq), back, cross_price
 
 
 def _run_chunk(
@@ -333,6 +367,7 @@ def _run_chunk(
         t.n_tiers,
         t.by_qty,
         t.fee,
+        t.fee_bk,
         cross_price,
         setup.sym.size == 1,
         *out,
@@ -383,7 +418,7 @@ def montecarlo(
     if backend == "dask":
         from perpmargin.sim.distributed import map_chunks
 
-        bounds = _chunk_bounds(paths, max(1, paths // chunk_paths) if paths > chunk_paths else 4)
+        bounds = chunk_bounds(paths, max(1, paths // chunk_paths) if paths > chunk_paths else 4)
         parts = map_chunks(
             _run_chunk,
             [(setup, static, model, seed, lo, hi - lo, n_steps, block) for lo, hi in bounds],
@@ -410,6 +445,7 @@ def montecarlo(
         iso_final=iso_final,
         cross_step=cross_step,
         cross_final=cross_final,
+        notes=setup.notes,
     )
     result.stats["isolated"] = _stats(iso_step, iso_final, start, n_steps)
     result.stats["cross"] = _stats(cross_step, cross_final, start, n_steps)

@@ -15,7 +15,8 @@ only needs to know it for the funding sign and to round the liquidation price to
 tick in price. Money is then in the coin.
 
 Limits: one position per plan (one symbol, no add-margin triggers, no limit entries);
-trade bars stand in for the mark.
+trade bars stand in for the mark; the base liquidation model (a full close). A plan
+that asks for more is refused with the reason (:mod:`perpmargin.sim.support`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import replace
 from decimal import Decimal
 from functools import partial
 from typing import Any, Literal
@@ -34,10 +34,19 @@ from numba import njit, prange
 
 from perpmargin.engine import math as pmath
 from perpmargin.errors import InvalidInput
-from perpmargin.sim.fast import TierArrays
-from perpmargin.sim.kernels import _liq_price_one
+from perpmargin.sim.compiled import (
+    funding_payment,
+    initial_margin,
+    position_value,
+    settle_isolated_funding,
+    trade_fee,
+    unrealized_pnl,
+)
+from perpmargin.sim.kernels import liq_price_one, liquidation_return
 from perpmargin.sim.plan import Plan, PlanError
 from perpmargin.sim.replay import MarketData, load_market
+from perpmargin.sim.support import notes_for, plan_asks
+from perpmargin.sim.tiers import TierArrays
 from perpmargin.venues.loader import load_venue
 
 __all__ = ["SweepBackend", "replay_one", "sweep", "sweep_arrays"]
@@ -59,7 +68,7 @@ def _liq(
     fee_bk: np.ndarray,
     inverse: bool,
 ) -> float:
-    p = _liq_price_one(s, q, e, c, c, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk)
+    p = liq_price_one(s, q, e, c, c, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk)
     if math.isnan(p):
         return p
     # the first tick the move reaches: a long's liquidation price rounds down
@@ -122,11 +131,11 @@ def replay_one(
     q = qty[c]
     long = q > 0
     e = ohlc[0, 0]
-    notional = abs(q) * e
-    wallet = balance - notional * taker
+    notional = position_value(abs(q), e)
+    wallet = balance - trade_fee(notional, taker)
     margin = 0.0
     if not cross[c]:
-        margin = notional / leverage[c]
+        margin = initial_margin(notional, leverage[c])
         wallet -= margin
     open_pos = True
     lb = -1
@@ -168,29 +177,27 @@ def replay_one(
                 elif tk:
                     hit, at = 3, (b if k == 0 else tp)
             if hit == 1:
-                eq = coll + q * (at - e)
-                left = max(eq, 0.0)
-                f = min(liq_fee * abs(q) * at, left)
-                back = left - f if to_trader else 0.0
+                back = liquidation_return(coll, q, e, at, liq_fee, to_trader)
                 wallet = back if cross[c] else wallet + back
                 open_pos = False
                 lb = i
                 break
             if hit >= 2:
-                pnl = q * (at - e)
-                wallet += pnl - abs(q) * at * taker + (0.0 if cross[c] else margin)
+                pnl = unrealized_pnl(q, e, at)
+                fee_due = trade_fee(position_value(abs(q), at), taker)
+                wallet += pnl - fee_due + (0.0 if cross[c] else margin)
                 open_pos = False
                 xb = i
                 break
             if k == 0 and rates[i] != 0.0:  # funding at the open's mark
-                pay = q * o * rates[i]  # a long pays a positive rate
-                if inverse:  # ... and an inverse long is short in 1 / price
-                    pay = -pay
+                # the position's value signed + long: an inverse long is short in 1 / price
+                signed_value = q * o if not inverse else -q * o
+                pay = funding_payment(signed_value, rates[i])
                 if cross[c]:
                     wallet -= pay
                     coll = wallet
-                else:
-                    margin -= pay
+                else:  # the margin pays what it holds, the fund the rest
+                    margin -= settle_isolated_funding(pay, margin)[0]
                     coll = margin
                 liq = _liq(
                     0,
@@ -209,10 +216,7 @@ def replay_one(
                 )
                 crossed = (not math.isnan(liq)) and (o <= liq if long else o >= liq)
                 if crossed:  # funding pushed it over at this very mark
-                    eq = coll + q * (o - e)
-                    left = max(eq, 0.0)
-                    f = min(liq_fee * abs(q) * o, left)
-                    back = left - f if to_trader else 0.0
+                    back = liquidation_return(coll, q, e, o, liq_fee, to_trader)
                     wallet = back if cross[c] else wallet + back
                     open_pos = False
                     lb = i
@@ -221,7 +225,7 @@ def replay_one(
         if not open_pos:
             break
     if open_pos:
-        return lb, xb, wallet + margin + q * (ohlc[n_bars - 1, 3] - e)
+        return lb, xb, wallet + margin + unrealized_pnl(q, e, ohlc[n_bars - 1, 3])
     return lb, xb, wallet
 
 
@@ -308,15 +312,14 @@ def sweep_arrays(
         raise InvalidInput(f"backend must be 'numba', 'cuda' or 'dask', was {backend!r}")
     n = qty.size
     if backend == "dask":
-        from perpmargin.sim.distributed import map_chunks
-        from perpmargin.sim.fast import _chunk_bounds
+        from perpmargin.sim.distributed import chunk_bounds, map_chunks
 
         kwargs = {"balance": balance, "tiers": tiers, "taker": taker, "to_trader": to_trader}
         kwargs.update(tick=tick, inverse=inverse, skip_quiet_bars=skip_quiet_bars)
         combos = (qty, leverage, stop, take_profit, cross)
         parts = map_chunks(
             partial(_sweep_chunk, ohlc, rates, kwargs),
-            [tuple(a[lo:hi] for a in combos) for lo, hi in _chunk_bounds(n, chunks)],
+            [tuple(a[lo:hi] for a in combos) for lo, hi in chunk_bounds(n, chunks)],
             scheduler,
         )
         return (
@@ -384,7 +387,16 @@ def sweep(
     ``backend`` / ``scheduler``: as :func:`sweep_arrays`.
     One row per combination: leverage, margin, stop, mode, quantity, liquidation bar,
     exit bar (stop or take-profit) and final equity.
+
+    Raises
+    ------
+    NotModelled
+        The plan asks for what the sweep does not model (the venue's partial liquidation,
+        counterparties, margin triggers, limit entries, mark bars): replay it instead.
+    PlanError
+        More than one position, or ``margins=`` for a plan not sized by margin.
     """
+    notes_for("sweep", plan_asks(plan))  # refuses what it does not model; notes none
     if len(plan.positions) != 1 or plan.positions[0].add_margin or plan.positions[0].entry:
         raise PlanError("sweep replays one market-entry position without margin triggers")
     pos = plan.positions[0]
@@ -396,7 +408,7 @@ def sweep(
     venue = load_venue(plan.venue)
     spec = venue.symbol(pos.symbol)
     cv = spec.inverse_value
-    tiers = replace(TierArrays.from_venue(venue, [pos.symbol]), contract_value=None)
+    tiers = TierArrays.from_venue(venue, [pos.symbol]).linear()
     ohlc, rates = _bars_and_rates(plan, data)
     entry = Decimal(repr(float(ohlc[0, 0])))
     combos = list(

@@ -26,6 +26,7 @@ function renderOdds(result, out) {
   });
   out.innerHTML = `<p>${esc(result.name)}: ${fmt(result.paths, 0)} paths × ${fmt(result.steps, 0)} steps of ` +
     `${result.step_ms / 60000} min (${result.model}), start equity ${fmt(result.start_balance)}.</p>` +
+    (result.notes || []).map((n) => `<p class="note" data-testid="odds-note"><b>Not simulated:</b> ${esc(n)}.</p>`).join("") +
     `<table data-testid="odds-table">${head}${rows.join("")}</table><div id="odds-chart" data-testid="odds-chart"></div>`;
   const traces = [
     { type: "bar", name: "P(liquidation)", x: modes, y: modes.map((m) => result.modes[m].liquidation_probability),
