@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo check lint typecheck bench clean browser serve screenshots
+.PHONY: test demo check lint typecheck bench clean browser serve screenshots fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,17 @@ browser:
 
 test: check browser
 	HYPOTHESIS_PROFILE=ci NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest
+
+# The property tests with fresh random seeds (FUZZ_RUNS runs of 400 examples each): a
+# green `make test` draws one fixed set of examples; this draws new ones every run.
+FUZZ_RUNS ?= 3
+fuzz: $(STAMP)
+	@for run in $$(seq $(FUZZ_RUNS)); do \
+	  seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); echo "fuzz run $$run: --hypothesis-seed=$$seed"; \
+	  HYPOTHESIS_PROFILE=fuzz NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -p no:cacheprovider \
+	    --hypothesis-seed=$$seed tests/formulas tests/engine tests/risk tests/parity tests/sim \
+	    -k "not dask and not browser" || exit 1; \
+	done
 
 demo: $(STAMP)
 	$(BIN)/python -m perpmargin.demo

@@ -30,7 +30,8 @@ import pandas as pd
 import perpmargin as pm
 from perpmargin.sim.data import Bars, load_bars
 from perpmargin.sim.intrabar import waypoints
-from perpmargin.sim.replay import load_market, replay
+from perpmargin.sim.market import load_market
+from perpmargin.sim.replay import replay
 
 
 def _venue_with(n: int) -> pm.Venue:

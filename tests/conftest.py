@@ -17,6 +17,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=60, deadline=None)
+# ``make fuzz``: fresh random examples (a new seed each run, printed by hypothesis on a
+# failure), many of them: what a derandomised ``ci`` run cannot draw
+settings.register_profile(
+    "fuzz",
+    max_examples=400,
+    derandomize=False,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 

@@ -58,8 +58,8 @@ from perpmargin.risk import (
     check_trade,
     liquidation_price,
 )
-from perpmargin.risk.stress import historical_stress, stress_grid
 from perpmargin.sim import Plan, PlanError, PositionPlan, Size, load_plans, replay_plan
+from perpmargin.sim.stress import historical_stress, stress_grid
 from perpmargin.venues import Venue, bundled_venues, load_venue
 
 __all__ = [

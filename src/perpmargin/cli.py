@@ -302,8 +302,8 @@ def replay(
     ``perpmargin replay my.toml --data BTCUSDT=btc.parquet --out out/``.
     """
     from perpmargin.report import plan_result_dict, print_summary, write_report
+    from perpmargin.sim.market import load_market
     from perpmargin.sim.plan import load_plans
-    from perpmargin.sim.replay import load_market
     from perpmargin.sim.replay import replay as run_replay
 
     console = _console()
@@ -581,7 +581,7 @@ def stress(
     Example: ``perpmargin stress binance-cross-pair --assets BTC,ETH --range -60:60:5``.
     """
     from perpmargin.report.stress import write_stress_html, write_stress_png
-    from perpmargin.risk.stress import historical_days, historical_stress, stress_grid
+    from perpmargin.sim.stress import historical_days, historical_stress, stress_grid
 
     console = _console()
     try:

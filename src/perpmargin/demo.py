@@ -15,7 +15,8 @@ from rich.console import Console
 
 from perpmargin.report import print_summary, write_report
 from perpmargin.sim.plan import bundled_scenarios, load_plans
-from perpmargin.sim.replay import PlanResult, replay
+from perpmargin.sim.replay import replay
+from perpmargin.sim.results import PlanResult
 
 __all__ = ["main", "run_bundled", "story_order"]
 
@@ -74,7 +75,7 @@ def stress_example(out_dir: str | Path, console: Console) -> Path:
 
     from perpmargin.interop import import_bundle
     from perpmargin.report.stress import write_stress_html, write_stress_png
-    from perpmargin.risk.stress import historical_days, historical_stress, stress_grid
+    from perpmargin.sim.stress import historical_days, historical_stress, stress_grid
 
     example = resources.files("perpmargin") / "examples" / "binance-cross-pair.json"
     imported = import_bundle(str(example))

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import perpmargin as pm
-from perpmargin.risk.stress import stress_cell_exact, stress_grid
 from perpmargin.sim.fast import Portfolio, liquidation_prices, portfolio_from_accounts
 from perpmargin.sim.montecarlo import montecarlo
+from perpmargin.sim.stress import stress_cell_exact, stress_grid
 from perpmargin.sim.tiers import TierArrays
 from tests.parity.books import Book, LegSpec
 from tests.parity.test_matrix import setup_held_still
@@ -39,7 +39,7 @@ def test_1_stress_grid_on_an_inverse_position_is_in_the_coin():
         assert not gone
     # 1 BTC + 100 x 100 x (1/50,000 - 1/47,500) = 0.98947... BTC
     assert grid.equity["current"][0, 0] == pytest.approx(1 + 10000 * (1 / 50000 - 1 / 47500))
-    from perpmargin.risk.stress import scenario_account
+    from perpmargin.sim.stress import scenario_account
 
     cross = pm.Account(venue, "1")
     cross.restore_position("BTCUSD_PERP", "long", 100, "50000", margin_mode="cross",

@@ -38,7 +38,6 @@ import numpy as np
 import pytest
 
 import perpmargin as pm
-from perpmargin.risk.stress import stress_cell_exact, stress_grid
 from perpmargin.sim.fast import (
     bankruptcy_prices,
     liquidation_prices,
@@ -46,6 +45,7 @@ from perpmargin.sim.fast import (
     revalue,
 )
 from perpmargin.sim.montecarlo import Setup, montecarlo
+from perpmargin.sim.stress import stress_cell_exact, stress_grid
 from perpmargin.sim.tiers import TierArrays
 from tests.parity.books import REFERENCE, VENUES, Book, books
 

@@ -70,7 +70,7 @@ def test_stress_page_is_self_contained_with_every_reading(tmp_path):
 
     from perpmargin import interop
     from perpmargin.report.stress import write_stress_html, write_stress_png
-    from perpmargin.risk.stress import historical_stress, stress_grid
+    from perpmargin.sim.stress import historical_stress, stress_grid
 
     bundle = Path(__file__).parents[1] / "interop" / "fixtures" / "binance-bundle.json"
     acct = interop.import_bundle(str(bundle)).account

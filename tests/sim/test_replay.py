@@ -38,8 +38,9 @@ import pytest
 from perpmargin.errors import InvalidInput
 from perpmargin.events import Fill, Liquidation
 from perpmargin.sim import DataError
+from perpmargin.sim.market import load_market
 from perpmargin.sim.plan import MarginTrigger, Plan, PlanError, PositionPlan, Size
-from perpmargin.sim.replay import load_market, replay
+from perpmargin.sim.replay import replay
 
 T0 = 1_700_000_040_000  # a whole minute
 MIN = 60_000

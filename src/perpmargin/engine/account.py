@@ -46,16 +46,19 @@ from perpmargin.engine.events import (
     FundingSettled,
     InsuranceFundTransfer,
     LeverageChanged,
+    Liquidation,
     MarginChanged,
     MarginModeChanged,
     MarksUpdated,
     OrderCancelled,
     OrderPlaced,
+    PartialLiquidation,
     PositionModeChanged,
     PositionRestored,
 )
 from perpmargin.engine.insurance import InsuranceFund
 from perpmargin.engine.ledger import AccountState, LegState
+from perpmargin.engine.liquidation import LegKey
 from perpmargin.engine.orders import Order, OrderSide, OrderType, TriggerBy
 from perpmargin.engine.position import Leg, PositionSide, PositionView
 from perpmargin.errors import (
@@ -83,7 +86,6 @@ from perpmargin.venues.schema import (
 __all__ = ["Account"]
 
 TimeLike = int | _dt.datetime | None
-LegKey = tuple[str, PositionSide]
 LiquidationModel = Literal["full", "venue"]
 DeleverageHook = Callable[["Account", str, PositionSide, Decimal, Decimal], Decimal]
 """(liquidated account, symbol, side of the bankrupt leg, quantity, bankruptcy price) ->
@@ -106,6 +108,166 @@ def _side(side: object) -> PositionSide:
     if side not in ("long", "short"):
         raise InvalidInput(f"side must be 'long' or 'short', was {side!r}")
     return "long" if side == "long" else "short"
+
+
+class _Book:
+    """The account as the liquidation process sees it (:class:`perpmargin.engine.
+    liquidation.Book`): reads at the marks, and bookings that change the state and append
+    the event in one step. The only door from that module to the account's state."""
+
+    __slots__ = ("_a",)
+
+    def __init__(self, account: Account) -> None:
+        self._a = account
+
+    @property
+    def venue(self) -> Venue:
+        return self._a._venue
+
+    @property
+    def process(self) -> LiquidationProcess:
+        return self._a._process
+
+    @property
+    def venue_model(self) -> bool:
+        return self._a._liquidation_model == "venue"
+
+    @property
+    def time(self) -> int | None:
+        return self._a._time
+
+    @property
+    def cross_wallet(self) -> Decimal:
+        return self._a._cross_wallet
+
+    @property
+    def insurance_fund_balance(self) -> Decimal:
+        return self._a._insurance_fund.balance
+
+    @property
+    def can_deleverage(self) -> bool:
+        return self._a._deleverage_hook is not None
+
+    def legs(self) -> Mapping[LegKey, Leg]:
+        return dict(self._a._legs)
+
+    def cross_legs(self) -> list[Leg]:
+        return self._a._cross_legs()
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        return self._a._spec(symbol)
+
+    def mark(self, symbol: str) -> Decimal:
+        return self._a._marks[symbol]
+
+    def upnl(self, leg: Leg) -> Decimal:
+        return self._a._upnl(leg)
+
+    def requirement(self, leg: Leg) -> Decimal:
+        return self._a._requirement(leg, self._a._marks[leg.symbol])
+
+    def value(self, symbol: str, quantity: Decimal, price: Decimal) -> Decimal:
+        return self._a._value(symbol, quantity, price)
+
+    def round(self, amount: Decimal, direction: Literal["up", "down"]) -> Decimal:
+        return self._a._round(amount, direction)
+
+    def bankruptcy_price(self, leg: Leg) -> Decimal | None:
+        return self._a._solve(leg, with_requirement=False, exact=False)
+
+    def cooling_down(self, pool: str) -> bool:
+        until = self._a._cooldown_until.get(pool)
+        now = self._a._time
+        return until is not None and now is not None and now < until
+
+    def start_cooldown(self, pool: str, seconds: int) -> None:
+        if self._a._time is not None:
+            self._a._cooldown_until[pool] = self._a._time + seconds * 1000
+
+    def end_cooldown(self, pool: str) -> None:
+        self._a._cooldown_until.pop(pool, None)
+
+    def deleverage(self, leg: Leg, quantity: Decimal, price: Decimal) -> Decimal:
+        hook = self._a._deleverage_hook
+        return ZERO if hook is None else hook(self._a, leg.symbol, leg.side, quantity, price)
+
+    def book_partial(
+        self, leg: Leg, quantity: Decimal, pnl: Decimal, fee: Decimal, reason: str
+    ) -> None:
+        a = self._a
+        cross_delta = iso_delta = ZERO
+        if leg.margin_mode == "cross":
+            cross_delta = pnl - fee
+            a._cross_wallet += cross_delta
+        else:
+            iso_delta = pnl - fee
+        a._counterparty_pnl -= pnl
+        a._fees_paid += fee
+        a._legs[(leg.symbol, leg.side)] = replace(
+            leg, quantity=leg.quantity - quantity, isolated_margin=leg.isolated_margin + iso_delta
+        )
+        a._emit(
+            PartialLiquidation,
+            symbol=leg.symbol,
+            position_side=leg.side,
+            margin_mode=leg.margin_mode,
+            quantity=quantity,
+            quantity_after=leg.quantity - quantity,
+            mark_price=a._marks[leg.symbol],
+            realized_pnl=pnl,
+            fee=fee,
+            cross_wallet_delta=cross_delta,
+            isolated_margin_delta=iso_delta,
+            reason=reason,
+        )
+
+    def book_liquidation(
+        self,
+        leg: Leg,
+        *,
+        pnl: Decimal,
+        fee: Decimal,
+        cross_delta: Decimal,
+        fund_delta: Decimal,
+        bankruptcy_price: Decimal | None,
+        process: str,
+        deleveraged: Decimal,
+    ) -> None:
+        a = self._a
+        isolated = leg.margin_mode == "isolated"
+        a._counterparty_pnl -= pnl
+        del a._legs[(leg.symbol, leg.side)]
+        a._cross_wallet += cross_delta
+        a._fund(fund_delta, "liquidation")
+        a._emit(
+            Liquidation,
+            symbol=leg.symbol,
+            position_side=leg.side,
+            margin_mode=leg.margin_mode,
+            quantity=leg.quantity,
+            entry_price=leg.entry_price,
+            mark_price=a._marks[leg.symbol],
+            bankruptcy_price=bankruptcy_price,
+            realized_pnl=pnl,
+            liquidation_fee=fee,
+            cross_wallet_delta=cross_delta,
+            isolated_margin_delta=-leg.isolated_margin if isolated else ZERO,
+            insurance_fund_delta=fund_delta,
+            process=process,
+            deleveraged=deleveraged,
+        )
+        for oid, order in sorted(a._orders.items()):
+            if order.symbol == leg.symbol and (
+                order.position_side in (None, leg.side) or not isolated
+            ):
+                del a._orders[oid]
+                a._emit(OrderCancelled, order_id=oid, reason="liquidation")
+
+    def transfer(self, reason: str, amount: Decimal) -> None:
+        a = self._a
+        a._fund(amount, reason)
+        a._cross_wallet -= amount
+        a._emit(InsuranceFundTransfer, reason=reason, amount=amount, cross_wallet_delta=-amount)
 
 
 class Account:
@@ -138,6 +300,10 @@ class Account:
         :class:`~perpmargin.engine.clearing.Clearinghouse`).
     time
         Creation time (ms since the epoch or datetime), recorded in the ledger.
+    deleverage_hook
+        Who takes over a bankrupt position when the insurance fund cannot (auto-
+        deleveraging): set by a :class:`~perpmargin.engine.clearing.Clearinghouse` for
+        the accounts it opens; None (no counterparties) otherwise.
     """
 
     def __init__(
@@ -149,6 +315,7 @@ class Account:
         time: TimeLike = None,
         settle: str | None = None,
         liquidation_model: LiquidationModel = "full",
+        deleverage_hook: DeleverageHook | None = None,
     ) -> None:
         if not isinstance(venue, Venue):
             raise InvalidInput(f"venue must be a Venue (see load_venue), was {type(venue)}")
@@ -174,8 +341,9 @@ class Account:
         self._process = (
             venue.liquidation.process if liquidation_model == "venue" else LiquidationProcess()
         )
-        self._deleverage_hook: DeleverageHook | None = None
+        self._deleverage_hook = deleverage_hook
         self._cooldown_until: dict[str, int] = {}
+        self._book = _Book(self)
         self._specs: dict[str, SymbolSpec] = {}
         self._venue = venue
         self._step = venue.settle_precision
@@ -674,33 +842,33 @@ class Account:
         with engine_context():
             return self._solve(leg, with_requirement=False, exact=exact)
 
-    def _solve(self, leg: Leg, *, with_requirement: bool, exact: bool) -> Decimal | None:
-        spec = self._spec(leg.symbol)
-        fee, fee_price = self._close_fee(leg) if with_requirement else (ZERO, None)
-        mark = self._marks[leg.symbol]
-        if leg.margin_mode == "isolated":
-            constant = leg.isolated_margin
-            moving = [leg]
-        else:
-            constant = self._cross_wallet
-            moving = []
-            for other in self._cross_legs():
-                if other.symbol == leg.symbol:
-                    moving.append(other)
-                else:
-                    constant += self._upnl(other)
-                    if with_requirement:
-                        constant -= self._requirement(other, self._marks[other.symbol])
-        legs = [
-            pmath.Leg(
-                m.sign, m.quantity, m.entry_price, spec.tiers, fee, fee_price, spec.inverse_value
+    def _pool(self, leg: Leg) -> pmath.Pool:
+        """The pool that backs ``leg``: its own margin, or the cross wallet it shares."""
+        members = [leg] if leg.margin_mode == "isolated" else self._cross_legs()
+        legs = []
+        for m in members:
+            spec = self._spec(m.symbol)
+            solver = pmath.SolverLeg(
+                m.sign, m.quantity, m.entry_price, spec.tiers, contract_value=spec.inverse_value
             )
-            for m in moving
-        ]
-        price = pmath.solve_price(constant, legs, mark, with_requirement=with_requirement)
+            legs.append((m.symbol, solver))
+        rules = self._venue.liquidation
+        return pmath.Pool(
+            collateral=leg.isolated_margin if leg.margin_mode == "isolated" else self._cross_wallet,
+            legs=tuple(legs),
+            marks={s: self._marks[s] for s, _ in legs},
+            fee_rate=self._venue.taker_fee_rate if rules.close_fee_in_maintenance else ZERO,
+            fee_at_bankruptcy=rules.close_fee_basis == "bankruptcy",
+        )
+
+    def _solve(self, leg: Leg, *, with_requirement: bool, exact: bool) -> Decimal | None:
+        pool = self._pool(leg)
+        price = pmath.pool_price(pool, leg.symbol, with_requirement=with_requirement)
         if price is None or exact:
             return price
-        return pmath.round_liquidation_price(price, legs, mark, spec.tick_size)
+        tick = self._spec(leg.symbol).tick_size
+        moving = pool.legs_of(leg.symbol)
+        return pmath.round_liquidation_price(price, moving, self._marks[leg.symbol], tick)
 
     # ------------------------------------------------------------------ modes and leverage
 
@@ -882,7 +1050,7 @@ class Account:
             order_side: OrderSide = "buy" if position_side == "long" else "sell"
             leg_side = position_side if self._position_mode == "hedge" else None
             self._trade(spec, order_side, q, p, liquidity, leg_side, reduce_only=False)
-            liquidation.check(self)
+            liquidation.check(self._book)
             return self._ledger[start:]
 
     def close(
@@ -924,7 +1092,7 @@ class Account:
                 leg.side if self._position_mode == "hedge" else None,
                 reduce_only=True,
             )
-            liquidation.check(self)
+            liquidation.check(self._book)
             return self._ledger[start:]
 
     def restore_position(
@@ -1505,11 +1673,11 @@ class Account:
             self._emit(MarksUpdated, marks=marks, last=last)
             for s, r in sorted(rates.items()):
                 self._settle_funding(s, r)
-            liquidation.check(self, set(marks) | set(rates))
+            liquidation.check(self._book, set(marks) | set(rates))
             before = len(self._ledger)
             self._process_orders()
             if len(self._ledger) != before:  # a fill changed the state: check everything
-                liquidation.check(self)
+                liquidation.check(self._book)
             return self._ledger[start:]
 
     def settle_funding(
@@ -1538,7 +1706,7 @@ class Account:
                 self._marks[spec.symbol] = mark
                 self._emit(MarksUpdated, marks={spec.symbol: mark}, last={})
             self._settle_funding(spec.symbol, r)
-            liquidation.check(self)
+            liquidation.check(self._book)
             return self._ledger[start:]
 
     def _settle_funding(self, symbol: str, rate: Decimal) -> None:

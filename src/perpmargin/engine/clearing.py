@@ -92,8 +92,8 @@ class Clearinghouse:
             time=time,
             settle=settle,
             liquidation_model=self._model,
+            deleverage_hook=self._deleverage,
         )
-        account._deleverage_hook = self._deleverage
         self._accounts[name] = account
         self._names[id(account)] = name
         return account

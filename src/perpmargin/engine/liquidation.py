@@ -1,8 +1,9 @@
 """The liquidation process of an :class:`~perpmargin.engine.account.Account`.
 
-Functions on an account's state, called by the account when marks, funding or a trade
-change it (they reach into the account's private state on purpose: this module is the
-account's liquidation half, kept apart to stay readable).
+The process works on a :class:`Book`: the narrow interface an account gives it (its legs,
+marks and requirements to read; liquidations, partial closes, fund transfers and
+cooldowns to book), so this module never touches an account's state directly. Every
+amount of money is settled by :mod:`perpmargin.formulas`.
 
 A *pool* is one isolated leg (its key) or the cross account (``None``). A pool at or
 below maintenance is taken down by the venue's process (``liquidation.process`` in its
@@ -20,104 +21,199 @@ file) under ``liquidation_model="venue"``, else closed in full at the mark:
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import replace
+from collections.abc import Collection, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from perpmargin import formulas as F
 from perpmargin.engine import math as pmath
-from perpmargin.engine.events import (
-    InsuranceFundTransfer,
-    Liquidation,
-    OrderCancelled,
-    PartialLiquidation,
-)
-from perpmargin.engine.position import Leg
+from perpmargin.engine.position import Leg, PositionSide
 from perpmargin.numeric import ZERO, round_to_step
-from perpmargin.venues.schema import LiquidationProcess
+from perpmargin.venues.schema import LiquidationProcess, SymbolSpec, Venue
 
-if TYPE_CHECKING:
-    from perpmargin.engine.account import Account, LegKey
+__all__ = ["Book", "LegKey", "check", "liquidate", "pool_equity", "take_down"]
 
-__all__ = ["check", "liquidate", "pool_equity", "take_down"]
+LegKey = tuple[str, PositionSide]
 
 
-def check(acct: Account, symbols: Collection[str] | None = None) -> None:
+class Book(Protocol):
+    """What the liquidation process reads from and books into one account.
+
+    Reads are at the account's current marks; money is in its settle asset. Each booking
+    method changes the account and appends its ledger event in one step.
+    """
+
+    @property
+    def venue(self) -> Venue:
+        """The venue's rules."""
+
+    @property
+    def process(self) -> LiquidationProcess:
+        """The process in force: the venue's under ``liquidation_model="venue"``, else full."""
+
+    @property
+    def venue_model(self) -> bool:
+        """True under ``liquidation_model="venue"`` (partial steps, ADL)."""
+
+    @property
+    def time(self) -> int | None:
+        """The account's clock (ms since the epoch), None when never set."""
+
+    @property
+    def cross_wallet(self) -> Decimal:
+        """Wallet balance outside isolated margins."""
+
+    @property
+    def insurance_fund_balance(self) -> Decimal:
+        """What the insurance fund holds."""
+
+    @property
+    def can_deleverage(self) -> bool:
+        """True when counterparties can take a bankrupt leg (a clearinghouse is wired in)."""
+
+    def legs(self) -> Mapping[LegKey, Leg]:
+        """Every open leg by (symbol, side), a snapshot."""
+
+    def cross_legs(self) -> list[Leg]:
+        """The cross legs, sorted by symbol and side."""
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        """The symbol's contract spec."""
+
+    def mark(self, symbol: str) -> Decimal:
+        """The symbol's mark price."""
+
+    def upnl(self, leg: Leg) -> Decimal:
+        """The leg's unrealised PnL at the mark (unrounded)."""
+
+    def requirement(self, leg: Leg) -> Decimal:
+        """The leg's maintenance requirement at the mark (fee to close included)."""
+
+    def value(self, symbol: str, quantity: Decimal, price: Decimal) -> Decimal:
+        """Position value of ``quantity`` of ``symbol`` at ``price``."""
+
+    def round(self, amount: Decimal, direction: Literal["up", "down"]) -> Decimal:
+        """Money rounded to the settle precision, ``up`` for what the trader pays."""
+
+    def bankruptcy_price(self, leg: Leg) -> Decimal | None:
+        """The leg's bankruptcy price (rounded to the tick), None when no price is."""
+
+    def cooling_down(self, pool: str) -> bool:
+        """True while ``pool`` waits out a cooldown after a partial step."""
+
+    def start_cooldown(self, pool: str, seconds: int) -> None:
+        """Start a cooldown of ``pool`` at the account's clock."""
+
+    def end_cooldown(self, pool: str) -> None:
+        """Forget ``pool``'s cooldown (the pool is gone)."""
+
+    def deleverage(self, leg: Leg, quantity: Decimal, price: Decimal) -> Decimal:
+        """Offer ``quantity`` of ``leg`` to the counterparties at ``price``; what they took."""
+
+    def book_partial(
+        self, leg: Leg, quantity: Decimal, pnl: Decimal, fee: Decimal, reason: str
+    ) -> None:
+        """Close ``quantity`` of ``leg`` at the mark: ``pnl - fee`` stays in its pool."""
+
+    def book_liquidation(
+        self,
+        leg: Leg,
+        *,
+        pnl: Decimal,
+        fee: Decimal,
+        cross_delta: Decimal,
+        fund_delta: Decimal,
+        bankruptcy_price: Decimal | None,
+        process: str,
+        deleveraged: Decimal,
+    ) -> None:
+        """Close all of ``leg`` at the mark: its margin (isolated) leaves, ``cross_delta``
+        goes to the cross wallet and ``fund_delta`` to the fund; cancel its orders."""
+
+    def transfer(self, reason: str, amount: Decimal) -> None:
+        """Move ``amount`` from the cross wallet to the fund (negative: the fund pays)."""
+
+
+def check(book: Book, symbols: Collection[str] | None = None) -> None:
     """Liquidate what is at or below maintenance: isolated legs (of ``symbols`` only,
     when given: the others' marks and margins did not change), then the cross
     account as a whole."""
     # a take-down changes only its own pool, so the snapshot of the legs holds
-    for key, leg in sorted(acct._legs.items()):
+    for key, leg in sorted(book.legs().items()):
         if leg.margin_mode != "isolated" or (symbols is not None and leg.symbol not in symbols):
             continue
-        mark = acct._marks[leg.symbol]
-        if leg.isolated_margin + acct._upnl(leg) <= acct._requirement(leg, mark):
-            take_down(acct, key)
-    if acct._cross_legs() and acct.cross_equity <= acct.cross_maintenance_margin:
-        take_down(acct, None)
+        if leg.isolated_margin + book.upnl(leg) <= book.requirement(leg):
+            take_down(book, key)
+    if book.cross_legs():
+        equity, mm = pool_equity(book, None)
+        if equity <= mm:
+            take_down(book, None)
 
 
-# A pool is one isolated leg (its key) or the cross account (None).
-
-
-def pool_legs(acct: Account, pool: LegKey | None) -> list[Leg]:
+def pool_legs(book: Book, pool: LegKey | None) -> list[Leg]:
+    """The legs of a pool: the cross legs, or the one isolated leg (none once closed)."""
     if pool is None:
-        return acct._cross_legs()
-    leg = acct._legs.get(pool)
+        return book.cross_legs()
+    leg = book.legs().get(pool)
     return [] if leg is None else [leg]
 
 
-def pool_equity(acct: Account, pool: LegKey | None) -> tuple[Decimal, Decimal]:
+def pool_collateral(book: Book, pool: LegKey | None) -> Decimal:
+    """The cross wallet, or the isolated leg's margin."""
+    return book.cross_wallet if pool is None else book.legs()[pool].isolated_margin
+
+
+def pool_equity(book: Book, pool: LegKey | None) -> tuple[Decimal, Decimal]:
     """(collateral + uPnL, maintenance requirement) of a pool at the marks."""
-    legs = pool_legs(acct, pool)
-    equity = pool_collateral(acct, pool) + sum((acct._upnl(leg) for leg in legs), ZERO)
-    mm = sum((acct._requirement(leg, acct._marks[leg.symbol]) for leg in legs), ZERO)
+    legs = pool_legs(book, pool)
+    equity = pool_collateral(book, pool) + sum((book.upnl(leg) for leg in legs), ZERO)
+    mm = sum((book.requirement(leg) for leg in legs), ZERO)
     return equity, mm
 
 
-def pool_short(acct: Account, pool: LegKey | None) -> bool:
-    if pool is not None and pool not in acct._legs:
+def pool_short(book: Book, pool: LegKey | None) -> bool:
+    """True when the pool is (still) at or below maintenance."""
+    if pool is not None and pool not in book.legs():
         return False
-    equity, mm = pool_equity(acct, pool)
+    equity, mm = pool_equity(book, pool)
     return equity <= mm
 
 
-def take_down(acct: Account, pool: LegKey | None) -> None:
+def _name(pool: LegKey | None) -> str:
+    return "cross" if pool is None else f"{pool[0]} {pool[1]}"
+
+
+def take_down(book: Book, pool: LegKey | None) -> None:
     """Run the liquidation process on a pool at or below maintenance."""
-    process = acct._process
-    legs = pool_legs(acct, pool)
-    equity, mm = pool_equity(acct, pool)
+    process = book.process
+    legs = pool_legs(book, pool)
+    equity, mm = pool_equity(book, pool)
     if process.backstop_ratio is not None and equity < process.backstop_ratio * mm:
-        liquidate(acct, legs, pool_collateral(acct, pool), process="backstop")
+        liquidate(book, legs, pool_collateral(book, pool), process="backstop")
         return
-    if equity > 0 and process.kind == "tiered_partial" and reduce_by_tiers(acct, pool):
+    if equity > 0 and process.kind == "tiered_partial" and reduce_by_tiers(book, pool):
         return
-    if equity > 0 and process.kind == "fractional" and fraction_step(acct, pool, process):
+    if equity > 0 and process.kind == "fractional" and fraction_step(book, pool, process):
         return
-    legs = pool_legs(acct, pool)
+    legs = pool_legs(book, pool)
     if legs:
-        liquidate(acct, legs, pool_collateral(acct, pool))
+        liquidate(book, legs, pool_collateral(book, pool))
 
 
-def pool_collateral(acct: Account, pool: LegKey | None) -> Decimal:
-    return acct._cross_wallet if pool is None else acct._legs[pool].isolated_margin
-
-
-def reduce_by_tiers(acct: Account, pool: LegKey | None) -> bool:
+def reduce_by_tiers(book: Book, pool: LegKey | None) -> bool:
     """Reduce the pool's legs (largest requirement first) one risk tier at a time at
     the mark; True once the pool is above maintenance again."""
     keys = sorted(
-        ((leg.symbol, leg.side) for leg in pool_legs(acct, pool)),
-        key=lambda k: -acct._requirement(acct._legs[k], acct._marks[k[0]]),
+        ((leg.symbol, leg.side) for leg in pool_legs(book, pool)),
+        key=lambda k: -book.requirement(book.legs()[k]),
     )
     for key in keys:
-        while key in acct._legs:
-            leg = acct._legs[key]
-            spec = acct._spec(leg.symbol)
-            mark = acct._marks[leg.symbol]
+        while key in book.legs():
+            leg = book.legs()[key]
+            spec = book.spec(leg.symbol)
+            mark = book.mark(leg.symbol)
             tiers = spec.tiers.tiers
-            tier = spec.tiers.tier_for(leg.quantity, acct._value(leg.symbol, leg.quantity, mark))
+            tier = spec.tiers.tier_for(leg.quantity, book.value(leg.symbol, leg.quantity, mark))
             index = tiers.index(tier)
             if index == 0:
                 break  # lowest tier: no partial step
@@ -129,28 +225,26 @@ def reduce_by_tiers(acct: Account, pool: LegKey | None) -> bool:
                 cv = spec.inverse_value
                 limit = bound / mark if cv is None else bound * mark / cv
                 target = round_to_step(limit, spec.step_size, "down")
-                if acct._value(leg.symbol, target, mark) >= bound:
+                if book.value(leg.symbol, target, mark) >= bound:
                     target -= spec.step_size
             if target < spec.min_quantity or target >= leg.quantity:
                 break
-            partial_close(acct, leg, leg.quantity - target, "tier")
-            if not pool_short(acct, pool):
+            partial_close(book, leg, leg.quantity - target, "tier")
+            if not pool_short(book, pool):
                 return True
     return False
 
 
-def fraction_step(acct: Account, pool: LegKey | None, process: LiquidationProcess) -> bool:
+def fraction_step(book: Book, pool: LegKey | None, process: LiquidationProcess) -> bool:
     """Close ``fraction`` of each leg worth more than ``min_notional``; True when a
     step was taken or the pool is cooling down (nothing else happens now)."""
-    name = "cross" if pool is None else f"{pool[0]} {pool[1]}"
-    until = acct._cooldown_until.get(name)
-    if until is not None and acct._time is not None and acct._time < until:
+    name = _name(pool)
+    if book.cooling_down(name):
         return True  # waiting out the cooldown: the backstop is checked first
     stepped = False
-    for leg in pool_legs(acct, pool):
-        spec = acct._spec(leg.symbol)
-        mark = acct._marks[leg.symbol]
-        if acct._value(leg.symbol, leg.quantity, mark) <= process.min_notional:
+    for leg in pool_legs(book, pool):
+        spec = book.spec(leg.symbol)
+        if book.value(leg.symbol, leg.quantity, book.mark(leg.symbol)) <= process.min_notional:
             continue
         part = max(
             spec.step_size,
@@ -158,57 +252,32 @@ def fraction_step(acct: Account, pool: LegKey | None, process: LiquidationProces
         )
         if part >= leg.quantity:
             continue
-        partial_close(acct, leg, part, "fraction")
+        partial_close(book, leg, part, "fraction")
         stepped = True
-    if stepped and acct._time is not None and process.cooldown_seconds:
-        acct._cooldown_until[name] = acct._time + process.cooldown_seconds * 1000
+    if stepped and process.cooldown_seconds:
+        book.start_cooldown(name, process.cooldown_seconds)
     return stepped
 
 
-def partial_close(
-    acct: Account, leg: Leg, qty: Decimal, reason: Literal["tier", "fraction"]
-) -> None:
+def partial_close(book: Book, leg: Leg, qty: Decimal, reason: Literal["tier", "fraction"]) -> None:
     """Close ``qty`` of ``leg`` at the mark with a taker order: PnL less the fee
     (capped at what the pool holds) stays in the pool."""
-    spec = acct._spec(leg.symbol)
-    mark = acct._marks[leg.symbol]
+    spec = book.spec(leg.symbol)
+    mark = book.mark(leg.symbol)
     pool = None if leg.margin_mode == "cross" else (leg.symbol, leg.side)
-    equity, _ = pool_equity(acct, pool)
-    pnl = acct._round(
+    equity, _ = pool_equity(book, pool)
+    pnl = book.round(
         pmath.unrealized_pnl(leg.sign, qty, leg.entry_price, mark, spec.inverse_value), "down"
     )
-    value = acct._value(leg.symbol, qty, mark)
-    fee = acct._round(F.trade_fee(value, acct._venue.taker_fee_rate), "up")
+    fee = book.round(
+        F.trade_fee(book.value(leg.symbol, qty, mark), book.venue.taker_fee_rate), "up"
+    )
     fee = F.capped(fee, F.smaller(equity, leg.isolated_margin + pnl) if pool else equity)
-    cross_delta = iso_delta = ZERO
-    if pool is None:
-        cross_delta = pnl - fee
-        acct._cross_wallet += cross_delta
-    else:
-        iso_delta = pnl - fee
-    acct._counterparty_pnl -= pnl
-    acct._fees_paid += fee
-    acct._legs[(leg.symbol, leg.side)] = replace(
-        leg, quantity=leg.quantity - qty, isolated_margin=leg.isolated_margin + iso_delta
-    )
-    acct._emit(
-        PartialLiquidation,
-        symbol=leg.symbol,
-        position_side=leg.side,
-        margin_mode=leg.margin_mode,
-        quantity=qty,
-        quantity_after=leg.quantity - qty,
-        mark_price=mark,
-        realized_pnl=pnl,
-        fee=fee,
-        cross_wallet_delta=cross_delta,
-        isolated_margin_delta=iso_delta,
-        reason=reason,
-    )
+    book.book_partial(leg, qty, pnl, fee, reason)
 
 
 def deleverage_cover(
-    acct: Account, legs: list[Leg], pnls: list[Decimal], deficit: Decimal
+    book: Book, legs: list[Leg], pnls: list[Decimal], deficit: Decimal
 ) -> tuple[list[Decimal], list[Decimal], dict[LegKey, Decimal]]:
     """Auto-deleveraging: the opposite side takes the bankrupt legs at their bankruptcy
     prices, so the trader's loss stops at the collateral and the fund pays nothing.
@@ -220,18 +289,16 @@ def deleverage_cover(
     the counterparties take only in part closes that part at the price and the rest
     at the mark. Returns the new PnLs, the deleveraged quantities and the prices.
     """
-    hook = acct._deleverage_hook
-    assert hook is not None
     weights = [max(-p, ZERO) for p in pnls]
     total = sum(weights, ZERO)
-    shares = [acct._round(deficit * w / total, "down") for w in weights]
+    shares = [book.round(deficit * w / total, "down") for w in weights]
     shares[weights.index(max(weights))] += deficit - sum(shares, ZERO)
     new_pnls, taken = list(pnls), [ZERO] * len(legs)
     prices: dict[LegKey, Decimal] = {}
     for i, leg in enumerate(legs):
         if shares[i] <= 0:
             continue
-        spec = acct._spec(leg.symbol)
+        spec = book.spec(leg.symbol)
         cv = spec.inverse_value
         exact = pmath.price_for_pnl(
             leg.sign, leg.quantity, leg.entry_price, pnls[i] + shares[i], cv
@@ -240,11 +307,11 @@ def deleverage_cover(
         if price <= 0:
             price = spec.tick_size
         prices[(leg.symbol, leg.side)] = price
-        took = min(hook(acct, leg.symbol, leg.side, leg.quantity, price), leg.quantity)
+        took = min(book.deleverage(leg, leg.quantity, price), leg.quantity)
         taken[i] = took
         if took > 0:
-            mark = acct._marks[leg.symbol]
-            new_pnls[i] = acct._round(
+            mark = book.mark(leg.symbol)
+            new_pnls[i] = book.round(
                 pmath.unrealized_pnl(leg.sign, took, leg.entry_price, price, cv)
                 + pmath.unrealized_pnl(leg.sign, leg.quantity - took, leg.entry_price, mark, cv),
                 "down",
@@ -253,7 +320,7 @@ def deleverage_cover(
 
 
 def liquidate(
-    acct: Account,
+    book: Book,
     legs: list[Leg],
     collateral: Decimal,
     *,
@@ -262,91 +329,63 @@ def liquidate(
     """Close ``legs`` at their marks and settle fee, remainder or deficit.
 
     ``collateral`` is the isolated margin (one isolated leg) or the cross wallet
-    (every cross leg). Money: equity = collateral + sum(PnL at mark); the fee is
-    capped at what is left; the rest goes to the fund or stays with the trader
-    (a ``"backstop"`` takeover: always to the fund, the liquidator's); a negative
-    equity is a deficit the fund pays, or, under the venue model with ADL and a fund
-    too small for it, the counterparties (see :meth:`_deleverage_cover`).
+    (every cross leg). Money (:func:`perpmargin.formulas.settle_liquidation`): equity =
+    collateral + sum(PnL at mark); the fee is capped at what is left; the rest goes to
+    the fund or stays with the trader (a ``"backstop"`` takeover: always to the fund,
+    the liquidator's); a negative equity is a deficit the fund pays, or, under the
+    venue model with ADL and a fund too small for it, the counterparties
+    (:func:`deleverage_cover`).
     """
     isolated = legs[0].margin_mode == "isolated"
-    bankruptcy = {
-        (leg.symbol, leg.side): acct._solve(leg, with_requirement=False, exact=False)
-        for leg in legs
-    }
-    pnls = [acct._round(acct._upnl(leg), "down") for leg in legs]
+    bankruptcy = {(leg.symbol, leg.side): book.bankruptcy_price(leg) for leg in legs}
+    pnls = [book.round(book.upnl(leg), "down") for leg in legs]
     equity = collateral + sum(pnls, ZERO)
     taken = [ZERO] * len(legs)
     if (
         equity < 0
-        and acct._liquidation_model == "venue"
-        and acct._venue.liquidation.adl is not None
-        and acct._deleverage_hook is not None
-        and acct._insurance_fund.balance < -equity
+        and book.venue_model
+        and book.venue.liquidation.adl is not None
+        and book.can_deleverage
+        and book.insurance_fund_balance < -equity
     ):
-        pnls, taken, prices = deleverage_cover(acct, legs, pnls, -equity)
+        pnls, taken, prices = deleverage_cover(book, legs, pnls, -equity)
         bankruptcy.update(prices)
         equity = collateral + sum(pnls, ZERO)
     wanted = [
-        acct._round(
+        book.round(
             F.trade_fee(
-                acct._value(leg.symbol, leg.quantity, acct._marks[leg.symbol]),
-                acct._spec(leg.symbol).liquidation_fee_rate,
+                book.value(leg.symbol, leg.quantity, book.mark(leg.symbol)),
+                book.spec(leg.symbol).liquidation_fee_rate,
             ),
             "up",
         )
         for leg in legs
     ]
-    to_trader = process != "backstop" and acct._venue.liquidation.remainder_to == "trader"
+    to_trader = process != "backstop" and book.venue.liquidation.remainder_to == "trader"
     charged, kept, remainder, deficit = F.settle_liquidation(equity, sum(wanted, ZERO), to_trader)
     fees = []  # the charged total, leg by leg in order
     for fee in wanted:
         fees.append(F.smaller(fee, charged))
         charged -= fees[-1]
     for leg, pnl, fee, took in zip(legs, pnls, fees, taken, strict=True):
-        acct._counterparty_pnl -= pnl
-        del acct._legs[(leg.symbol, leg.side)]
         if isolated:  # one leg: its margin goes, what the trader keeps returns
-            cross_delta = kept
-            fund_delta = fee + remainder - deficit
-            iso_delta = -leg.isolated_margin
+            cross_delta, fund_delta = kept, fee + remainder - deficit
         else:
-            cross_delta, fund_delta, iso_delta = pnl - fee, fee, ZERO
-        acct._cross_wallet += cross_delta
-        acct._fund(fund_delta, "liquidation")
-        acct._emit(
-            Liquidation,
-            symbol=leg.symbol,
-            position_side=leg.side,
-            margin_mode=leg.margin_mode,
-            quantity=leg.quantity,
-            entry_price=leg.entry_price,
-            mark_price=acct._marks[leg.symbol],
+            cross_delta, fund_delta = pnl - fee, fee
+        book.book_liquidation(
+            leg,
+            pnl=pnl,
+            fee=fee,
+            cross_delta=cross_delta,
+            fund_delta=fund_delta,
             bankruptcy_price=bankruptcy[(leg.symbol, leg.side)],
-            realized_pnl=pnl,
-            liquidation_fee=fee,
-            cross_wallet_delta=cross_delta,
-            isolated_margin_delta=iso_delta,
-            insurance_fund_delta=fund_delta,
             process=process,
             deleveraged=took,
         )
-        for oid, order in sorted(acct._orders.items()):
-            if order.symbol == leg.symbol and (
-                order.position_side in (None, leg.side) or not isolated
-            ):
-                del acct._orders[oid]
-                acct._emit(OrderCancelled, order_id=oid, reason="liquidation")
-    acct._cooldown_until.pop(f"{legs[0].symbol} {legs[0].side}" if isolated else "cross", None)
+    book.end_cooldown(_name((legs[0].symbol, legs[0].side)) if isolated else "cross")
     if isolated:
         return
     # cross: the remaining margin goes to the fund, or the fund covers the deficit
     for reason, amount in (("remaining_margin", remainder), ("deficit", -deficit)):
         if amount:
-            acct._fund(amount, reason)
-            acct._cross_wallet -= amount
-            acct._emit(
-                InsuranceFundTransfer,
-                reason=reason,
-                amount=amount,
-                cross_wallet_delta=-amount,
-            )
+            book.transfer(reason, amount)

@@ -28,8 +28,8 @@ is a linear short of 1/P.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from perpmargin import formulas as F
@@ -38,8 +38,10 @@ from perpmargin.venues.schema import TierTable
 
 __all__ = [
     "Leg",
+    "Pool",
     "SolverLeg",
     "average_entry",
+    "pool_price",
     "position_value",
     "price_for_pnl",
     "requirement",
@@ -267,6 +269,68 @@ def solve_price(
     if above is None:
         return below
     return below if reference_price - below <= above - reference_price else above
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """One margin pool, as the price solver sees it: an isolated leg with its margin, or
+    the cross legs sharing the wallet.
+
+    ``legs``: every leg of the pool with its symbol (each leg's own tier table and
+    contract value); ``marks``: the mark of every symbol held; ``fee_rate``: the taker
+    fee to close counted in maintenance (0 where the venue counts none);
+    ``fee_at_bankruptcy``: that fee is valued at the bankruptcy price (Bybit) rather than
+    at the price itself (:func:`perpmargin.formulas.close_fee_price`).
+    """
+
+    collateral: Decimal
+    legs: tuple[tuple[str, SolverLeg], ...]
+    marks: Mapping[str, Decimal]
+    fee_rate: Decimal = ZERO
+    fee_at_bankruptcy: bool = False
+
+    def legs_of(self, symbol: str) -> list[SolverLeg]:
+        """The legs of ``symbol`` (two in hedge mode)."""
+        return [leg for s, leg in self.legs if s == symbol]
+
+
+def _upnl_at(leg: SolverLeg, price: Decimal) -> Decimal:
+    return unrealized_pnl(leg.side, leg.quantity, leg.entry_price, price, leg.contract_value)
+
+
+def pool_price(pool: Pool, symbol: str, *, with_requirement: bool) -> Decimal | None:
+    """The exact (unrounded) price of ``symbol`` at which the pool is liquidated
+    (``with_requirement``) or bankrupt, every other symbol held at its mark.
+
+    Nearest the symbol's mark; the mark itself when the pool is already there; None
+    when no positive price is. The other symbols' legs count with their PnL and (for a
+    liquidation price) their requirement at their marks; a fee to close valued at the
+    bankruptcy price is valued at each symbol's own bankruptcy price in the pool.
+    """
+    moving = pool.legs_of(symbol)
+    constant = pool.collateral + sum(
+        (_upnl_at(leg, pool.marks[s]) for s, leg in pool.legs if s != symbol), ZERO
+    )
+    reference = pool.marks[symbol]
+    if not with_requirement:
+        return solve_price(constant, moving, reference, with_requirement=False)
+    fee = pool.fee_rate
+    fee_price: Decimal | None = None
+    if fee and pool.fee_at_bankruptcy:
+        bankrupt = solve_price(constant, moving, reference, with_requirement=False)
+        fee_price = ZERO if bankrupt is None else bankrupt
+    moving = [replace(leg, close_fee_rate=fee, close_fee_price=fee_price) for leg in moving]
+    for other in dict.fromkeys(s for s, _ in pool.legs if s != symbol):
+        other_fee_price: Decimal | None = None
+        if fee and pool.fee_at_bankruptcy:
+            bankrupt = pool_price(pool, other, with_requirement=False)
+            other_fee_price = ZERO if bankrupt is None else bankrupt
+        for leg in pool.legs_of(other):
+            constant -= requirement(
+                leg.table, leg.quantity, pool.marks[other], fee, other_fee_price,
+                leg.contract_value,
+            )  # fmt: skip
+    return solve_price(constant, moving, reference, with_requirement=True)
 
 
 def round_liquidation_price(

@@ -12,7 +12,7 @@ from perpmargin.report.jsonout import jsonable, plan_result_dict
 from perpmargin.report.terminal import outcome_table, print_summary
 
 if TYPE_CHECKING:
-    from perpmargin.sim.replay import PlanResult
+    from perpmargin.sim.results import PlanResult
 
 __all__ = [
     "jsonable",

@@ -11,7 +11,7 @@ import pandas as pd
 from perpmargin.sim.data import utc_text
 
 if TYPE_CHECKING:
-    from perpmargin.sim.replay import Outcome, PlanResult
+    from perpmargin.sim.results import Outcome, PlanResult
 
 __all__ = ["MODE_COLORS", "liquidation_text", "money", "slug", "times", "utc"]
 

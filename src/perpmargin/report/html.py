@@ -22,7 +22,7 @@ from perpmargin._version import __version__
 from perpmargin.report.common import MODE_COLORS, money, slug, times, utc
 
 if TYPE_CHECKING:
-    from perpmargin.sim.replay import PlanResult
+    from perpmargin.sim.results import PlanResult
 
 __all__ = ["plan_figure", "plan_section", "render_html", "write_html"]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from perpmargin.sim.replay import PlanResult
+    from perpmargin.sim.results import PlanResult
 
 __all__ = ["jsonable", "plan_result_dict"]
 

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 from perpmargin.report.common import MODE_COLORS, money, times, utc
 
 if TYPE_CHECKING:
-    from perpmargin.sim.replay import PlanResult
+    from perpmargin.sim.results import PlanResult
 
 __all__ = ["write_png"]
 

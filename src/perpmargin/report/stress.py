@@ -21,7 +21,7 @@ from plotly.subplots import make_subplots
 from perpmargin.report.common import utc
 
 if TYPE_CHECKING:
-    from perpmargin.risk.stress import HistoricalResult, StressGrid
+    from perpmargin.sim.stress import HistoricalResult, StressGrid
 
 __all__ = ["write_stress_html", "write_stress_png"]
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from perpmargin.report.common import liquidation_text, money, utc
 
 if TYPE_CHECKING:
-    from perpmargin.sim.replay import PlanResult
+    from perpmargin.sim.results import PlanResult
 
 __all__ = ["outcome_table", "print_summary"]
 

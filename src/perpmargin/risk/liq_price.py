@@ -7,9 +7,11 @@ Every venue below liquidates when, at the mark price P of the position's symbol:
 
 with ``collateral`` the isolated margin (isolated) or the wallet balance plus the other
 contracts' uPnL minus their requirement at their marks (cross). The tier is the one
-that holds the position *at P*, not at entry: :func:`perpmargin.engine.math.solve_price`
-solves the piecewise-linear equation exactly over all tier boundaries (it does not
-iterate; it finds the root in the segment where the tier is consistent).
+that holds the position *at P*, not at entry. The account and this calculator build the
+same pool (:class:`perpmargin.engine.math.Pool`) and ask one solver
+(:func:`perpmargin.engine.math.pool_price`), which solves the piecewise-linear equation
+exactly over all tier boundaries (it does not iterate; it finds the root in the segment
+where the tier is consistent).
 
 How each venue's published method maps onto it (sources in each venue data file):
 
@@ -174,13 +176,12 @@ def _solve(
             entry if mark_price is None else to_decimal(mark_price, "mark_price", positive=True)
         )
         sign = 1 if this_side == "long" else -1
-        legs = [pmath.Leg(sign, qty, entry, table, contract_value=cv)]
-        constant = coll
+        legs = [pmath.SolverLeg(sign, qty, entry, table, contract_value=cv)]
         others = [_other(o, i) for i, o in enumerate(other_positions)]
         if others and margin_mode == "isolated":
             raise InvalidInput("other_positions apply to cross margin only")
         this_symbol = None if spec is None else spec.symbol
-        elsewhere: list[tuple[str, pmath.Leg, Decimal]] = []  # other symbols, at marks
+        elsewhere: list[tuple[str, pmath.SolverLeg, Decimal]] = []  # other symbols, at marks
         for i, o in enumerate(others):
             o_spec = v.symbol(o.symbol) if o.maintenance_margin_rate is None else None
             o_symbol = o_spec.symbol if o_spec is not None else o.symbol
@@ -195,7 +196,7 @@ def _solve(
                     f"other_positions[{i}] ({o_symbol}) settles in {o_spec.settle}, not in this "
                     "position's collateral pool"
                 )
-            o_leg = pmath.Leg(
+            o_leg = pmath.SolverLeg(
                 1 if o.side == "long" else -1,
                 o.quantity,
                 o.entry_price,
@@ -213,56 +214,22 @@ def _solve(
             if o.mark_price is None:
                 raise InvalidInput(f"other_positions[{i}].mark_price is required (cross uPnL)")
             elsewhere.append((o_symbol, o_leg, o.mark_price))
-        for _, o_leg, o_mark in elsewhere:
-            constant += pmath.unrealized_pnl(
-                o_leg.side, o_leg.quantity, o_leg.entry_price, o_mark, o_leg.contract_value
-            )
-        fee_at_bankruptcy = fee and v.liquidation.close_fee_basis == "bankruptcy"
-        if fee_at_bankruptcy:  # Bybit: the fee to close is valued at the bankruptcy price
-            this_bankrupt = pmath.solve_price(constant, legs, reference, with_requirement=False)
-            legs = [replace(g, close_fee_price=this_bankrupt or ZERO) for g in legs]
-        legs = [replace(g, close_fee_rate=fee) for g in legs]
-        if with_requirement:
-            for o_symbol, o_leg, o_mark in elsewhere:
-                fee_price = None
-                if fee_at_bankruptcy:
-                    fee_price = _other_bankruptcy(o_symbol, elsewhere, legs, coll, reference)
-                constant -= pmath.requirement(
-                    o_leg.table, o_leg.quantity, o_mark, fee, fee_price, o_leg.contract_value
-                )
-        price = pmath.solve_price(constant, legs, reference, with_requirement=with_requirement)
+        this_key = this_symbol if this_symbol is not None else "<this position>"
+        marks = {this_key: reference}
+        for o_symbol, _, o_mark in elsewhere:
+            if marks.setdefault(o_symbol, o_mark) != o_mark:
+                raise InvalidInput(f"other_positions give {o_symbol} two mark prices")
+        pool = pmath.Pool(
+            collateral=coll,
+            legs=(*((this_key, g) for g in legs), *((s, g) for s, g, _ in elsewhere)),
+            marks=marks,
+            fee_rate=fee,
+            fee_at_bankruptcy=v.liquidation.close_fee_basis == "bankruptcy",
+        )
+        price = pmath.pool_price(pool, this_key, with_requirement=with_requirement)
         if price is None or exact or spec is None:
             return price
         return pmath.round_liquidation_price(price, legs, reference, spec.tick_size)
-
-
-def _other_bankruptcy(
-    symbol: str,
-    elsewhere: list[tuple[str, pmath.Leg, Decimal]],
-    this_legs: list[pmath.Leg],
-    collateral: Decimal,
-    reference: Decimal,
-) -> Decimal:
-    """Bankruptcy price of another cross symbol, everything else at its current price.
-
-    The same quantity the engine uses for that symbol's requirement on Bybit: this
-    position (and its hedge leg) at ``reference``, other symbols at their marks.
-    """
-    constant = collateral
-    for g in this_legs:
-        constant += pmath.unrealized_pnl(
-            g.side, g.quantity, g.entry_price, reference, g.contract_value
-        )
-    moving = []
-    mark = reference
-    for s, g, m in elsewhere:
-        if s == symbol:
-            moving.append(g)
-            mark = m
-        else:
-            constant += pmath.unrealized_pnl(g.side, g.quantity, g.entry_price, m, g.contract_value)
-    price = pmath.solve_price(constant, moving, mark, with_requirement=False)
-    return ZERO if price is None else price
 
 
 def _table(

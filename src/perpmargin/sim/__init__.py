@@ -10,6 +10,7 @@ from perpmargin.sim.data import (
     load_funding,
 )
 from perpmargin.sim.intrabar import waypoints
+from perpmargin.sim.market import MarketData, load_market
 from perpmargin.sim.plan import (
     MarginTrigger,
     Plan,
@@ -19,8 +20,8 @@ from perpmargin.sim.plan import (
     bundled_scenarios,
     load_plans,
 )
-from perpmargin.sim.replay import MarketData, ModeRun, Outcome, PlanResult, load_market
 from perpmargin.sim.replay import replay as replay_plan
+from perpmargin.sim.results import ModeRun, Outcome, PlanResult
 
 __all__ = [
     "Bars",

@@ -25,39 +25,7 @@ from numba.core.registry import CPUDispatcher
 
 from perpmargin import formulas
 
-__all__ = [
-    "CPU",
-    "adl_score",
-    "average_entry",
-    "bankruptcy_price",
-    "capped",
-    "close_fee",
-    "close_fee_price",
-    "device",
-    "funding_payment",
-    "initial_margin",
-    "inverse_average_entry",
-    "inverse_pnl",
-    "inverse_value",
-    "line_root",
-    "maintenance_margin",
-    "pool_line",
-    "position_value",
-    "positive_part",
-    "price_for_pnl",
-    "reciprocal",
-    "requirement",
-    "requirement_line",
-    "settle_isolated_close",
-    "settle_isolated_funding",
-    "settle_liquidation",
-    "shortfall",
-    "smaller",
-    "standing_bankruptcy_price",
-    "to_reciprocal",
-    "trade_fee",
-    "unrealized_pnl",
-]
+__all__ = ["CPU", "device", *(f.__name__ for f in formulas.RULES)]
 
 _RULES: dict[str, Callable[..., Any]] = {f.__name__: f for f in formulas.RULES}
 

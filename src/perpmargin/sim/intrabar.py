@@ -18,17 +18,24 @@ The jump from one bar's close to the next bar's open is a *gap*: nothing trades 
 between, so a stop the gap jumped over fills at the open, and a liquidation the gap
 jumped over happens at the open. Along a segment between two waypoints the price passes
 every price in between, so a stop or a liquidation price crossed there is hit exactly.
+:func:`first_liquidation` finds where on such a segment the marks first liquidate.
 """
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-__all__ = ["IntrabarOrder", "waypoints"]
+if TYPE_CHECKING:
+    from perpmargin.engine.account import Account
+
+__all__ = ["IntrabarOrder", "first_liquidation", "waypoints"]
 
 IntrabarOrder = Literal["conservative", "optimistic"]
 
 P = TypeVar("P")
+_U_RESOLUTION = Decimal("1e-18")  # bisection stops here: far below a tick on any segment
 
 
 def waypoints(
@@ -60,3 +67,33 @@ def waypoints(
     if low_first:
         return (open_, low, high, close)
     return (open_, high, low, close)
+
+
+def first_liquidation(
+    account: Account,
+    start_marks: Mapping[str, Decimal],
+    u_lo: Decimal,
+    u_hi: Decimal,
+    at: Callable[[Decimal], tuple[dict[str, Decimal], dict[str, Decimal]]],
+) -> Decimal:
+    """The first point of a straight move (on the tick grid) whose marks liquidate.
+
+    ``at(u)`` gives the (marks, last prices) at ``u`` in [0, 1], rounded to the tick;
+    ``u_lo`` does not liquidate (``start_marks`` are its marks when it is 0) and
+    ``u_hi`` does. Bisection on u; since the marks are on the tick grid this ends at the
+    first tick that liquidates (for one symbol: the liquidation price rounded towards
+    the move). Equity minus requirement is concave along the move, so the liquidating
+    points form one interval that ``u_hi`` lies in.
+    """
+    m_lo, m_hi = at(u_lo)[0], at(u_hi)[0]
+    m_lo = dict(start_marks) if u_lo == 0 else m_lo
+    for _ in range(80):
+        if u_hi - u_lo < _U_RESOLUTION:
+            break
+        mid = (u_lo + u_hi) / 2
+        m_mid = at(mid)[0]
+        if m_mid == m_hi or (m_mid != m_lo and account.liquidates_at(m_mid)):
+            u_hi, m_hi = mid, m_mid
+        else:
+            u_lo, m_lo = mid, m_mid
+    return u_hi

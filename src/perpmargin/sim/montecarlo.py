@@ -47,8 +47,9 @@ from perpmargin.errors import InvalidInput
 from perpmargin.sim import kernels, mc_kernels
 from perpmargin.sim.distributed import chunk_bounds
 from perpmargin.sim.fast import Portfolio, liquidation_prices
+from perpmargin.sim.market import MarketData, load_market
 from perpmargin.sim.plan import Plan
-from perpmargin.sim.replay import MarketData, _size, load_market
+from perpmargin.sim.sizing import size_position
 from perpmargin.sim.support import notes_for, plan_asks
 from perpmargin.sim.tiers import TierArrays
 from perpmargin.venues.loader import load_venue
@@ -157,7 +158,7 @@ def setup_from_plan(
     tiers = TierArrays.from_venue(v, symbols).linear()
     sym, qty, entry, margin, fees = [], [], [], [], 0.0
     for pos in plan.positions:
-        q, e, _ = _size(plan, v, data, pos)
+        q, e, _ = size_position(plan, v, data, pos)
         spec = v.symbol(pos.symbol)
         cv = spec.inverse_value
         value = pmath.position_value(q, e, cv)  # settle asset

@@ -19,6 +19,10 @@ Trade bars are the last price; mark bars, when given, are the mark (liquidation 
 mark-triggered orders use it). Without mark bars the trade bars stand in for the mark,
 and the result says so. Every money figure comes from the Decimal engine; the series
 kept for charts are float64 copies.
+
+The pieces around the run live beside it: the market data (:mod:`perpmargin.sim.market`),
+the sizes (:mod:`perpmargin.sim.sizing`), the path inside a bar and its first liquidating
+tick (:mod:`perpmargin.sim.intrabar`) and what a run returns (:mod:`perpmargin.sim.results`).
 """
 
 from __future__ import annotations
@@ -27,15 +31,12 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
-from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
-from perpmargin.engine.clearing import Clearinghouse, Deleveraging
+from perpmargin.engine.clearing import Clearinghouse
 from perpmargin.engine.events import (
     Event,
     Fill,
@@ -49,419 +50,25 @@ from perpmargin.engine.events import (
 from perpmargin.engine.insurance import InsuranceFund
 from perpmargin.engine.position import PositionView
 from perpmargin.errors import InsufficientMargin, PerpMarginError
-from perpmargin.numeric import ONE, ZERO, engine_context, is_on_grid, nearest_step, round_to_step
-from perpmargin.risk.pretrade import TradeCheck, check_trade
-from perpmargin.sim.data import (
-    Bars,
-    DataError,
-    Funding,
-    align,
-    load_bars,
-    load_funding,
-    utc_text,
+from perpmargin.numeric import ZERO, nearest_step
+from perpmargin.sim.data import utc_text
+from perpmargin.sim.intrabar import first_liquidation, waypoints
+from perpmargin.sim.market import MarketData, load_market
+from perpmargin.sim.plan import TRADER, Counterparty, MarginModeName, Plan, PositionPlan
+from perpmargin.sim.results import (
+    CounterpartyOutcome,
+    LiquidationInfo,
+    ModeRun,
+    Outcome,
+    PartialInfo,
+    PlanResult,
+    TradeInfo,
 )
-from perpmargin.sim.intrabar import waypoints
-from perpmargin.sim.plan import TRADER, Counterparty, Plan, PlanError, PositionPlan
+from perpmargin.sim.sizing import entry_index, size_position
 from perpmargin.venues.loader import load_venue
 from perpmargin.venues.schema import Venue
 
-__all__ = [
-    "CounterpartyOutcome",
-    "LiquidationInfo",
-    "MarketData",
-    "ModeRun",
-    "Outcome",
-    "PartialInfo",
-    "PlanResult",
-    "TradeInfo",
-    "first_liquidation",
-    "load_market",
-    "replay",
-]
-
-MarginModeName = Literal["isolated", "cross"]
-OHLC = tuple[Decimal, Decimal, Decimal, Decimal]
-_U_RESOLUTION = Decimal("1e-18")  # bisection stops here: far below a tick on any segment
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))  # the shortest repr is the file's decimal text
-
-
-# ---------------------------------------------------------------------------- market
-
-
-@dataclass(frozen=True)
-class MarketData:
-    """Aligned bars for every symbol of a plan, as exact Decimals.
-
-    ``trade[s][i]`` and ``mark[s][i]`` are (open, high, low, close) of bar ``i``;
-    ``funding[i]`` maps symbol to the rate settled inside bar ``i``. ``mark_source[s]``
-    is ``"mark bars"`` or ``"trade bars"`` (trade bars standing in for the mark).
-    """
-
-    times: np.ndarray
-    step_ms: int
-    trade: Mapping[str, list[OHLC]]
-    mark: Mapping[str, list[OHLC]]
-    funding: Mapping[int, Mapping[str, Decimal]]
-    mark_source: Mapping[str, str]
-    sources: Mapping[str, str]
-    funding_outside: int = 0
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-
-def _ohlc(bars: Bars, keep: np.ndarray) -> list[OHLC]:
-    frame = bars.frame.loc[keep, ["open", "high", "low", "close"]]
-    return [(_dec(o), _dec(h), _dec(lo), _dec(c)) for o, h, lo, c in frame.to_numpy()]
-
-
-def _path(ref: object) -> str | Path:
-    if isinstance(ref, str | Path):
-        return ref
-    raise DataError(f"not a file name or path: {ref!r}")
-
-
-def _window(plan: Plan, times: np.ndarray) -> np.ndarray:
-    keep = np.ones(len(times), dtype=bool)
-    if plan.start is not None:
-        keep &= times >= plan.start
-    if plan.end is not None:
-        keep &= times <= plan.end
-    return keep
-
-
-def load_market(
-    plan: Plan,
-    *,
-    bars: Mapping[str, str | Path | Bars] | None = None,
-    funding: Mapping[str, str | Path | Funding] | None = None,
-    marks: Mapping[str, str | Path | Bars] | None = None,
-) -> MarketData:
-    """Load, validate and align the plan's data (``bars``/``funding``/``marks`` override
-    the plan's files per symbol).
-
-    Raises
-    ------
-    DataError
-        A malformed file (see :mod:`perpmargin.sim.data`), symbols whose timestamps
-        differ, mark bars not matching trade bars, or a window with fewer than 2 bars.
-    """
-    overrides = {"bars": bars or {}, "funding": funding or {}, "marks": marks or {}}
-    for table, given in overrides.items():
-        unknown = set(given) - set(plan.bars)
-        if unknown:
-            raise DataError(f"--data/{table} for symbols the plan does not use: {unknown}")
-    sources: dict[str, str] = {}
-
-    def _bars(table: str, symbol: str, ref: Any) -> Bars:
-        loaded = ref if isinstance(ref, Bars) else load_bars(ref)
-        sources[f"{table}:{symbol}"] = loaded.source
-        return loaded
-
-    trade = {s: _bars("bars", s, overrides["bars"].get(s, plan.bars[s])) for s in plan.symbols}
-    align(trade)
-    first = trade[plan.symbols[0]]
-    times = first.frame["timestamp"].to_numpy()
-    keep = _window(plan, times)
-    if keep.sum() < 2:
-        raise DataError(
-            f"{plan.name}: the window start..end leaves {int(keep.sum())} bar(s) of "
-            f"{first.source}; need at least 2"
-        )
-    mark_bars: dict[str, Bars] = {}
-    for s in plan.symbols:
-        ref = overrides["marks"].get(s, plan.marks.get(s))
-        if ref is not None:
-            mark_bars[s] = _bars("marks", s, ref)
-            align({s: trade[s], f"{s} (mark)": mark_bars[s]})
-    rates: dict[int, dict[str, Decimal]] = {}
-    outside = 0
-    kept_times = times[keep]
-    t0, step = int(kept_times[0]), first.step_ms
-    for s in plan.symbols:
-        ref = overrides["funding"].get(s, plan.funding.get(s))
-        if ref is None:
-            continue
-        loaded = ref if isinstance(ref, Funding) else load_funding(_path(ref))
-        sources[f"funding:{s}"] = loaded.source
-        for ft, rate in loaded.frame.itertuples(index=False):
-            i = (int(ft) - t0) // step
-            if 0 <= i < len(kept_times):
-                rates.setdefault(int(i), {})[s] = _dec(rate)
-            else:
-                outside += 1
-    trade_ohlc = {s: _ohlc(trade[s], keep) for s in plan.symbols}
-    return MarketData(
-        times=kept_times.astype("int64"),
-        step_ms=step,
-        trade=trade_ohlc,
-        mark={s: _ohlc(mark_bars[s], keep) if s in mark_bars else trade_ohlc[s] for s in trade},
-        funding=rates,
-        mark_source={s: "mark bars" if s in mark_bars else "trade bars" for s in trade},
-        sources=sources,
-        funding_outside=outside,
-    )
-
-
-# ---------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class LiquidationInfo:
-    """A liquidation: when (ms), which leg, at what mark, and what it cost (settle asset)."""
-
-    time: int
-    symbol: str
-    side: str
-    mark_price: Decimal
-    bankruptcy_price: Decimal | None
-    loss: Decimal
-    liquidation_fee: Decimal
-
-
-@dataclass(frozen=True)
-class PartialInfo:
-    """A partial liquidation step: part of a leg closed by the venue's process."""
-
-    time: int
-    symbol: str
-    side: str
-    mark_price: Decimal
-    quantity: Decimal
-    quantity_after: Decimal
-    realized_pnl: Decimal
-    reason: str
-
-
-@dataclass(frozen=True)
-class TradeInfo:
-    """A fill on the trader's account: ``kind`` is entry, stop, take_profit, or adl (the
-    venue closed part of the position against a bankrupt counterparty)."""
-
-    time: int
-    kind: str
-    symbol: str
-    side: str
-    quantity: Decimal
-    price: Decimal
-    fee: Decimal
-    realized_pnl: Decimal
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one margin mode did to the money (settle asset; + is a gain or a payment in).
-
-    ``funding`` + is paid by the account; ``insurance_fund_net`` + went into the fund
-    (fees and remaining margin), ``insurance_fund_draws`` is what the fund paid to cover
-    deficits (>= 0). ``deleveraged`` is the size of the trader's bankrupt legs the
-    counterparties took (auto-deleveraging); ``adl`` lists every deleveraging fill the
-    trader was in, on either side. ``max_drawdown`` is the largest fall of equity from a
-    running peak over every point the replay evaluated (intrabar included).
-    """
-
-    mode: MarginModeName
-    start_balance: Decimal
-    final_equity: Decimal
-    final_wallet: Decimal
-    pnl: Decimal
-    min_equity: Decimal
-    min_equity_time: int
-    max_drawdown: Decimal
-    max_drawdown_pct: Decimal
-    liquidations: tuple[LiquidationInfo, ...]
-    trades: tuple[TradeInfo, ...]
-    fees: Decimal
-    funding: Decimal
-    liquidation_fees: Decimal
-    insurance_fund_net: Decimal
-    insurance_fund_draws: Decimal
-    margin_added: Decimal
-    notes: tuple[str, ...]
-    partial_liquidations: tuple[PartialInfo, ...] = ()
-    deleveraged: Decimal = ZERO
-    adl: tuple[Deleveraging, ...] = ()
-
-    @property
-    def liquidated(self) -> bool:
-        """Whether any position was liquidated."""
-        return bool(self.liquidations)
-
-    @property
-    def first_liquidation_time(self) -> int | None:
-        """Time (ms) of the first liquidation, or None."""
-        return self.liquidations[0].time if self.liquidations else None
-
-
-@dataclass(frozen=True)
-class CounterpartyOutcome:
-    """How one counterparty account ended a mode's run (settle asset).
-
-    ``deleveraged`` is the size taken from its legs by auto-deleveraging (it was the
-    profitable side); ``bankrupt_deleveraged`` the size of its own bankrupt legs the
-    others took.
-    """
-
-    name: str
-    margin_mode: str
-    start_balance: Decimal
-    final_equity: Decimal
-    liquidations: tuple[LiquidationInfo, ...]
-    partial_liquidations: int
-    deleveraged: Decimal
-    bankrupt_deleveraged: Decimal
-    notes: tuple[str, ...]
-
-    @property
-    def pnl(self) -> Decimal:
-        """Final equity less the starting balance."""
-        return self.final_equity - self.start_balance
-
-
-@dataclass
-class ModeRun:
-    """One mode's replay: the account (with its whole ledger), the outcome and the series.
-
-    ``series`` has one row per bar (at the bar's close): ``time`` (ms), ``equity``,
-    ``equity_low`` (lowest equity inside the bar), ``wallet``, ``margin_ratio`` (the
-    highest pool ratio inside the bar; 1 = liquidation), and per position ``<SYMBOL side>
-    margin`` (isolated margin, or notional / leverage in cross) and ``<SYMBOL side> liq``
-    (liquidation price, NaN when none), as float64.
-
-    With counterparties in the plan: ``counterparties`` says how each ended,
-    ``deleveragings`` lists every auto-deleveraging fill in order, and ``clearinghouse``
-    holds every account (``account`` is its ``"trader"``).
-    """
-
-    mode: MarginModeName
-    account: Account
-    outcome: Outcome
-    series: pd.DataFrame
-    counterparties: tuple[CounterpartyOutcome, ...] = ()
-    deleveragings: tuple[Deleveraging, ...] = ()
-    clearinghouse: Clearinghouse | None = None
-
-    @property
-    def events(self) -> list[Event]:
-        """The ledger without mark updates."""
-        return [e for e in self.account.ledger if type(e).__name__ != "MarksUpdated"]
-
-
-@dataclass
-class PlanResult:
-    """A plan replayed under each of its modes, with the sizes and pre-trade checks."""
-
-    plan: Plan
-    market: MarketData
-    quantities: tuple[Decimal, ...]
-    entry_prices: tuple[Decimal, ...]
-    checks: tuple[TradeCheck | None, ...]
-    runs: dict[str, ModeRun] = field(default_factory=dict)
-    counterparty_quantities: tuple[tuple[Decimal, ...], ...] = ()
-
-
-# ---------------------------------------------------------------------------- sizing
-
-
-def _entry_index(plan: Plan, market: MarketData, pos: PositionPlan) -> int:
-    if pos.at is None:
-        return 0
-    idx = int(np.searchsorted(market.times, pos.at, side="left"))
-    if idx >= len(market):
-        raise PlanError(f"{plan.name}: {pos.symbol} entry time {pos.at} is after the last bar")
-    return idx
-
-
-def _size(
-    plan: Plan, venue: Venue, market: MarketData, pos: PositionPlan
-) -> tuple[Decimal, Decimal, TradeCheck | None]:
-    spec = venue.symbol(pos.symbol)
-    i = _entry_index(plan, market, pos)
-    entry = pos.entry if pos.entry is not None else market.trade[pos.symbol][i][0]
-    where = f"{plan.name}: {pos.symbol} {pos.side}"
-    for name in ("stop", "take_profit", "entry"):
-        value = getattr(pos, name)
-        if value is not None and not is_on_grid(value, spec.tick_size):
-            raise PlanError(f"{where}: {name} {value} is off the tick {spec.tick_size}")
-    if pos.stop is not None and (entry - pos.stop) * pos.sign <= 0:
-        raise PlanError(f"{where}: stop {pos.stop} is not beyond the entry {entry}")
-    if pos.take_profit is not None and (pos.take_profit - entry) * pos.sign <= 0:
-        raise PlanError(f"{where}: take_profit {pos.take_profit} is not beyond the entry {entry}")
-    kind, value = pos.size.kind, pos.size.value
-    check = None
-    with engine_context():
-        if kind == "qty":
-            qty = round_to_step(value, spec.step_size, "down")
-        elif kind in ("notional", "margin"):
-            # value of one unit at entry: the price (linear) or contract value / price (coin)
-            unit = pmath.position_value(ONE, entry, spec.inverse_value)
-            notional = value if kind == "notional" else value * pos.leverage
-            qty = round_to_step(notional / unit, spec.step_size, "down")
-        else:
-            assert pos.stop is not None
-            check = _check(plan, venue, pos, entry, None)
-            qty = check.venues[0].quantity
-        if qty <= 0:
-            raise PlanError(f"{where}: the size rule gives no quantity at entry {entry}")
-        if pos.stop is not None and check is None:
-            check = _check(plan, venue, pos, entry, qty)
-    return qty, entry, check
-
-
-def _check(
-    plan: Plan, venue: Venue, pos: PositionPlan, entry: Decimal, qty: Decimal | None
-) -> TradeCheck:
-    assert pos.stop is not None
-    check = check_trade(
-        symbol=pos.symbol,
-        side=pos.side,
-        entry=entry,
-        stop=pos.stop,
-        take_profit=pos.take_profit,
-        leverage=pos.leverage,
-        risk=pos.size.risk_text if pos.size.kind == "risk" else "1%",
-        quantity=qty,
-        balance=plan.balance,
-        venue=venue,
-        margin_modes=plan.modes,
-    )
-    error = check.venues[0].error
-    if error:
-        raise PlanError(f"{plan.name}: {pos.symbol}: {error}")
-    return check
-
-
-def first_liquidation(
-    account: Account,
-    start_marks: Mapping[str, Decimal],
-    u_lo: Decimal,
-    u_hi: Decimal,
-    at: Callable[[Decimal], tuple[dict[str, Decimal], dict[str, Decimal]]],
-) -> Decimal:
-    """The first point of a straight move (on the tick grid) whose marks liquidate.
-
-    ``at(u)`` gives the (marks, last prices) at ``u`` in [0, 1], rounded to the tick;
-    ``u_lo`` does not liquidate (``start_marks`` are its marks when it is 0) and
-    ``u_hi`` does. Bisection on u; since the marks are on the tick grid this ends at the
-    first tick that liquidates (for one symbol: the liquidation price rounded towards
-    the move). Equity minus requirement is concave along the move, so the liquidating
-    points form one interval that ``u_hi`` lies in.
-    """
-    m_lo, m_hi = at(u_lo)[0], at(u_hi)[0]
-    m_lo = dict(start_marks) if u_lo == 0 else m_lo
-    for _ in range(80):
-        if u_hi - u_lo < _U_RESOLUTION:
-            break
-        mid = (u_lo + u_hi) / 2
-        m_mid = at(mid)[0]
-        if m_mid == m_hi or (m_mid != m_lo and account.liquidates_at(m_mid)):
-            u_hi, m_hi = mid, m_mid
-        else:
-            u_lo, m_lo = mid, m_mid
-    return u_hi
+__all__ = ["replay"]
 
 
 # ---------------------------------------------------------------------------- the run
@@ -513,7 +120,7 @@ class _Run:
                     if other.margin_mode(pos.symbol) != cp.margin_mode:
                         other.set_margin_mode(pos.symbol, cp.margin_mode)
                     other.set_leverage(pos.symbol, pos.leverage)
-                    self.pending.append((cp, pos, qty, _entry_index(plan, market, pos)))
+                    self.pending.append((cp, pos, qty, entry_index(plan, market, pos)))
                 self.others[cp.name] = other
                 self.other_notes[cp.name] = []
         else:
@@ -532,7 +139,7 @@ class _Run:
                 self.acct.set_margin_mode(pos.symbol, mode)
             self.acct.set_leverage(pos.symbol, pos.leverage)
         self.slots = [
-            _Slot(pos, qty, _entry_index(plan, market, pos))
+            _Slot(pos, qty, entry_index(plan, market, pos))
             for pos, qty in zip(plan.positions, quantities, strict=True)
         ]
         self.hedge = self.acct.position_mode == "hedge"
@@ -1030,7 +637,8 @@ def replay(
     Parameters
     ----------
     market
-        Data from :func:`load_market` (loaded from the plan's files when omitted).
+        Data from :func:`perpmargin.sim.market.load_market` (loaded from the plan's files
+        when omitted).
     venue
         A venue object to use instead of ``plan.venue`` (e.g. a what-if copy).
     insurance_fund
@@ -1041,7 +649,7 @@ def replay(
     """
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
-    sized = [_size(plan, v, data, pos) for pos in plan.positions]
+    sized = [size_position(plan, v, data, pos) for pos in plan.positions]
     result = PlanResult(
         plan=plan,
         market=data,
@@ -1049,7 +657,7 @@ def replay(
         entry_prices=tuple(e for _, e, _ in sized),
         checks=tuple(c for _, _, c in sized),
         counterparty_quantities=tuple(
-            tuple(_size(plan, v, data, pos)[0] for pos in cp.positions)
+            tuple(size_position(plan, v, data, pos)[0] for pos in cp.positions)
             for cp in plan.counterparties
         ),
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from perpmargin.errors import NotModelled
 
@@ -38,16 +38,7 @@ Feature = Literal[
     "limit_entries",
     "mark_bars",
 ]
-FEATURES: tuple[Feature, ...] = (
-    "partial_liquidation",
-    "counterparties",
-    "hedge",
-    "stops",
-    "funding",
-    "margin_triggers",
-    "limit_entries",
-    "mark_bars",
-)
+FEATURES: tuple[Feature, ...] = get_args(Feature)
 
 
 @dataclass(frozen=True)

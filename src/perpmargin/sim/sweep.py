@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 from numba import njit, prange
 
-from perpmargin.engine import math as pmath
 from perpmargin.errors import InvalidInput
 from perpmargin.sim.compiled import (
     funding_payment,
@@ -43,8 +42,9 @@ from perpmargin.sim.compiled import (
     unrealized_pnl,
 )
 from perpmargin.sim.kernels import liq_price_one, liquidation_return
+from perpmargin.sim.market import MarketData, load_market
 from perpmargin.sim.plan import Plan, PlanError
-from perpmargin.sim.replay import MarketData, load_market
+from perpmargin.sim.sizing import quantity_for
 from perpmargin.sim.support import notes_for, plan_asks
 from perpmargin.sim.tiers import TierArrays
 from perpmargin.venues.loader import load_venue
@@ -419,19 +419,14 @@ def sweep(
             modes or list(plan.modes),
         )
     )
-    # value of one unit at the entry, in the settle asset: the price, or cv / price
-    unit = pmath.position_value(Decimal(1), entry, cv)
+    if pos.size.kind == "risk":
+        raise PlanError("sweep sizes by margin, qty or notional, not risk")
     qty = []
     for lev, margin, _, _ in combos:
-        if pos.size.kind == "margin":
-            raw = Decimal(repr(margin)) * Decimal(repr(lev)) / unit
-        elif pos.size.kind == "qty":
-            raw = pos.size.value
-        elif pos.size.kind == "notional":
-            raw = pos.size.value / unit
-        else:
-            raise PlanError("sweep sizes by margin, qty or notional, not risk")
-        q = (raw / spec.step_size).to_integral_value(rounding="ROUND_DOWN") * spec.step_size
+        if pos.size.kind == "margin":  # the grid's margin and leverage (floats, by repr)
+            q = quantity_for(spec, "margin", Decimal(repr(margin)), Decimal(repr(lev)), entry)
+        else:  # qty or notional: the leverage does not change the size
+            q = quantity_for(spec, pos.size.kind, pos.size.value, pos.leverage, entry)
         qty.append(float(q) * pos.sign)
     frame = pd.DataFrame(combos, columns=["leverage", "margin", "stop", "mode"])
     stop = frame["stop"].to_numpy(dtype=float, na_value=np.nan)

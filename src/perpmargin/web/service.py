@@ -22,8 +22,10 @@ from perpmargin.report.jsonout import jsonable, plan_result_dict
 from perpmargin.risk.liq_price import liquidation_rows
 from perpmargin.risk.pretrade import check_trade
 from perpmargin.sim.data import Bars, bundled_market_files, read_bars
+from perpmargin.sim.market import MarketData, load_market
 from perpmargin.sim.plan import Plan, PlanError, bundled_scenarios, load_plans, plan_from_dict
-from perpmargin.sim.replay import MarketData, PlanResult, load_market, replay
+from perpmargin.sim.replay import replay
+from perpmargin.sim.results import PlanResult
 from perpmargin.venues.loader import bundled_venues, load_venue
 from perpmargin.venues.schema import Venue
 from perpmargin.web.jobs import Job, JobManager

@@ -539,7 +539,7 @@ def _walk(
 ) -> list[list[Any]]:
     """Move every mark in a straight line to ``end``, stopping at each first tick that
     liquidates (one stop per pool at most); returns the events of each mark call."""
-    from perpmargin.sim.replay import first_liquidation
+    from perpmargin.sim.intrabar import first_liquidation
 
     out: list[list[Any]] = []
     for _ in range(len(acct.positions()) + 1):

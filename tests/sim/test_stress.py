@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import perpmargin as pm
 from perpmargin import interop
-from perpmargin.risk.stress import (
+from perpmargin.sim.stress import (
     SCENARIOS,
     historical_days,
     historical_stress,
