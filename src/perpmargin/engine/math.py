@@ -211,7 +211,8 @@ def _segment_line(
     return intercept, slope
 
 
-def solve_price(
+# complexity waived (C901): the exact tier walk: each segment's root checked against its bounds
+def solve_price(  # noqa: C901
     constant: Decimal,
     legs: Sequence[SolverLeg],
     reference_price: Decimal,

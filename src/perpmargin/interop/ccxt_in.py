@@ -257,7 +257,8 @@ def _tier_rows(
     return out
 
 
-def venue_from_ccxt(
+# complexity waived (C901): one branch per field of ccxt's market shapes
+def venue_from_ccxt(  # noqa: C901
     venue: Venue | str | Path,
     *,
     markets: Any = None,
@@ -362,7 +363,8 @@ def _margin_mode(doc: Mapping[str, Any], where: str) -> MarginMode:
     return cast(MarginMode, mode)
 
 
-def _position(
+# complexity waived (C901): one branch per field of ccxt's position shapes and their venue variants
+def _position(  # noqa: C901
     doc: Any, i: int, venue: Venue, notes: list[str]
 ) -> tuple[ImportedPosition | None, bool]:
     where = f"positions[{i}]"
@@ -524,7 +526,8 @@ def _wallet(
     return wallet, f"balance.{settle}.total - sum(unrealizedPnl)"
 
 
-def account_from_ccxt(
+# complexity waived (C901): one branch per part of a ccxt bundle
+def account_from_ccxt(  # noqa: C901
     positions: Any,
     *,
     venue: Venue | str | Path,

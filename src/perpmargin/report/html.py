@@ -41,7 +41,8 @@ th{background:#f5f5f7}td.l,th.l{text-align:left}
 """
 
 
-def plan_figure(result: PlanResult) -> go.Figure:
+# complexity waived (C901): one trace per kind of event on the chart
+def plan_figure(result: PlanResult) -> go.Figure:  # noqa: C901
     """The interactive chart of one replayed plan (plotly)."""
     plan = result.plan
     symbols = plan.symbols

@@ -109,7 +109,8 @@ def _other(raw: object, i: int) -> OtherPosition:
     )
 
 
-def _solve(
+# complexity waived (C901): a public calculator's validation: one typed error per argument
+def _solve(  # noqa: C901
     venue: str | Venue,
     margin_mode: str,
     side: str,

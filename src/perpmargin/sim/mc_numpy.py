@@ -86,7 +86,8 @@ def _tier(upper: np.ndarray, by_qty: np.ndarray, s: int, aq: float, notional: np
     return k
 
 
-def mc_numpy(
+# complexity waived (C901): the reference: the kernel's loop, step by step, to compare with it
+def mc_numpy(  # noqa: C901
     seed: int,
     path_start: int,
     n_paths: int,

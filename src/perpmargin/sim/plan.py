@@ -268,7 +268,8 @@ class Plan:
     counterparties: tuple[Counterparty, ...] = ()
     insurance_fund: Decimal = Decimal(0)
 
-    def __post_init__(self) -> None:
+    # complexity waived (C901): one check per field of a plan
+    def __post_init__(self) -> None:  # noqa: C901
         if not self.name:
             raise PlanError("a plan needs a name")
         object.__setattr__(self, "balance", to_decimal(self.balance, "balance", positive=True))

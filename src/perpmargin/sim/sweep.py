@@ -94,8 +94,9 @@ def _triggers(long: bool, liq: float, stop: float, take: float) -> tuple[float, 
     return (-inf if math.isnan(take) else take), min(liq_, stop_)
 
 
+# complexity waived (C901): a kernel: one flat loop numba compiles (and CUDA runs) as one function
 @njit(cache=True)
-def replay_one(
+def replay_one(  # noqa: C901
     c: int,
     ohlc: np.ndarray,
     quiet: np.ndarray,
