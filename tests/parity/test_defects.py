@@ -157,3 +157,17 @@ def test_4_random_shorts_on_capped_tables_match_the_engine(venue_id):
             checked += 1
     assert marks.size
     assert checked > 60
+
+
+def test_fast_paths_refuse_a_hedge_pair():
+    """Both legs of a hedge pair move with one price; the kernels hold one leg per symbol,
+    so they refuse rather than answer something else (the account answers exactly)."""
+    venue = pm.load_venue("binance-usdm")
+    acct = pm.Account(venue, "100000")
+    acct.set_position_mode("hedge")
+    acct.open("BTCUSDT", "long", "0.5", "60000")
+    acct.open("BTCUSDT", "short", "0.2", "60000")
+    with pytest.raises(pm.errors.NotModelled, match="one symbol"):
+        portfolio_from_accounts([acct], TierArrays.from_venue(venue))
+    with pytest.raises(pm.errors.NotModelled, match="one symbol"):
+        stress_grid(acct, shocks=[-0.1])

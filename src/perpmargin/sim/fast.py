@@ -23,8 +23,9 @@ Inverse (coin-margined) symbols are linear in x = 1 / price (``_linearised``, th
 Every margin rule is :mod:`perpmargin.formulas`: compiled in the kernels, element-wise on
 arrays in the numpy reference.
 
-Limits: one-way positions (a hedge pair's bankruptcy price is not modelled here), no
-open orders.
+Limits: one-way positions (:func:`portfolio_from_accounts` refuses an account holding a
+hedge pair: both legs move with one price, which these kernels do not solve), no open
+orders.
 """
 
 from __future__ import annotations
@@ -151,10 +152,18 @@ def portfolio_from_accounts(accounts: Sequence[Any], tiers: TierArrays) -> Portf
     Isolated legs carry their margin; each account's ``balance`` is its cross wallet
     plus (for the cross reading) nothing else: compare isolated legs with their own
     margin, and cross legs with the cross wallet.
+
+    Raises
+    ------
+    NotModelled
+        An account holds a long and a short in one symbol (hedge mode).
     """
+    from perpmargin.sim.support import account_asks, notes_for
+
     offsets = [0]
     sym, qty, entry, margin, balance = [], [], [], [], []
     for acct in accounts:
+        notes_for("fast", account_asks(acct))  # refuses a hedge pair
         for view in acct.positions():
             sym.append(tiers.index(view.symbol))
             qty.append(float(view.quantity) * (1 if view.side == "long" else -1))

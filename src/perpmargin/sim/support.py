@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["FEATURES", "SUPPORT", "FastPath", "Feature", "Support", "account_asks", "notes_for",
            "plan_asks"]  # fmt: skip
 
-FastPath = Literal["montecarlo", "sweep", "stress"]
+FastPath = Literal["fast", "montecarlo", "sweep", "stress"]
 Feature = Literal[
     "partial_liquidation",
     "counterparties",
@@ -52,6 +52,20 @@ class Support:
 _REPLAY = "the replay (perpmargin replay) runs it exactly"
 
 SUPPORT: Mapping[FastPath, Mapping[Feature, Support]] = {
+    "fast": {  # revaluation, liquidation and bankruptcy prices of accounts' positions
+        "partial_liquidation": Support(True),  # flags and prices: the trigger is the same
+        "counterparties": Support(True),
+        "hedge": Support(
+            False,
+            "a long and a short in one symbol (hedge mode) is not modelled by the fast path "
+            "(both legs move with one price there); the account answers exactly",
+        ),
+        "stops": Support(True),
+        "funding": Support(True),
+        "margin_triggers": Support(True),
+        "limit_entries": Support(True),
+        "mark_bars": Support(True),
+    },
     "montecarlo": {
         "partial_liquidation": Support(
             True,
