@@ -377,17 +377,21 @@ def liq_price_one(
     (:func:`perpmargin.formulas.pool_line`); the root that lies in its own tier is the
     answer (equity minus requirement is monotonic in the price, so exactly one does)."""
     aq = abs(q)
+    at_bankruptcy = fee_bk[s]
+    fee_rate = fee[s]
     bankrupt = 0.0
-    if fee_bk[s]:
+    if at_bankruptcy:
         bankrupt = positive_part(bankruptcy_price(q, e, bk_collateral))
     if by_qty[s]:  # the tier does not move with the price
         k = tier_of(upper, by_qty, s, aq, 0.0)
-        req_a, req_b = requirement_line(aq, mmr[s, k], amount[s, k], fee[s], bankrupt, fee_bk[s])
+        req_a, req_b = requirement_line(aq, mmr[s, k], amount[s, k], fee_rate, bankrupt,
+                                        at_bankruptcy)  # fmt: skip
         line_a, line_b = pool_line(q, e, req_a, req_b)
         p = line_root(collateral, line_a, line_b)
         return p if p > ZERO_PRICE * e else math.nan
     for k in range(n_tiers[s]):
-        req_a, req_b = requirement_line(aq, mmr[s, k], amount[s, k], fee[s], bankrupt, fee_bk[s])
+        req_a, req_b = requirement_line(aq, mmr[s, k], amount[s, k], fee_rate, bankrupt,
+                                        at_bankruptcy)  # fmt: skip
         line_a, line_b = pool_line(q, e, req_a, req_b)
         p = line_root(collateral, line_a, line_b)
         n = position_value(aq, p)
