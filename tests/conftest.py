@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, settings
 
 import perpmargin as pm
 
+pytest_plugins = ["tests.shared_fixtures"]
+
 settings.register_profile(
     "ci",
     max_examples=150,

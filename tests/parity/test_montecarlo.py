@@ -13,18 +13,6 @@ import perpmargin as pm
 from perpmargin.sim.montecarlo import log_price_paths, montecarlo, setup_from_plan
 
 
-@pytest.fixture(scope="module")
-def setup():
-    plan = pm.load_plans("seed-2020-03-12")[1]  # $5,000 margin at 10x: cross can go too
-    base = setup_from_plan(plan)
-    return dataclasses.replace(base, step_vol=base.step_vol * 4)  # a rough day
-
-
-@pytest.fixture(scope="module")
-def pair_setup():
-    return setup_from_plan(pm.load_plans("pair-2025-10-10")[0])
-
-
 def _same_paths(a, b, *, rel):
     np.testing.assert_array_equal(a.iso_step, b.iso_step)
     np.testing.assert_array_equal(a.cross_step, b.cross_step)

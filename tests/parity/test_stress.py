@@ -2,30 +2,14 @@
 and random portfolios on every venue (inverse included)."""
 
 from decimal import Decimal as D
-from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import perpmargin as pm
-from perpmargin import interop
 from perpmargin.sim.stress import SCENARIOS, stress_cell_exact, stress_grid
 from tests.parity.books import VENUES  # every bundled venue, inverse included
-
-BUNDLE = Path(__file__).parents[1] / "interop" / "fixtures" / "binance-bundle.json"
-
-
-@pytest.fixture(scope="module")
-def mixed():
-    """BTC long 0.5 isolated (3,000) + ETH short 10 cross; wallet 10,000 (the fixture)."""
-    return interop.import_bundle(str(BUNDLE)).account
-
-
-@pytest.fixture(scope="module")
-def grid(mixed):
-    return stress_grid(mixed, shocks=np.round(np.arange(-0.6, 0.61, 0.1), 6))
 
 
 def test_every_cell_agrees_with_the_exact_engine(mixed, grid):

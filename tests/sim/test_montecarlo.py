@@ -8,19 +8,7 @@ import numpy as np
 import pytest
 
 import perpmargin as pm
-from perpmargin.sim.montecarlo import log_price_paths, montecarlo, setup_from_plan
-
-
-@pytest.fixture(scope="module")
-def setup():
-    plan = pm.load_plans("seed-2020-03-12")[1]  # $5,000 margin at 10x: cross can go too
-    base = setup_from_plan(plan)
-    return dataclasses.replace(base, step_vol=base.step_vol * 4)  # a rough day
-
-
-@pytest.fixture(scope="module")
-def pair_setup():
-    return setup_from_plan(pm.load_plans("pair-2025-10-10")[0])
+from perpmargin.sim.montecarlo import log_price_paths, montecarlo
 
 
 @pytest.mark.parametrize("model", ["gbm", "jump", "bootstrap"])

@@ -2,13 +2,11 @@
 
 import json
 from decimal import Decimal as D
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import perpmargin as pm
-from perpmargin import interop
 from perpmargin.sim.stress import (
     SCENARIOS,
     historical_days,
@@ -17,19 +15,6 @@ from perpmargin.sim.stress import (
     stress_cell_exact,
     stress_grid,
 )
-
-BUNDLE = Path(__file__).parents[1] / "interop" / "fixtures" / "binance-bundle.json"
-
-
-@pytest.fixture(scope="module")
-def mixed():
-    """BTC long 0.5 isolated (3,000) + ETH short 10 cross; wallet 10,000 (see the fixture)."""
-    return interop.import_bundle(str(BUNDLE)).account
-
-
-@pytest.fixture(scope="module")
-def grid(mixed):
-    return stress_grid(mixed, shocks=np.round(np.arange(-0.6, 0.61, 0.1), 6))
 
 
 def test_scenario_accounts(mixed):

@@ -29,7 +29,7 @@ The three readings:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -130,6 +130,17 @@ def scenario_account(
             mark_price=v.mark_price,
         )
     return out
+
+
+def _readings(
+    account: Account, scenarios: Sequence[Scenario], notes: list[str]
+) -> Iterator[tuple[Scenario, Account]]:
+    """Each reading's account; a reading the venue cannot take is skipped with a note."""
+    for name in scenarios:
+        try:
+            yield name, scenario_account(account, name, notes)
+        except PerpMarginError as exc:
+            notes.append(f"{name}: not available on {account.venue.id} ({exc})")
 
 
 def _symbol_for(account: Account, asset: str) -> str:
@@ -395,12 +406,7 @@ def stress_grid(
     wiped: dict[str, np.ndarray] = {}
     start = float(account.equity)
     shape = (ys.size, xs.size)
-    for name in scenarios:
-        try:
-            acct = scenario_account(account, name, notes)
-        except PerpMarginError as exc:
-            notes.append(f"{name}: not available on {venue.id} ({exc})")
-            continue
+    for name, acct in _readings(account, scenarios, notes):
         total, flags, cflag = _pool_values(acct, cells, backend)
         equity[name] = total.reshape(shape)
         liq[name] = flags.reshape((*shape, len(legs)))
@@ -586,12 +592,7 @@ def historical_stress(
         return _shocked(venue, s, base[s], rel - 1.0)
 
     runs: dict[str, ScenarioPath] = {}
-    for name in scenarios:
-        try:
-            acct = scenario_account(account, name, notes)
-        except PerpMarginError as exc:
-            notes.append(f"{name}: not available on {venue.id} ({exc})")
-            continue
+    for name, acct in _readings(account, scenarios, notes):
         low, low_t = acct.equity, int(times[0])
         liqs: list[tuple[int, str, Decimal]] = []
         wiped: int | None = None
