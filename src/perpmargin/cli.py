@@ -183,6 +183,9 @@ def check(
     buffer: str = typer.Option("0.5", help="WARN when liquidation is within this x stop distance."),
     funding_rate: str = typer.Option("0.0001", help="Funding rate per interval (+: longs pay)."),
     hold_hours: str = typer.Option("24", help="Hours the trade is held (funding cost)."),
+    mark: str = typer.Option(
+        None, "--mark", help="Mark price now: the cost to open adds the open loss (Binance)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Pre-trade check: size from risk, liquidation vs stop, isolated and cross side by side.
@@ -195,7 +198,7 @@ def check(
         result = check_trade(
             symbol=symbol, side=side, entry=entry, stop=stop, leverage=leverage,
             balance=balance, risk=risk, venues=venues, take_profit=take_profit,
-            buffer=buffer, funding_rate=funding_rate, hold_hours=hold_hours,
+            buffer=buffer, funding_rate=funding_rate, hold_hours=hold_hours, mark_price=mark,
         )  # fmt: skip
     except PerpMarginError as exc:
         raise _fail(exc) from None
@@ -239,6 +242,7 @@ def check(
                 console.print(
                     f"  [{_STYLE[item.status]}]{item.status:4}[/] {item.name}: {item.reason}"
                 )
+        _print_open_loss(console, result, mark)
         if result.not_listed:
             console.print(f"Not listed there: {', '.join(result.not_listed)}")
         if result.first_to_liquidate:
@@ -246,6 +250,18 @@ def check(
             console.print(f"First to liquidate: {where} ({mode_}) at {price:,}")
     if result.status == "FAIL":
         raise typer.Exit(code=1)
+
+
+def _print_open_loss(console: Console, result: Any, mark: str | None) -> None:
+    """Binance's cost to open (margin + open loss at the mark), where it counts."""
+    for v in result.venues:
+        if v.open_loss:
+            console.print(
+                f"{v.venue}: cost to open {v.cost_to_open:,.2f} = margin "
+                f"{v.cost_to_open - v.open_loss:,.2f} + open loss {v.open_loss:,.2f} at the "
+                f"mark {mark} (fees apart)",
+                markup=False,
+            )
 
 
 def _data_refs(items: list[str], symbols: list[str], option: str) -> dict[str, str]:

@@ -102,7 +102,11 @@ def hyperliquid():
     return pm.load_venue("hyperliquid")
 
 
-def test_hyperliquid_takes_20_percent_then_waits_30_seconds(hyperliquid):
+def test_hyperliquid_takes_20_percent_then_everything_within_30_seconds(hyperliquid):
+    """Hyperliquid (announcement 307, in hyperliquid.json): "only 20% of the position will
+    be sent as a market liquidation order ... After a block where any position of a user is
+    partially liquidated, there is a cooldown period of 30 seconds. During this cooldown
+    period, all market liquidation orders for that user will be for the entire position"."""
     acct = pm.Account(hyperliquid, 100_000, liquidation_model="venue", time=0)
     acct.set_leverage("BTC", 20)
     acct.open("BTC", "long", 10, 50000, time=0)  # 500k: above the 100k threshold
@@ -111,15 +115,54 @@ def test_hyperliquid_takes_20_percent_then_waits_30_seconds(hyperliquid):
     assert step.quantity == 2  # 20 %
     assert step.reason == "fraction"
     assert acct.margin_ratio >= D("0.8")
-    # still below maintenance 20 s later, but cooling down: nothing happens
     deeper = liq - 150
     assert acct.liquidates_at({"BTC": deeper})
+    # below maintenance again 20 s later, inside the cooldown: the whole position goes
     events = acct.mark({"BTC": deeper}, time=21_000)
-    assert not [e for e in events if isinstance(e, PartialLiquidation | Liquidation)]
-    # after 30 s the next 20 % goes
-    events = acct.mark({"BTC": deeper}, time=31_000)
+    (taken,) = [e for e in events if isinstance(e, Liquidation)]
+    assert taken.quantity == 8
+    assert not [e for e in events if isinstance(e, PartialLiquidation)]
+    assert acct.positions() == []
+
+
+def test_hyperliquid_steps_again_after_the_cooldown(hyperliquid):
+    acct = pm.Account(hyperliquid, 100_000, liquidation_model="venue", time=0)
+    acct.set_leverage("BTC", 20)
+    acct.open("BTC", "long", 10, 50000, time=0)
+    liq = acct.position("BTC").liquidation_price
+    acct.mark({"BTC": liq}, time=1_000)
+    events = acct.mark({"BTC": liq - 150}, time=31_000)  # 30 s later: a new 20 % step
     (step,) = [e for e in events if isinstance(e, PartialLiquidation)]
     assert step.quantity == D("1.6")  # 20 % of 8
+
+
+def test_okx_partial_liquidation_reduces_two_tiers_at_a_time():
+    """OKX help 'V. Forced Partial or Full Liquidation': "For position at Tier 3 or above
+    (Number of Swaps>=12,001, e.g. 15,000) ... The relevant position will be liquidated
+    until it is at Tier 1 ... the Number of Swaps to be closed = 15,000-2,000=13,000"
+    (tier 1 up to 2,000 swaps, tier 2 up to 12,000; tier 3 MMR 2 %). One tier at a time
+    would close 3,000 first."""
+    okx = pm.load_venue("okx-swap")
+    spec = okx.symbol("BTC-USDT-SWAP")
+    table = pm.venues.schema.TierTable(
+        "quantity",
+        (
+            pm.venues.schema.Tier(1, D(0), D(2000), D("0.005"), D(0), D(100)),
+            pm.venues.schema.Tier(2, D(2000), D(12000), D("0.01"), D(0), D(50)),
+            pm.venues.schema.Tier(3, D(12000), None, D("0.02"), D(0), D(30)),
+        ),
+    )
+    swaps = dc_replace(spec, tiers=table, step_size=D(1), min_quantity=D(1), max_quantity=D(10**6))
+    venue = dc_replace(okx, symbols={"BTC-USDT-SWAP": swaps})
+    acct = pm.Account(venue, 3_000_000, liquidation_model="venue")
+    acct.set_margin_mode("BTC-USDT-SWAP", "isolated")
+    acct.set_leverage("BTC-USDT-SWAP", 20)
+    acct.open("BTC-USDT-SWAP", "long", 15000, 100)  # tier 3, margin 75,000
+    liq = acct.liquidation_price("BTC-USDT-SWAP")
+    events = acct.mark({"BTC-USDT-SWAP": liq})
+    (step,) = [e for e in events if isinstance(e, PartialLiquidation)]
+    assert step.quantity == 13000
+    assert step.quantity_after == 2000
 
 
 def test_hyperliquid_backstop_takes_the_whole_cross_pool(hyperliquid):
@@ -413,3 +456,31 @@ def test_events_since_reads_the_ledger_tail_and_refuses_bad_seq(binance):
         with pytest.raises(pm.InvalidInput, match="seq"):
             acct.events_since(bad)
     assert acct.snapshot() == before
+
+
+def test_hyperliquid_deleverages_at_the_previous_mark(hyperliquid):
+    """Hyperliquid's auto-deleveraging page: "Those traders' positions are closed at the
+    previous oracle price against the now underwater user" (hyperliquid.json ``adl``). A
+    20x cross long bankrupt in one jump with an empty fund: the short on the other side is
+    closed at the mark before the jump, not at the long's bankruptcy price; money is
+    conserved over both accounts and the fund."""
+    house = Clearinghouse(hyperliquid, insurance_fund=pm.InsuranceFund(), liquidation_model="venue")
+    whale = house.open_account("whale", 5_100, time=0)
+    short = house.open_account("short", 100_000, time=0)
+    whale.set_leverage("BTC", 20)
+    short.set_leverage("BTC", 5)
+    whale.open("BTC", "long", 2, 50000, time=0)
+    short.open("BTC", "short", 2, 50000, time=0)
+    house.mark({"BTC": "49000"}, time=1_000)  # whale solvent: 5,055 - 2,000 > MM 1,225
+    house.mark({"BTC": "46000"}, time=2_000)  # a jump: 5,055 - 8,000 < 0, bankrupt
+    assert [e.process for e in whale.ledger if isinstance(e, Liquidation)] == ["backstop"]
+    (dl,) = house.deleveragings
+    assert dl.price == D("49000")  # the previous mark, not the bankruptcy price 47,472.5
+    fills = [e for e in short.ledger if isinstance(e, Fill) and e.liquidity == "adl"]
+    assert [f.price for f in fills] == [D("49000")]
+    # at 49,000 the whale still had 3,055: the backstop liquidator (the fund) keeps it
+    assert house.insurance_fund.balance == D("3055")
+    total = sum((x.snapshot().total_money for x in (whale, short)), D(0))
+    assert total == 105_100
+    for x in (whale, short):
+        assert pm.replay(x.ledger) == x.snapshot()

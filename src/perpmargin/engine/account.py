@@ -160,6 +160,9 @@ class _Book:
     def mark(self, symbol: str) -> Decimal:
         return self._a._marks[symbol]
 
+    def previous_mark(self, symbol: str) -> Decimal | None:
+        return self._a._previous_marks.get(symbol)
+
     def upnl(self, leg: Leg) -> Decimal:
         return self._a._upnl(leg)
 
@@ -359,6 +362,7 @@ class Account:
         self._leverage: dict[str, Decimal] = {}
         self._position_mode: PositionMode = venue.rules.default_position_mode
         self._marks: dict[str, Decimal] = {}
+        self._previous_marks: dict[str, Decimal] = {}  # each symbol's mark before the latest
         self._last: dict[str, Decimal] = {}
         self._orders: dict[int, Order] = {}
         self._next_order_id = 1
@@ -397,6 +401,7 @@ class Account:
             dict(self._leverage),
             self._position_mode,
             dict(self._marks),
+            dict(self._previous_marks),
             dict(self._last),
             dict(self._orders),
             self._next_order_id,
@@ -421,6 +426,7 @@ class Account:
                 self._leverage,
                 self._position_mode,
                 self._marks,
+                self._previous_marks,
                 self._last,
                 self._orders,
                 self._next_order_id,
@@ -442,6 +448,12 @@ class Account:
     def _round(self, value: Decimal, direction: Literal["up", "down"]) -> Decimal:
         """Round money to the settle precision; ``up`` for what the trader pays."""
         return round_to_step(value, self._step, direction)
+
+    def _set_marks(self, marks: Mapping[str, Decimal]) -> None:
+        for symbol, mark in marks.items():
+            if symbol in self._marks and self._marks[symbol] != mark:
+                self._previous_marks[symbol] = self._marks[symbol]
+            self._marks[symbol] = mark
 
     def _set_time(self, time: TimeLike) -> None:
         t = _time_ms(time)
@@ -1669,7 +1681,7 @@ class Account:
                     raise InvalidInput(f"funding rate of {s} must be a fraction, was {r}")
             self._set_time(time)
             start = len(self._ledger)
-            self._marks.update(marks)
+            self._set_marks(marks)
             self._last.update(last)
             self._emit(MarksUpdated, marks=marks, last=last)
             for s, r in sorted(rates.items()):
@@ -1704,7 +1716,7 @@ class Account:
             start = len(self._ledger)
             if mark_price is not None:
                 mark = self._price(mark_price, "mark_price")
-                self._marks[spec.symbol] = mark
+                self._set_marks({spec.symbol: mark})
                 self._emit(MarksUpdated, marks={spec.symbol: mark}, last={})
             self._settle_funding(spec.symbol, r)
             liquidation.check(self._book)

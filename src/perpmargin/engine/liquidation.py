@@ -10,9 +10,10 @@ below maintenance is taken down by the venue's process (``liquidation.process`` 
 file) under ``liquidation_model="venue"``, else closed in full at the mark:
 
 - ``tiered_partial`` (Binance, Bybit, OKX, Gate): reduce the largest leg one risk tier
-  at a time with a taker order, stopping once the pool is above maintenance;
-- ``fractional`` (Hyperliquid, dYdX): close a fraction of each large leg, then wait out
-  a cooldown; below ``backstop_ratio`` x maintenance the liquidator takes the pool over;
+  (OKX: two) at a time with a taker order, stopping once the pool is above maintenance;
+- ``fractional`` (Hyperliquid, dYdX): close a fraction of each large leg; within the
+  cooldown after such a step a liquidation takes the whole pool; below
+  ``backstop_ratio`` x maintenance the liquidator takes the pool over;
 - a full close settles fee, remainder and deficit with the insurance fund, or, when the
   fund is short and the venue deleverages, the opposite side takes the bankrupt legs at
   their bankruptcy price (auto-deleveraging, through a
@@ -82,6 +83,9 @@ class Book(Protocol):
 
     def mark(self, symbol: str) -> Decimal:
         """The symbol's mark price."""
+
+    def previous_mark(self, symbol: str) -> Decimal | None:
+        """The symbol's mark before the latest one, None when there was none."""
 
     def upnl(self, leg: Leg) -> Decimal:
         """The leg's unrealised PnL at the mark (unrounded)."""
@@ -217,7 +221,8 @@ def reduce_by_tiers(book: Book, pool: LegKey | None) -> bool:
             index = tiers.index(tier)
             if index == 0:
                 break  # lowest tier: no partial step
-            bound = tiers[index - 1].upper
+            # down book.process.tiers_per_step tiers (OKX: two), never below the first
+            bound = tiers[max(index - book.process.tiers_per_step, 0)].upper
             assert bound is not None
             if spec.tiers.basis == "quantity":
                 target = round_to_step(bound, spec.step_size, "down")
@@ -236,11 +241,13 @@ def reduce_by_tiers(book: Book, pool: LegKey | None) -> bool:
 
 
 def fraction_step(book: Book, pool: LegKey | None, process: LiquidationProcess) -> bool:
-    """Close ``fraction`` of each leg worth more than ``min_notional``; True when a
-    step was taken or the pool is cooling down (nothing else happens now)."""
+    """Close ``fraction`` of each leg worth more than ``min_notional``; True when a step
+    was taken. Within the cooldown after a step there is none: the pool is closed entire
+    (Hyperliquid: "During this cooldown period, all market liquidation orders for that
+    user will be for the entire position")."""
     name = _name(pool)
     if book.cooling_down(name):
-        return True  # waiting out the cooldown: the backstop is checked first
+        return False
     stepped = False
     for leg in pool_legs(book, pool):
         spec = book.spec(leg.symbol)
@@ -280,7 +287,9 @@ def deleverage_cover(
     book: Book, legs: list[Leg], pnls: list[Decimal], deficit: Decimal
 ) -> tuple[list[Decimal], list[Decimal], dict[LegKey, Decimal]]:
     """Auto-deleveraging: the opposite side takes the bankrupt legs at their bankruptcy
-    prices, so the trader's loss stops at the collateral and the fund pays nothing.
+    prices, so the trader's loss stops at the collateral and the fund pays nothing (or,
+    where the venue says so, at the previous mark: what that leaves uncovered is a
+    deficit the fund pays, what it leaves over is settled as any liquidation).
 
     The deficit is shared by the losing legs in proportion to their loss; each leg's
     price is the one at which closing it realises its PnL plus its share, rounded to
@@ -300,12 +309,17 @@ def deleverage_cover(
             continue
         spec = book.spec(leg.symbol)
         cv = spec.inverse_value
-        exact = pmath.price_for_pnl(
-            leg.sign, leg.quantity, leg.entry_price, pnls[i] + shares[i], cv
-        )
-        price = round_to_step(exact, spec.tick_size, "up" if leg.sign > 0 else "down")
-        if price <= 0:
-            price = spec.tick_size
+        previous = book.previous_mark(leg.symbol)
+        adl = book.venue.liquidation.adl
+        if adl is not None and adl.price == "previous_mark" and previous is not None:
+            price = previous  # Hyperliquid: "closed at the previous oracle price"
+        else:
+            exact = pmath.price_for_pnl(
+                leg.sign, leg.quantity, leg.entry_price, pnls[i] + shares[i], cv
+            )
+            price = round_to_step(exact, spec.tick_size, "up" if leg.sign > 0 else "down")
+            if price <= 0:
+                price = spec.tick_size
         prices[(leg.symbol, leg.side)] = price
         took = min(book.deleverage(leg, leg.quantity, price), leg.quantity)
         taken[i] = took

@@ -69,6 +69,7 @@ from perpmargin.formulas.requirement import (
     close_fee_price,
     initial_margin,
     maintenance_margin,
+    open_loss,
     requirement,
     requirement_line,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "inverse_value",
     "line_root",
     "maintenance_margin",
+    "open_loss",
     "pool_line",
     "position_value",
     "positive_part",
@@ -141,6 +143,7 @@ RULES = (
     inverse_value,
     line_root,
     maintenance_margin,
+    open_loss,
     pool_line,
     position_value,
     positive_part,

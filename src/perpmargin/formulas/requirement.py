@@ -9,13 +9,15 @@ tier's ``rate`` (maintenance margin rate) and ``amount`` (maintenance amount, Bi
 from __future__ import annotations
 
 from perpmargin.formulas._types import N
-from perpmargin.formulas.value import position_value
+from perpmargin.formulas.arith import positive_part
+from perpmargin.formulas.value import position_value, unrealized_pnl
 
 __all__ = [
     "close_fee",
     "close_fee_price",
     "initial_margin",
     "maintenance_margin",
+    "open_loss",
     "requirement",
     "requirement_line",
 ]
@@ -33,6 +35,18 @@ def maintenance_margin(notional: N, rate: N, amount: N) -> N:
 def initial_margin(value: N, leverage: N) -> N:
     """Initial margin of a position: ``value / leverage`` (settle asset)."""
     return value / leverage
+
+
+def open_loss(signed_quantity: N, order_price: N, mark: N) -> N:
+    """The loss a position opened at ``order_price`` shows at once at the ``mark``
+    (0 when it shows a gain): what Binance adds to the initial margin in the cost to open.
+
+    Binance FAQ "How to Calculate Cost Required to Open a Position": "Open Loss = Number of
+    Contract * Absolute Value {min[0, direction of order * (mark price - order price)]}";
+    1 BTC short at 9,253.30 with the mark at 9,259.84: 6.54; the long: 0. Inverse
+    contracts: the same in x = 1/P.
+    """
+    return positive_part(-unrealized_pnl(signed_quantity, order_price, mark))
 
 
 def close_fee_price(mark: N, bankruptcy_price: N, at_bankruptcy: bool) -> N:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from perpmargin import formulas as F
 from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
 from perpmargin.errors import InvalidInput, PerpMarginError, UnknownSymbol
@@ -95,6 +96,12 @@ class VenueCheck:
     modes: tuple[ModeCheck, ...]
     status: Status
     error: str | None = None
+    open_loss: Decimal = Decimal(0)
+    """The loss the position shows at once at the mark, where the venue counts it in the
+    cost to open (Binance; needs ``mark_price``)."""
+    cost_to_open: Decimal | None = None
+    """Initial margin + open loss (Binance's "Cost Required to Open a Position"); fees
+    apart."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,7 @@ def check_trade(
     bars: Sequence[Any] | None = None,
     funding_rate: Number = "0.0001",
     hold_hours: Number = 24,
+    mark_price: Number | None = None,
 ) -> TradeCheck:
     """Check a planned trade on one or several venues, isolated and cross side by side.
 
@@ -230,6 +238,10 @@ def check_trade(
         than ``buffer_atr`` x ATR(14) of ``bars`` when bars are given.
     funding_rate, hold_hours
         Funding per venue interval (+: longs pay) and how long the trade is held.
+    mark_price
+        The mark now, for a limit entry away from it: where the venue counts it (Binance),
+        the cost to open adds the position's open loss at the mark
+        (:func:`perpmargin.formulas.open_loss`).
     """
     with engine_context():
         if side not in ("long", "short"):
@@ -258,6 +270,7 @@ def check_trade(
         buf_atr = to_decimal(buffer_atr, "buffer_atr", non_negative=True)
         rate = to_decimal(funding_rate, "funding_rate")
         hours = to_decimal(hold_hours, "hold_hours", non_negative=True)
+        mark_d = None if mark_price is None else to_decimal(mark_price, "mark_price", positive=True)
         atr = None if bars is None else _atr(bars)
         fixed_qty = None if quantity is None else to_decimal(quantity, "quantity", positive=True)
         venue_list = _venues(venue, venues, account)
@@ -307,6 +320,7 @@ def check_trade(
                     atr,
                     rate,
                     hours,
+                    mark_d,
                 )
             )
         first, spread = _compare(results, trade_side)
@@ -364,6 +378,7 @@ def _check_venue(
     atr: Decimal | None,
     rate: Decimal,
     hours: Decimal,
+    mark: Decimal | None = None,
 ) -> VenueCheck:
     sign = 1 if side == "long" else -1
     taker = v.taker_fee_rate
@@ -444,14 +459,22 @@ def _check_venue(
         items.append(
             CheckItem("leverage vs tier max", "PASS", f"{lev}x within the tier maximum {max_lev}x")
         )
-    im = notional / lev
+    im = F.initial_margin(notional, lev)
+    open_loss = ZERO
+    if mark is not None and v.rules.open_loss_in_cost:
+        open_loss = (
+            F.open_loss(sign * qty, entry, mark)
+            if cv is None
+            else F.open_loss(*F.to_reciprocal(sign * qty, entry, cv), F.reciprocal(mark))
+        )
     available = balance if account is None else min(account.available_balance, balance)
-    if im + open_fee > available:
+    if im + open_loss + open_fee > available:
+        what = "margin, open loss and fee" if open_loss else "margin and fee"
         items.append(
             CheckItem(
                 "margin available",
                 "FAIL",
-                f"needs {im + open_fee:.2f} of margin and fee, {available:.2f} available",
+                f"needs {im + open_loss + open_fee:.2f} of {what}, {available:.2f} available",
             )
         )
     loss_at_stop = abs(pmath.unrealized_pnl(sign, qty, entry, stop, cv)) + open_fee + close_fee
@@ -493,6 +516,8 @@ def _check_venue(
         open_fee=open_fee,
         close_fee_at_stop=close_fee,
         max_leverage=max_lev,
+        open_loss=open_loss,
+        cost_to_open=im + open_loss,
         modes=tuple(modes),
         status=_worst(m.status for m in modes) if modes else _worst(i.status for i in items),
     )

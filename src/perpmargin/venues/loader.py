@@ -222,6 +222,14 @@ def _parse_symbol(
     )
 
 
+def _flag(doc: Mapping[str, Any], key: str, where: str) -> bool:
+    """An optional true/false field (false when absent)."""
+    value = doc.get(key, False)
+    if not isinstance(value, bool):
+        raise VenueDataError(f"{where}.{key} must be true or false, was {value!r}")
+    return value
+
+
 def _parse_process(doc: Any, where: str) -> LiquidationProcess:
     if doc is None:
         return LiquidationProcess()
@@ -244,8 +252,12 @@ def _parse_process(doc: Any, where: str) -> LiquidationProcess:
     cooldown = doc.get("cooldown_seconds", 0)
     if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
         raise VenueDataError(f"{where}.cooldown_seconds must be a whole number >= 0")
+    step = doc.get("tiers_per_step", 1)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise VenueDataError(f"{where}.tiers_per_step must be a whole number >= 1, was {step!r}")
     return LiquidationProcess(
         kind=cast(Any, kind),
+        tiers_per_step=step,
         fraction=fraction,
         min_notional=_dec(doc, "min_notional", where, non_negative=True)
         if "min_notional" in doc
@@ -260,7 +272,14 @@ def _parse_adl(doc: Any, where: str) -> AdlRules | None:
     if doc is None:
         return None
     ranking = _choice(doc, "ranking", where, ("pnl_ratio_x_effective_leverage",))
-    return AdlRules(ranking=cast(Any, ranking), source=str(doc.get("source", "")))
+    price = doc.get("price", "bankruptcy")
+    if price not in ("bankruptcy", "previous_mark"):
+        raise VenueDataError(
+            f"{where}.price must be 'bankruptcy' or 'previous_mark', was {price!r}"
+        )
+    return AdlRules(
+        ranking=cast(Any, ranking), source=str(doc.get("source", "")), price=cast(Any, price)
+    )
 
 
 def parse_venue(doc: Any, label: str) -> Venue:
@@ -300,6 +319,7 @@ def parse_venue(doc: Any, label: str) -> Venue:
         if "default_leverage" in r
         else Decimal(20),
         sources=dict(r.get("sources", {})),
+        open_loss_in_cost=_flag(r, "open_loss_in_cost", w),
     )
     if rules.default_position_mode not in rules.position_modes:
         raise VenueDataError(f"{w}.default_position_mode is not in position_modes")

@@ -137,12 +137,15 @@ class LiquidationProcess:
     ``kind``:
 
     - ``"full"``: every leg of the pool closes at once (the base model).
-    - ``"tiered_partial"`` (Binance, Bybit, OKX, Gate): reduce the position to the next
-      lower risk tier at the mark, tier after tier, and stop as soon as the pool is above
-      maintenance again; in the lowest tier, or still short, close what is left.
+    - ``"tiered_partial"`` (Binance, Bybit, OKX, Gate): reduce the position ``tiers_per_step``
+      risk tiers lower at the mark (1; OKX: 2), step after step, and stop as soon as the
+      pool is above maintenance again; in the lowest tier, or still short, close what is
+      left.
     - ``"fractional"`` (Hyperliquid, dYdX): close ``fraction`` of each leg worth more than
-      ``min_notional`` (smaller pools close fully); then no further step on that pool for
-      ``cooldown_seconds``.
+      ``min_notional`` (smaller pools close fully); for ``cooldown_seconds`` after such a
+      step any liquidation of that pool takes it entire (Hyperliquid: "During this
+      cooldown period, all market liquidation orders for that user will be for the
+      entire position").
 
     ``backstop_ratio``: when pool equity falls below this share of its maintenance
     margin, the pool (all its positions and collateral) is taken over by the venue's
@@ -150,6 +153,7 @@ class LiquidationProcess:
     """
 
     kind: Literal["full", "tiered_partial", "fractional"] = "full"
+    tiers_per_step: int = 1
     fraction: Decimal = Decimal(1)
     min_notional: Decimal = Decimal(0)
     cooldown_seconds: int = 0
@@ -165,10 +169,15 @@ class AdlRules:
     ``"pnl_ratio_x_effective_leverage"``: score = uPnL / collateral x value / (collateral
     + uPnL) for a profit, uPnL / collateral / effective leverage for a loss (Binance's
     LeveragePnL, OKX's PnL% x effective leverage); the highest score goes first.
+
+    ``price``: where the deleveraged positions are closed: ``"bankruptcy"`` (the bankrupt
+    leg's bankruptcy price: Binance, Bybit, OKX, Gate, dYdX) or ``"previous_mark"`` (the
+    mark before the one that bankrupted it: Hyperliquid's "previous oracle price").
     """
 
     ranking: Literal["pnl_ratio_x_effective_leverage"] = "pnl_ratio_x_effective_leverage"
     source: str = ""
+    price: Literal["bankruptcy", "previous_mark"] = "bankruptcy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +229,9 @@ class VenueRules:
     remove_margin: bool
     default_leverage: Decimal = Decimal(20)
     sources: Mapping[str, str] = field(default_factory=dict)
+    open_loss_in_cost: bool = False
+    """The cost to open a position counts its open loss at the mark (Binance:
+    :func:`perpmargin.formulas.open_loss`)."""
 
 
 @dataclass(frozen=True, slots=True)
