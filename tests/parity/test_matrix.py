@@ -129,8 +129,9 @@ def test_stateless_calculator(venue):
             acct = book.account(mode)
             for view in acct.positions():
                 common = {"symbol": view.symbol, "mark_price": view.mark_price, "exact": True}
-                if mode == "isolated":
+                if mode == "isolated":  # the leverage sizes a fee held in the margin (Bybit)
                     args = (view.isolated_margin,)
+                    common["leverage"] = view.leverage
                 else:
                     others = [
                         {"symbol": o.symbol, "side": o.side, "entry_price": o.entry_price,
@@ -146,6 +147,21 @@ def test_stateless_calculator(venue):
                 assert pm.bankruptcy_price(*call, **common) == acct.bankruptcy_price(
                     view.symbol, exact=True
                 ), (mode, book)
+
+
+def _held_fee(venue: pm.Venue, leg) -> float:
+    """What the engine holds of a leg's isolated margin as the fee to close (Bybit)."""
+    from perpmargin.engine import math as pmath
+    from perpmargin.numeric import engine_context, round_to_step
+
+    if not venue.liquidation.close_fee_in_initial_margin:
+        return 0.0
+    with engine_context():
+        fee = pmath.estimated_close_fee(
+            1 if leg.side == "long" else -1, leg.quantity, leg.entry, leg.leverage,
+            venue.taker_fee_rate, venue.symbol(leg.symbol).inverse_value,
+        )  # fmt: skip
+        return float(round_to_step(fee, venue.settle_precision, "up"))
 
 
 def setup_held_still(book: Book) -> Setup:
@@ -183,6 +199,7 @@ def setup_held_still(book: Book) -> Setup:
         qty=np.array(qty),
         entry=np.array(entry),
         margin=np.array(margin),
+        reserve=np.array([_held_fee(book.venue, leg) for leg in book.legs]),
         balance=float(book.wallet),
         remainder_to_trader=venue.liquidation.remainder_to == "trader",
         open_fees=0.0,

@@ -360,8 +360,8 @@ def account_state(draw):
 
 def _calc_args(acct, pos):
     venue = acct.venue
-    if pos.margin_mode == "isolated":
-        return {"collateral": pos.isolated_margin, "other_positions": []}
+    if pos.margin_mode == "isolated":  # (Bybit: the leverage sizes the fee held in the margin)
+        return {"collateral": pos.isolated_margin, "other_positions": [], "leverage": pos.leverage}
     others = [
         {
             "symbol": p.symbol,
@@ -458,20 +458,29 @@ def test_isolated_calculator_price_is_where_the_engine_liquidates(side, lots, le
 
 
 def test_bybit_close_fee_is_valued_at_the_bankruptcy_price():
-    """Bybit counts the estimated fee to close at the bankruptcy price (bybit-linear.json).
+    """Bybit counts the estimated fee to close at the bankruptcy price, in maintenance and
+    in the initial margin (bybit-linear.json).
 
-    1 BTC long at 50,000, 10x isolated: margin 5,000, bankruptcy 45,000, fee to close
-    45,000 x 0.055 % = 24.75. 5,000 + (P - 50,000) = 0.0033 P + 24.75
-    -> P = 45,024.75 / 0.9967.
+    1 BTC long at 50,000, 10x isolated: margin 5,000 + the fee to close at the bankruptcy
+    price its leverage implies, 45,000 x 0.055 % = 24.75, so 5,024.75 is set aside; in
+    maintenance the fee is valued where the 5,000 runs out: 45,000 again, 24.75.
+    5,024.75 + (P - 50,000) = 0.0033 P + 24.75 -> P = 45,000 / 0.9967: the fee cancels, as
+    Bybit's isolated formula says. Given only a 5,000 margin (no leverage: no fee held),
+    the fee is a cost on it: 5,000 + (P - 50,000) = 0.0033 P + 24.75 -> 45,024.75 / 0.9967.
     """
     lp = pm.liquidation_price(
-        "bybit-linear", "isolated", "long", "50000", "1", "5000", symbol="BTCUSDT", exact=True
+        "bybit-linear", "isolated", "long", "50000", "1", leverage=10, symbol="BTCUSDT", exact=True
     )
     with engine_context():
-        assert lp == D("45024.75") / D("0.9967")
+        assert lp == D("45000") / D("0.9967")
+        bare = pm.liquidation_price(
+            "bybit-linear", "isolated", "long", "50000", "1", "5000", symbol="BTCUSDT", exact=True
+        )
+        assert bare == D("45024.75") / D("0.9967")
     acct = pm.Account(pm.load_venue("bybit-linear"), balance="10000")
     acct.set_margin_mode("BTCUSDT", "isolated")
     acct.set_leverage("BTCUSDT", 10)
     acct.open("BTCUSDT", "long", "1", "50000")
+    assert acct.position("BTCUSDT").isolated_margin == D("5024.75")
     assert acct.liquidation_price("BTCUSDT", exact=True) == lp
     assert acct.position("BTCUSDT").maintenance_margin == D("0.0033") * 50000 + D("24.75")

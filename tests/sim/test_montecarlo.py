@@ -86,6 +86,7 @@ def test_cuda_monte_carlo_refuses_what_a_thread_cannot_hold(setup):
         qty=np.full(n, setup.qty[0] / n),
         entry=np.full(n, setup.entry[0]),
         margin=np.full(n, setup.margin[0] / n),
+        reserve=np.zeros(n),
     )
     with pytest.raises(pm.PerpMarginError, match="at most"):
         montecarlo(big, paths=4, steps=3, backend="cuda")

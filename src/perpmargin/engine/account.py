@@ -518,8 +518,27 @@ class Account:
             return ZERO, None
         if rules.close_fee_basis == "liquidation":
             return self._venue.taker_fee_rate, None
-        bankrupt = self._solve(leg, with_requirement=False, exact=True)
-        return self._venue.taker_fee_rate, ZERO if bankrupt is None else bankrupt
+        return self._venue.taker_fee_rate, pmath.fee_bankruptcy_price(self._pool(leg), leg.symbol)
+
+    def _fee_reserve(
+        self, symbol: str, side: PositionSide, quantity: Decimal, entry: Decimal, lev: Decimal
+    ) -> Decimal:
+        """The estimated fee to close held in the initial margin (Bybit), rounded up; 0
+        where the venue holds none."""
+        if not self._venue.liquidation.close_fee_in_initial_margin:
+            return ZERO
+        fee = pmath.estimated_close_fee(
+            1 if side == "long" else -1,
+            quantity,
+            entry,
+            lev,
+            self._venue.taker_fee_rate,
+            self._spec(symbol).inverse_value,
+        )
+        return self._round(fee, "up")
+
+    def _leg_reserve(self, leg: Leg) -> Decimal:
+        return self._fee_reserve(leg.symbol, leg.side, leg.quantity, leg.entry_price, leg.leverage)
 
     def _upnl(self, leg: Leg, price: Decimal | None = None) -> Decimal:
         p = self._marks[leg.symbol] if price is None else price
@@ -632,7 +651,10 @@ class Account:
     def _available(self) -> Decimal:
         im = sum(
             (
-                self._value(leg.symbol, leg.quantity, self._marks[leg.symbol]) / leg.leverage
+                F.initial_margin(
+                    self._value(leg.symbol, leg.quantity, self._marks[leg.symbol]), leg.leverage
+                )
+                + self._leg_reserve(leg)
                 for leg in self._cross_legs()
             ),
             ZERO,
@@ -813,7 +835,7 @@ class Account:
                 initial_margin=(
                     leg.isolated_margin
                     if leg.margin_mode == "isolated"
-                    else notional / leg.leverage
+                    else F.initial_margin(notional, leg.leverage) + self._leg_reserve(leg)
                 ),
                 maintenance_margin=mm,
                 maintenance_margin_rate=tier.maintenance_margin_rate,
@@ -821,6 +843,7 @@ class Account:
                 margin_ratio=ratio,
                 liquidation_price=self._solve(leg, with_requirement=True, exact=False),
                 bankruptcy_price=self._solve(leg, with_requirement=False, exact=False),
+                close_fee_reserve=self._leg_reserve(leg),
             )
 
     # ------------------------------------------------------------------ liquidation price
@@ -871,6 +894,7 @@ class Account:
             marks={s: self._marks[s] for s, _ in legs},
             fee_rate=self._venue.taker_fee_rate if rules.close_fee_in_maintenance else ZERO,
             fee_at_bankruptcy=rules.close_fee_basis == "bankruptcy",
+            fee_reserve=self._leg_reserve(leg) if leg.margin_mode == "isolated" else ZERO,
         )
 
     def _solve(self, leg: Leg, *, with_requirement: bool, exact: bool) -> Decimal | None:
@@ -1007,7 +1031,9 @@ class Account:
                 top_up = ZERO
                 if leg.margin_mode == "isolated" and lev < current:
                     value = self._value(leg.symbol, leg.quantity, leg.entry_price)
-                    needed = self._round(value / lev, "up")
+                    needed = self._round(F.initial_margin(value, lev), "up") + self._fee_reserve(
+                        leg.symbol, leg.side, leg.quantity, leg.entry_price, lev
+                    )
                     top_up = max(ZERO, needed - leg.isolated_margin)
                 self._legs[(leg.symbol, leg.side)] = replace(
                     leg, leverage=lev, isolated_margin=leg.isolated_margin + top_up
@@ -1303,7 +1329,11 @@ class Account:
                 f"but leverage is {lev}; lower leverage to {max_lev} or trade less"
             )
         fee = self._round(F.trade_fee(traded, self._fee_rate(liquidity)), "up")
-        margin = self._round(F.initial_margin(traded, lev), "up") if mode == "isolated" else ZERO
+        margin = ZERO
+        if mode == "isolated":  # + the estimated fee to close where it is in the margin
+            held = ZERO if old is None else self._leg_reserve(old)
+            reserve = self._fee_reserve(spec.symbol, side, new_qty, entry, lev)
+            margin = self._round(F.initial_margin(traded, lev), "up") + max(ZERO, reserve - held)
         if mode == "isolated" and margin + fee > self._cross_wallet:
             raise InsufficientMargin(
                 f"isolated {side} {qty} {spec.symbol} at {price} needs {margin + fee} of margin "

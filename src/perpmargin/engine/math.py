@@ -41,6 +41,8 @@ __all__ = [
     "Pool",
     "SolverLeg",
     "average_entry",
+    "estimated_close_fee",
+    "fee_bankruptcy_price",
     "pool_price",
     "position_value",
     "price_for_pnl",
@@ -103,6 +105,22 @@ def average_entry(
     if contract_value is None:
         return F.average_entry(quantity, entry_price, added, price)
     return F.inverse_average_entry(quantity, entry_price, added, price)
+
+
+def estimated_close_fee(
+    side: int,
+    quantity: Decimal,
+    entry_price: Decimal,
+    leverage: Decimal,
+    rate: Decimal,
+    contract_value: Decimal | None = None,
+) -> Decimal:
+    """:func:`perpmargin.formulas.estimated_close_fee` of a position (an inverse one in
+    x = 1/P, where its side flips), unrounded."""
+    if contract_value is None:
+        return F.estimated_close_fee(quantity, entry_price, Decimal(side), leverage, rate)
+    q, x = F.to_reciprocal(side * quantity, entry_price, contract_value)
+    return F.estimated_close_fee(abs(q), x, Decimal(-side), leverage, rate)
 
 
 def _fee_price(price: Decimal, close_fee_price: Decimal | None) -> Decimal:
@@ -281,7 +299,9 @@ class Pool:
     contract value); ``marks``: the mark of every symbol held; ``fee_rate``: the taker
     fee to close counted in maintenance (0 where the venue counts none);
     ``fee_at_bankruptcy``: that fee is valued at the bankruptcy price (Bybit) rather than
-    at the price itself (:func:`perpmargin.formulas.close_fee_price`).
+    at the price itself (:func:`perpmargin.formulas.close_fee_price`); ``fee_reserve``: the
+    part of the collateral that is the estimated fee to close held in the initial margin
+    (Bybit, isolated), left out of the bankruptcy price that fee is valued at.
     """
 
     collateral: Decimal
@@ -289,6 +309,7 @@ class Pool:
     marks: Mapping[str, Decimal]
     fee_rate: Decimal = ZERO
     fee_at_bankruptcy: bool = False
+    fee_reserve: Decimal = ZERO
 
     def legs_of(self, symbol: str) -> list[SolverLeg]:
         """The legs of ``symbol`` (two in hedge mode)."""
@@ -318,20 +339,32 @@ def pool_price(pool: Pool, symbol: str, *, with_requirement: bool) -> Decimal | 
     fee = pool.fee_rate
     fee_price: Decimal | None = None
     if fee and pool.fee_at_bankruptcy:
-        bankrupt = solve_price(constant, moving, reference, with_requirement=False)
-        fee_price = ZERO if bankrupt is None else bankrupt
+        fee_price = fee_bankruptcy_price(pool, symbol)
     moving = [replace(leg, close_fee_rate=fee, close_fee_price=fee_price) for leg in moving]
     for other in dict.fromkeys(s for s, _ in pool.legs if s != symbol):
         other_fee_price: Decimal | None = None
         if fee and pool.fee_at_bankruptcy:
-            bankrupt = pool_price(pool, other, with_requirement=False)
-            other_fee_price = ZERO if bankrupt is None else bankrupt
+            other_fee_price = fee_bankruptcy_price(pool, other)
         for leg in pool.legs_of(other):
             constant -= requirement(
                 leg.table, leg.quantity, pool.marks[other], fee, other_fee_price,
                 leg.contract_value,
             )  # fmt: skip
     return solve_price(constant, moving, reference, with_requirement=True)
+
+
+def fee_bankruptcy_price(pool: Pool, symbol: str) -> Decimal:
+    """The bankruptcy price a fee to close of ``symbol``'s legs is valued at (Bybit): where
+    the pool's collateral less its ``fee_reserve`` runs out, every other symbol at its mark
+    (the mark itself for a pool already past it; 0 when no positive price is)."""
+    moving = pool.legs_of(symbol)
+    constant = (
+        pool.collateral
+        - pool.fee_reserve
+        + sum((_upnl_at(leg, pool.marks[s]) for s, leg in pool.legs if s != symbol), ZERO)
+    )
+    bankrupt = solve_price(constant, moving, pool.marks[symbol], with_requirement=False)
+    return ZERO if bankrupt is None else bankrupt
 
 
 def round_liquidation_price(

@@ -59,3 +59,6 @@ class PositionView:
     margin_ratio: Decimal
     liquidation_price: Decimal | None
     bankruptcy_price: Decimal | None
+    close_fee_reserve: Decimal = Decimal(0)
+    """The estimated fee to close held in the initial margin where the venue holds it
+    (Bybit; part of ``isolated_margin`` for an isolated leg), else 0."""

@@ -67,6 +67,7 @@ from perpmargin.formulas.prices import (
 from perpmargin.formulas.requirement import (
     close_fee,
     close_fee_price,
+    estimated_close_fee,
     initial_margin,
     maintenance_margin,
     open_loss,
@@ -103,6 +104,7 @@ __all__ = [
     "capped",
     "close_fee",
     "close_fee_price",
+    "estimated_close_fee",
     "funding_payment",
     "initial_margin",
     "inverse_average_entry",
@@ -136,6 +138,7 @@ RULES = (
     capped,
     close_fee,
     close_fee_price,
+    estimated_close_fee,
     funding_payment,
     initial_margin,
     inverse_average_entry,

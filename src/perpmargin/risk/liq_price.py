@@ -39,9 +39,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
+from perpmargin import formulas as F
 from perpmargin.engine import math as pmath
 from perpmargin.errors import InvalidInput, LeverageTooHigh
-from perpmargin.numeric import ONE, ZERO, Number, engine_context, to_decimal
+from perpmargin.numeric import ONE, ZERO, Number, engine_context, round_to_step, to_decimal
 from perpmargin.venues.loader import load_venue, parse_tiers
 from perpmargin.venues.schema import SymbolSpec, Tier, TierTable, Venue
 
@@ -154,9 +155,26 @@ def _solve(  # noqa: C901
                     f"leverage {lev} is above the tier maximum {max_lev} for a "
                     f"{value} notional position; use {max_lev} or less"
                 )
+        # the estimated fee to close held in the initial margin (Bybit), at this leverage
+        reserve = ZERO
+        if (
+            margin_mode == "isolated"
+            and lev is not None
+            and v.liquidation.close_fee_in_initial_margin
+            and v.liquidation.close_fee_in_maintenance
+        ):
+            rate = (
+                v.taker_fee_rate
+                if taker_fee_rate is None
+                else to_decimal(taker_fee_rate, "taker_fee_rate", non_negative=True)
+            )
+            sign = 1 if this_side == "long" else -1
+            reserve = round_to_step(
+                pmath.estimated_close_fee(sign, qty, entry, lev, rate, cv), v.settle_precision, "up"
+            )
         if collateral is None:
             if margin_mode == "isolated" and lev is not None:
-                coll = value / lev
+                coll = F.initial_margin(value, lev) + reserve
             else:
                 raise InvalidInput(
                     "collateral is required (isolated: the position's margin, or give leverage; "
@@ -226,6 +244,7 @@ def _solve(  # noqa: C901
             marks=marks,
             fee_rate=fee,
             fee_at_bankruptcy=v.liquidation.close_fee_basis == "bankruptcy",
+            fee_reserve=reserve,
         )
         price = pmath.pool_price(pool, this_key, with_requirement=with_requirement)
         if price is None or exact or spec is None:
@@ -298,7 +317,9 @@ def liquidation_price(
         in contracts (inverse symbols: collateral and amounts are then in the coin).
     leverage
         Checked against the tier's maximum; for isolated without ``collateral`` the margin
-        is notional / leverage.
+        is notional / leverage, plus the estimated fee to close where the venue holds it in
+        the initial margin (Bybit). An isolated ``collateral`` is the position's margin as
+        the venue shows it (on Bybit that fee included).
     max_leverage
         Hyperliquid: derive MMR = 1 / (2 x max leverage) when no symbol or tiers are given.
     maintenance_margin_rate, maintenance_amount, tiers

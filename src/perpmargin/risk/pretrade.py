@@ -460,6 +460,9 @@ def _check_venue(
             CheckItem("leverage vs tier max", "PASS", f"{lev}x within the tier maximum {max_lev}x")
         )
     im = F.initial_margin(notional, lev)
+    if v.liquidation.close_fee_in_initial_margin and v.liquidation.close_fee_in_maintenance:
+        # Bybit: the estimated fee to close is part of the initial margin
+        im += pmath.estimated_close_fee(sign, qty, entry, lev, taker, cv)
     open_loss = ZERO
     if mark is not None and v.rules.open_loss_in_cost:
         open_loss = (

@@ -62,7 +62,10 @@ class Portfolio:
     """N positions of A accounts, grouped by account (CSR ``offsets``, length A + 1).
 
     ``qty`` is signed (+ long), base units; ``entry`` and ``margin`` (isolated margin of
-    each position) and ``balance`` (each account's cross collateral) in the settle asset.
+    each position) and ``balance`` (each account's cross collateral) in the settle asset;
+    ``reserve`` (optional, 0 by default): the part of each isolated margin that is the
+    estimated fee to close held in it (Bybit), left out of the bankruptcy price at which
+    that fee is valued in maintenance.
     """
 
     offsets: np.ndarray
@@ -71,6 +74,7 @@ class Portfolio:
     entry: np.ndarray
     margin: np.ndarray
     balance: np.ndarray
+    reserve: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.sym.size
@@ -78,16 +82,24 @@ class Portfolio:
             raise InvalidInput("offsets must start at 0 and have one entry per account + 1")
         if self.offsets[-1] != n or (np.diff(self.offsets) < 0).any():
             raise InvalidInput("offsets must be non-decreasing and end at the position count")
-        for name in ("qty", "entry", "margin"):
+        if self.reserve is None:
+            object.__setattr__(self, "reserve", np.zeros(n))
+        for name in ("qty", "entry", "margin", "reserve"):
             if getattr(self, name).shape != (n,):
                 raise InvalidInput(f"{name} must have one value per position ({n})")
         if self.balance.shape != (self.offsets.size - 1,):
             raise InvalidInput("balance must have one value per account")
-        for name in ("qty", "entry", "margin", "balance"):
+        for name in ("qty", "entry", "margin", "balance", "reserve"):
             if not np.isfinite(getattr(self, name)).all():
                 raise InvalidInput(f"{name} has NaN or inf")
         if (self.qty == 0).any() or (self.entry <= 0).any():
             raise InvalidInput("every position needs a non-zero qty and a positive entry")
+
+    @property
+    def fee_reserve(self) -> np.ndarray:
+        """``reserve``, never None (zeros when not given)."""
+        assert self.reserve is not None  # set in __post_init__
+        return self.reserve
 
     @property
     def n_accounts(self) -> int:
@@ -123,6 +135,7 @@ class Portfolio:
             self.entry[lo:hi],
             self.margin[lo:hi],
             self.balance[start:stop],
+            self.fee_reserve[lo:hi],
         )
 
 
@@ -161,7 +174,7 @@ def portfolio_from_accounts(accounts: Sequence[Any], tiers: TierArrays) -> Portf
     from perpmargin.sim.support import account_asks, notes_for
 
     offsets = [0]
-    sym, qty, entry, margin, balance = [], [], [], [], []
+    sym, qty, entry, margin, balance, reserve = [], [], [], [], [], []
     for acct in accounts:
         notes_for("fast", account_asks(acct))  # refuses a hedge pair
         for view in acct.positions():
@@ -169,6 +182,7 @@ def portfolio_from_accounts(accounts: Sequence[Any], tiers: TierArrays) -> Portf
             qty.append(float(view.quantity) * (1 if view.side == "long" else -1))
             entry.append(float(view.entry_price))
             margin.append(float(view.isolated_margin))
+            reserve.append(float(view.close_fee_reserve) if view.margin_mode == "isolated" else 0.0)
         offsets.append(len(sym))
         balance.append(float(acct.cross_wallet_balance))
     return Portfolio(
@@ -178,6 +192,7 @@ def portfolio_from_accounts(accounts: Sequence[Any], tiers: TierArrays) -> Portf
         np.array(entry, dtype=np.float64),
         np.array(margin, dtype=np.float64),
         np.array(balance, dtype=np.float64),
+        np.array(reserve, dtype=np.float64),
     )
 
 
@@ -232,7 +247,8 @@ def _position_terms(
         mm = F.maintenance_margin(notional, tiers.mmr[s, k], tiers.amount[s, k])
         bk = tiers.fee_bk[s]
         upnl[lo:hi] = F.unrealized_pnl(q, p.entry[lo:hi], m)
-        bankrupt = _standing_bankruptcy(q, m, p.margin[lo:hi] + upnl[lo:hi])
+        backing = p.margin[lo:hi] - p.fee_reserve[lo:hi] + upnl[lo:hi]
+        bankrupt = _standing_bankruptcy(q, m, backing)
         at_mark = F.requirement(notional, tiers.mmr[s, k], tiers.amount[s, k],
                                 _fee_value(tiers, s, aq, m))  # fmt: skip
         iso_req[lo:hi] = np.where(bk, mm + _fee_value(tiers, s, aq, bankrupt), at_mark)
@@ -313,8 +329,8 @@ def _revalue_numba(
     outputs = (out.iso_liquidated, out.cross_equity, out.cross_maintenance, out.cross_liquidated)
     if tiers.fee_bk.any() or tiers.upper.shape[1] > 64:  # the general kernel
         kernels.revalue_kernel(
-            p.offsets, p.sym, p.qty, p.entry, p.margin, p.balance, marks, *tiers.args(),
-            *outputs,
+            p.offsets, p.sym, p.qty, p.entry, p.margin, p.fee_reserve, p.balance, marks,
+            *tiers.args(), *outputs,
         )  # fmt: skip
         return out
     width, qbound, rate, amt = kernels.search_tables(
@@ -564,6 +580,8 @@ def _liquidation_prices(
     backend: Backend,
 ) -> np.ndarray:
     collateral, bk_collateral = _collaterals(p, m, tiers, mode)
+    if mode == "isolated":  # a fee held in the margin is left out of where it is valued
+        bk_collateral = bk_collateral - p.fee_reserve
     if backend == "numpy":
         return _liq_numpy(tiers, p.sym, p.qty, p.entry, collateral, bk_collateral)
     if backend == "cuda":

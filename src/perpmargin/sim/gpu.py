@@ -65,14 +65,15 @@ def _kernel() -> Any:
 
     @cuda.jit
     def revalue(  # type: ignore[no-untyped-def]
-        offsets, sym, qty, entry, margin, balance, marks, upper, mmr, amount, n_tiers, by_qty,
-        fee, fee_bk, iso_liq, cross_equity, cross_mm, cross_liq,
+        offsets, sym, qty, entry, margin, reserve, balance, marks, upper, mmr, amount, n_tiers,
+        by_qty, fee, fee_bk, iso_liq, cross_equity, cross_mm, cross_liq,
     ):  # fmt: skip
         a = cuda.grid(1)
         if a < offsets.size - 1:
             account(
-                a, offsets, sym, qty, entry, margin, balance, marks, upper, mmr, amount,
-                n_tiers, by_qty, fee, fee_bk, iso_liq, cross_equity, cross_mm, cross_liq,
+                a, offsets, sym, qty, entry, margin, reserve, balance, marks, upper, mmr,
+                amount, n_tiers, by_qty, fee, fee_bk, iso_liq, cross_equity, cross_mm,
+                cross_liq,
             )  # fmt: skip
 
     _KERNEL["revalue"] = revalue
@@ -91,7 +92,10 @@ def revalue_cuda(portfolio: Portfolio, marks: np.ndarray, tiers: TierArrays) -> 
         np.empty(a),
         np.empty(a, dtype=np.uint8),
     )
-    inputs = (p.offsets, p.sym, p.qty, p.entry, p.margin, p.balance, marks, *tiers.args())
+    inputs = (
+        p.offsets, p.sym, p.qty, p.entry, p.margin, p.fee_reserve, p.balance, marks,
+        *tiers.args(),
+    )  # fmt: skip
     outputs = (out.iso_liquidated, out.cross_equity, out.cross_maintenance, out.cross_liquidated)
     _launch(_kernel, a, inputs, outputs)
     return out
@@ -246,15 +250,15 @@ def _sweep_kernel() -> Any:
     @cuda.jit
     def sweep_all(  # type: ignore[no-untyped-def]
         ohlc, quiet, rates, qty, leverage, stop, take_profit, cross, balance, taker, liq_fee,
-        to_trader, tick, inverse, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk, liq_bar,
-        exit_bar, final_equity,
+        to_trader, tick, inverse, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk, holds_fee,
+        liq_bar, exit_bar, final_equity,
     ):  # fmt: skip
         c = cuda.grid(1)
         if c < qty.size:
             lb, xb, fe = replay_one(
                 c, ohlc, quiet, rates, qty, leverage, stop, take_profit, cross, balance,
                 taker, liq_fee, to_trader, tick, inverse, upper, mmr, amount, n_tiers,
-                by_qty, fee, fee_bk,
+                by_qty, fee, fee_bk, holds_fee,
             )  # fmt: skip
             liq_bar[c] = lb
             exit_bar[c] = xb

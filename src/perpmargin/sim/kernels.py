@@ -114,6 +114,7 @@ def pool_state(
     qty: np.ndarray,
     entry: np.ndarray,
     margin: np.ndarray,
+    reserve: np.ndarray,
     marks: np.ndarray,
     balance: float,
     upper: np.ndarray,
@@ -127,7 +128,9 @@ def pool_state(
 ) -> tuple[float, float]:
     """Cross equity and requirement of positions ``lo .. hi - 1`` sharing ``balance`` at
     ``marks`` (per symbol); with ``with_isolated``, also each position's isolated flag
-    (``margin[i]`` + uPnL <= its requirement) into ``iso_liq[i]``.
+    (``margin[i]`` + uPnL <= its requirement) into ``iso_liq[i]``; ``reserve[i]``: the
+    part of ``margin[i]`` that is a fee to close held in it (Bybit), left out of the
+    bankruptcy price that fee is valued at.
 
     The fee to close counted in maintenance is valued per the venue's basis: at the mark
     (the isolated and the cross requirement are then the same), or at the bankruptcy
@@ -142,8 +145,8 @@ def pool_state(
         u = unrealized_pnl(qty[i], entry[i], m)
         eq += u
         if with_isolated or not fee_bk[s]:
-            req = leg_requirement(s, qty[i], m, margin[i] + u, upper, mmr, amount, by_qty,
-                                  fee, fee_bk)  # fmt: skip
+            req = leg_requirement(s, qty[i], m, margin[i] - reserve[i] + u, upper, mmr,
+                                  amount, by_qty, fee, fee_bk)  # fmt: skip
             if with_isolated:
                 iso_liq[i] = 1 if margin[i] + u <= req else 0
             if not fee_bk[s]:
@@ -172,6 +175,7 @@ def revalue_account(
     qty: np.ndarray,
     entry: np.ndarray,
     margin: np.ndarray,
+    reserve: np.ndarray,
     balance: np.ndarray,
     marks: np.ndarray,
     upper: np.ndarray,
@@ -189,8 +193,8 @@ def revalue_account(
     """Both modes for account ``a`` (the arguments of :func:`revalue_kernel`); one
     source for the CPU kernel and the CUDA one (:mod:`perpmargin.sim.gpu`)."""
     lo, hi = offsets[a], offsets[a + 1]
-    eq, mm = pool_state(lo, hi, sym, qty, entry, margin, marks, balance[a], upper, mmr,
-                        amount, by_qty, fee, fee_bk, iso_liq, True)  # fmt: skip
+    eq, mm = pool_state(lo, hi, sym, qty, entry, margin, reserve, marks, balance[a], upper,
+                        mmr, amount, by_qty, fee, fee_bk, iso_liq, True)  # fmt: skip
     cross_equity[a] = eq
     cross_mm[a] = mm
     cross_liq[a] = 1 if hi > lo and eq <= mm else 0
@@ -203,6 +207,7 @@ def revalue_kernel(
     qty: np.ndarray,
     entry: np.ndarray,
     margin: np.ndarray,
+    reserve: np.ndarray,
     balance: np.ndarray,
     marks: np.ndarray,
     upper: np.ndarray,
@@ -225,8 +230,8 @@ def revalue_kernel(
     """
     for a in prange(offsets.size - 1):
         revalue_account(
-            a, offsets, sym, qty, entry, margin, balance, marks, upper, mmr, amount, n_tiers,
-            by_qty, fee, fee_bk, iso_liq, cross_equity, cross_mm, cross_liq,
+            a, offsets, sym, qty, entry, margin, reserve, balance, marks, upper, mmr, amount,
+            n_tiers, by_qty, fee, fee_bk, iso_liq, cross_equity, cross_mm, cross_liq,
         )  # fmt: skip
 
 

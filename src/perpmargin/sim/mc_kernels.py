@@ -191,8 +191,11 @@ def simulate_path(  # noqa: C901
             else:
                 for s in range(n_assets):
                     px[s] = math.exp(x[s])
-                eq, mm = pool_state(0, n_pos, sym, qty, entry, margin, px, balance, upper,
-                                    mmr, amount, by_qty, fee, fee_bk, alive, False)  # fmt: skip
+                # (margins and their fee reserve count for isolated flags only: not here)
+                eq, mm = pool_state(
+                    0, n_pos, sym, qty, entry, margin, margin, px, balance, upper, mmr, amount,
+                    by_qty, fee, fee_bk, alive, False,
+                )  # fmt: skip
                 if eq <= mm:
                     cross_alive = False
                     c_step = t

@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from perpmargin import formulas as F
 from perpmargin.engine import math as pmath
 from perpmargin.errors import InvalidInput
 from perpmargin.sim import kernels, mc_kernels
@@ -89,6 +90,9 @@ class Setup:
     open_fees: float
     inverse: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    reserve: np.ndarray | None = None
+    """Per position, the part of ``margin`` that is a fee to close held in it (Bybit);
+    None: none."""
     """What the plan asks for that the Monte Carlo does not simulate
     (:data:`perpmargin.sim.support.SUPPORT`); carried into the result."""
 
@@ -156,7 +160,8 @@ def setup_from_plan(
         prob, mu, sd = (np.full(len(symbols), float(x)) for x in jump)
     # positions as linear ones in the kernel's variable: tiers need no contract value
     tiers = TierArrays.from_venue(v, symbols).linear()
-    sym, qty, entry, margin, fees = [], [], [], [], 0.0
+    sym, qty, entry, margin, reserve, fees = [], [], [], [], [], 0.0
+    holds_fee = v.liquidation.close_fee_in_initial_margin and v.liquidation.close_fee_in_maintenance
     for pos in plan.positions:
         q, e, _ = size_position(plan, v, data, pos)
         spec = v.symbol(pos.symbol)
@@ -165,8 +170,14 @@ def setup_from_plan(
         sym.append(tiers.index(spec.symbol))
         qty.append(float(q) * pos.sign * (1.0 if cv is None else -float(cv)))
         entry.append(float(e) if cv is None else 1.0 / float(e))
-        margin.append(float(value / pos.leverage))
-        fees += float(value * v.taker_fee_rate)
+        held = 0.0  # Bybit: the estimated fee to close is held in the initial margin
+        if holds_fee:
+            held = float(
+                pmath.estimated_close_fee(pos.sign, q, e, pos.leverage, v.taker_fee_rate, cv)
+            )
+        margin.append(float(F.initial_margin(value, pos.leverage)) + held)
+        reserve.append(held)
+        fees += float(F.trade_fee(value, v.taker_fee_rate))
     return Setup(
         symbols=symbols,
         log_s0=np.log(opens0) * flip,
@@ -182,6 +193,7 @@ def setup_from_plan(
         qty=np.array(qty),
         entry=np.array(entry),
         margin=np.array(margin),
+        reserve=np.array(reserve),
         balance=float(plan.balance) - fees,
         remainder_to_trader=v.liquidation.remainder_to == "trader",
         open_fees=fees,
@@ -279,6 +291,7 @@ def _static_prices(setup: Setup) -> tuple[np.ndarray, np.ndarray, float]:
         setup.entry,
         setup.margin,
         np.array([setup.balance]),
+        setup.reserve,
     )
     liq = liquidation_prices(iso, marks, tiers, "isolated", backend="numpy")
     back = np.array(

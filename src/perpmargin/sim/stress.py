@@ -99,8 +99,18 @@ def scenario_account(
             elif v.margin_mode == "cross" and scenario == "all isolated":
                 cv = venue.symbol(v.symbol).inverse_value
                 value = pmath.position_value(v.quantity, v.entry_price, cv)
-                im = F.initial_margin(value, v.leverage)
-                converted[(v.symbol, v.side)] = round_to_step(im, step, "up")
+                im = round_to_step(F.initial_margin(value, v.leverage), step, "up")
+                if venue.liquidation.close_fee_in_initial_margin:  # Bybit: + the fee to close
+                    fee = pmath.estimated_close_fee(
+                        1 if v.side == "long" else -1,
+                        v.quantity,
+                        v.entry_price,
+                        v.leverage,
+                        venue.taker_fee_rate,
+                        cv,
+                    )
+                    im += round_to_step(fee, step, "up")
+                converted[(v.symbol, v.side)] = im
         wallet = account.wallet_balance
         room = wallet - sum(kept.values(), ZERO)
         new = sum(converted.values(), ZERO)
@@ -284,6 +294,7 @@ def _pool_values(
     qty = np.where(inverse[leg_col], x_qty, signed)
     entry = np.where(inverse[leg_col], x_entry, entry)
     margin = np.array([float(v.isolated_margin) for v in legs])
+    reserve = np.array([float(v.close_fee_reserve) for v in legs])  # a fee held in margins
     iso = np.array([v.margin_mode == "isolated" for v in legs])
     liq_rate = base.liquidation_fee[leg_col]
     to_trader = venue.liquidation.remainder_to == "trader"
@@ -299,6 +310,7 @@ def _pool_values(
             np.tile(entry[mask], n_cells),
             np.tile(margin[mask], n_cells),
             balance,
+            np.tile(reserve[mask], n_cells),
         )
         return p, marks[sym].reshape(n_cells, k)
 

@@ -34,6 +34,7 @@ from numba import njit, prange
 
 from perpmargin.errors import InvalidInput
 from perpmargin.sim.compiled import (
+    estimated_close_fee,
     funding_payment,
     initial_margin,
     position_value,
@@ -58,6 +59,7 @@ def _liq(
     q: float,
     e: float,
     c: float,
+    held: float,
     tick: float,
     upper: np.ndarray,
     mmr: np.ndarray,
@@ -68,7 +70,8 @@ def _liq(
     fee_bk: np.ndarray,
     inverse: bool,
 ) -> float:
-    p = liq_price_one(s, q, e, c, c, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk)
+    # (a fee to close held in the margin is left out of where that fee is valued)
+    p = liq_price_one(s, q, e, c, c - held, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk)
     if math.isnan(p):
         return p
     # the first tick the move reaches: a long's liquidation price rounds down
@@ -119,6 +122,7 @@ def replay_one(  # noqa: C901
     by_qty: np.ndarray,
     fee: np.ndarray,
     fee_bk: np.ndarray,
+    holds_fee: bool,
 ) -> tuple[int, int, float]:
     """Replay combination ``c`` (signed ``qty[c]``; NaN stop / take-profit: none): its
     liquidation bar, exit bar (-1: none) and final equity. One source for the CPU kernel
@@ -127,6 +131,7 @@ def replay_one(  # noqa: C901
     ``quiet[i]`` is (low, high) of bar ``i`` with low -inf on a funding bar: a bar whose
     range stays inside the position's triggers is skipped with two comparisons.
     ``inverse``: prices are 1 / price and ``qty`` the linear size in them (see the module).
+    ``holds_fee``: an isolated margin holds the estimated fee to close (Bybit).
     """
     n_bars = ohlc.shape[0]
     q = qty[c]
@@ -135,14 +140,17 @@ def replay_one(  # noqa: C901
     notional = position_value(abs(q), e)
     wallet = balance - trade_fee(notional, taker)
     margin = 0.0
+    held = 0.0
     if not cross[c]:
-        margin = initial_margin(notional, leverage[c])
+        if holds_fee:
+            held = estimated_close_fee(abs(q), e, 1.0 if long else -1.0, leverage[c], fee[0])
+        margin = initial_margin(notional, leverage[c]) + held
         wallet -= margin
     open_pos = True
     lb = -1
     xb = -1
     coll = wallet if cross[c] else margin
-    liq = _liq(0, q, e, coll, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk, inverse)
+    liq = _liq(0, q, e, coll, held, tick, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk, inverse)
     sp = stop[c]
     tp = take_profit[c]
     low_trigger, high_trigger = _triggers(long, liq, sp, tp)
@@ -206,6 +214,7 @@ def replay_one(  # noqa: C901
                     q,
                     e,
                     coll,
+                    held,
                     tick,
                     upper,
                     mmr,
@@ -254,6 +263,7 @@ def sweep_kernel(
     by_qty: np.ndarray,
     fee: np.ndarray,
     fee_bk: np.ndarray,
+    holds_fee: bool,
     liq_bar: np.ndarray,
     exit_bar: np.ndarray,
     final_equity: np.ndarray,
@@ -263,7 +273,7 @@ def sweep_kernel(
         liq_bar[c], exit_bar[c], final_equity[c] = replay_one(
             c, ohlc, quiet, rates, qty, leverage, stop, take_profit, cross, balance, taker,
             liq_fee, to_trader, tick, inverse, upper, mmr, amount, n_tiers, by_qty, fee,
-            fee_bk,
+            fee_bk, holds_fee,
         )  # fmt: skip
 
 
@@ -295,6 +305,7 @@ def sweep_arrays(
     to_trader: bool,
     tick: float,
     inverse: bool = False,
+    holds_fee: bool = False,
     skip_quiet_bars: bool = True,
     backend: SweepBackend = "numba",
     scheduler: Any = None,
@@ -304,8 +315,10 @@ def sweep_arrays(
 
     ``inverse``: ``ohlc``, ``stop``, ``take_profit`` are 1 / price (open, 1/low, 1/high,
     close) and ``qty`` is -(signed contracts) x contract value; ``tiers`` without
-    contract values; ``tick`` stays the price tick. ``skip_quiet_bars=False`` walks every
-    bar the long way (the same numbers, slower: a baseline for tests and benchmarks).
+    contract values; ``tick`` stays the price tick. ``holds_fee``: an isolated margin holds
+    the estimated fee to close (Bybit's ``close_fee_in_initial_margin``).
+    ``skip_quiet_bars=False`` walks every bar the long way (the same numbers, slower: a
+    baseline for tests and benchmarks).
     ``backend``: ``"numba"`` (CPU threads), ``"cuda"`` (one GPU thread per combination),
     ``"dask"`` (``chunks`` slices of the combinations as tasks on ``scheduler``); the
     same numbers on each. There is no numpy backend: the sweep's reference is the exact
@@ -317,7 +330,9 @@ def sweep_arrays(
         from perpmargin.sim.distributed import chunk_bounds, map_chunks
 
         kwargs = {"balance": balance, "tiers": tiers, "taker": taker, "to_trader": to_trader}
-        kwargs.update(tick=tick, inverse=inverse, skip_quiet_bars=skip_quiet_bars)
+        kwargs.update(
+            tick=tick, inverse=inverse, holds_fee=holds_fee, skip_quiet_bars=skip_quiet_bars
+        )
         combos = (qty, leverage, stop, take_profit, cross)
         parts = map_chunks(
             partial(_sweep_chunk, ohlc, rates, kwargs),
@@ -356,6 +371,7 @@ def sweep_arrays(
         tick,
         inverse,
         *tiers.args(),
+        holds_fee,
     )
     if backend == "cuda":
         from perpmargin.sim.gpu import sweep_cuda
@@ -452,6 +468,8 @@ def sweep(
         to_trader=venue.liquidation.remainder_to == "trader",
         tick=float(spec.tick_size),
         inverse=cv is not None,
+        holds_fee=venue.liquidation.close_fee_in_initial_margin
+        and venue.liquidation.close_fee_in_maintenance,
         backend=backend,
         scheduler=scheduler,
     )

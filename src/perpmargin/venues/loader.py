@@ -334,6 +334,7 @@ def parse_venue(doc: Any, label: str) -> Venue:
         fee_rate=_dec(liq, "fee_rate", lw, non_negative=True),
         remainder_to=cast(Any, _choice(liq, "remainder_to", lw, ("insurance_fund", "trader"))),
         close_fee_in_maintenance=bool(_req(liq, "close_fee_in_maintenance", lw)),
+        close_fee_in_initial_margin=_flag(liq, "close_fee_in_initial_margin", lw),
         trigger=cast(Any, _choice(liq, "trigger", lw, ("mark",))),
         maintenance_rule=cast(
             Any,

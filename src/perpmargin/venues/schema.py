@@ -198,6 +198,13 @@ class LiquidationRules:
     close_fee_basis
         Price at which a counted fee to close is valued: the liquidation price itself
         (``"liquidation"``: OKX, Gate) or the bankruptcy price (``"bankruptcy"``: Bybit).
+    close_fee_in_initial_margin
+        The estimated fee to close (valued at the bankruptcy price the position's leverage
+        implies: :func:`perpmargin.formulas.estimated_close_fee`) is part of the initial
+        margin too (Bybit): an isolated position is opened with it on top of its margin,
+        a cross one reserves it from the available balance; the fee in maintenance is
+        then valued at the bankruptcy price of the rest of the collateral, so with no
+        margin added the two cancel in the liquidation price.
     maintenance_rule
         ``"tiers"``, or ``"half_initial_at_max_leverage"`` (Hyperliquid: MMR = 1 / (2 x
         max leverage)), used when a calculator call gives only a max leverage.
@@ -209,6 +216,7 @@ class LiquidationRules:
     trigger: Literal["mark"] = "mark"
     maintenance_rule: Literal["tiers", "half_initial_at_max_leverage"] = "tiers"
     close_fee_basis: Literal["liquidation", "bankruptcy"] = "liquidation"
+    close_fee_in_initial_margin: bool = False
     source: str = ""
     process: LiquidationProcess = field(default_factory=LiquidationProcess)
     adl: AdlRules | None = None
