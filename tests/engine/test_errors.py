@@ -97,9 +97,9 @@ def test_float_input_is_converted_by_repr(binance):
 
 
 def test_position_too_large_for_the_largest_tier(bybit):
-    acct = pm.Account(bybit, balance="100000000")
+    acct = pm.Account(bybit, balance="200000000")
     acct.set_leverage("BTCUSDT", 1)
     before = acct.snapshot()
     with pytest.raises(pm.PositionTooLarge, match="largest tier"):
-        acct.open("BTCUSDT", "long", "1000", "50000")  # 50 M > 2 M (bundled testnet tiers)
+        acct.open("BTCUSDT", "long", "1190", "70000")  # 83.3 M > 80 M (tier 20 of 20 bundled)
     assert acct.snapshot() == before

@@ -472,15 +472,15 @@ def test_bybit_close_fee_is_valued_at_the_bankruptcy_price():
         "bybit-linear", "isolated", "long", "50000", "1", leverage=10, symbol="BTCUSDT", exact=True
     )
     with engine_context():
-        assert lp == D("45000") / D("0.9967")
+        assert lp == D("45000") / D("0.995")
         bare = pm.liquidation_price(
             "bybit-linear", "isolated", "long", "50000", "1", "5000", symbol="BTCUSDT", exact=True
         )
-        assert bare == D("45024.75") / D("0.9967")
+        assert bare == D("45024.75") / D("0.995")
     acct = pm.Account(pm.load_venue("bybit-linear"), balance="10000")
     acct.set_margin_mode("BTCUSDT", "isolated")
     acct.set_leverage("BTCUSDT", 10)
     acct.open("BTCUSDT", "long", "1", "50000")
     assert acct.position("BTCUSDT").isolated_margin == D("5024.75")
     assert acct.liquidation_price("BTCUSDT", exact=True) == lp
-    assert acct.position("BTCUSDT").maintenance_margin == D("0.0033") * 50000 + D("24.75")
+    assert acct.position("BTCUSDT").maintenance_margin == D("0.005") * 50000 + D("24.75")
