@@ -484,3 +484,28 @@ def test_hyperliquid_deleverages_at_the_previous_mark(hyperliquid):
     assert total == 105_100
     for x in (whale, short):
         assert pm.replay(x.ledger) == x.snapshot()
+
+
+def test_gate_ranks_auto_deleveraging_by_return_times_set_leverage():
+    """Gate announcement 28762 (2022-11-21, gate-futures.json ``adl``): the "Rate of Return
+    ... unrealized PNL X Leverage" ranks who is deleveraged. B (set to 20x, margin topped up
+    to 10,001) and C (5x, margin 10,000) both short 1 BTC at 50,000, +5,000 at 45,000: by
+    return x set leverage B ranks first (0.49995 x 20 = 9.999 against 0.5 x 5 = 2.5); by
+    Binance's return x effective leverage C would (both near 0.5 x 3)."""
+    gate = pm.load_venue("gate-futures")
+    house = Clearinghouse(gate, insurance_fund=pm.InsuranceFund(), liquidation_model="venue")
+    a = house.open_account("A", 5_000)
+    b = house.open_account("B", 20_000)
+    c = house.open_account("C", 20_000)
+    for acct, lev in ((a, 20), (b, 20), (c, 5)):
+        acct.set_margin_mode("BTC_USDT", "isolated")
+        acct.set_leverage("BTC_USDT", lev)
+    a.open("BTC_USDT", "long", 1, 50000)
+    b.open("BTC_USDT", "short", 1, 50000)
+    c.open("BTC_USDT", "short", 1, 50000)
+    b.add_margin("BTC_USDT", 10_001 - b.position("BTC_USDT").isolated_margin)
+    assert c.position("BTC_USDT").isolated_margin == 10_000
+    house.mark({"BTC_USDT": 45000})  # A's long is far past bankruptcy, the fund is empty
+    assert [d.counterparty for d in house.deleveragings] == ["B"]
+    assert b.position("BTC_USDT") is None
+    assert c.position("BTC_USDT").quantity == 1

@@ -1800,12 +1800,18 @@ class Account:
             self._reduce(leg, qty, self._price(price), "adl", None)
             return self._ledger[start:]
 
-    def adl_score(self, symbol: str, side: PositionSide) -> Decimal | None:
+    def adl_score(
+        self, symbol: str, side: PositionSide, *, mark: Number | None = None
+    ) -> Decimal | None:
         """Auto-deleveraging rank of a leg (higher is deleveraged first), or None.
+
+        At ``mark`` when given (the price the bankrupt account was just marked at: the
+        ranking is of that moment), else at the leg's own mark.
 
         uPnL / collateral x effective leverage for a profit, uPnL / collateral /
         effective leverage for a loss; effective leverage = value / (collateral + uPnL),
-        collateral = the isolated margin or the cross wallet (Binance's LeveragePnL).
+        collateral = the isolated margin or the cross wallet (Binance's LeveragePnL); on a
+        venue ranking by set leverage (Gate), uPnL / collateral x the leg's leverage.
         """
         leg = self._legs.get((self._spec(symbol).symbol, _side(side)))
         if leg is None:
@@ -1814,10 +1820,14 @@ class Account:
             collateral = (
                 leg.isolated_margin if leg.margin_mode == "isolated" else self._cross_wallet
             )
-            upnl = self._upnl(leg)
-            value = self._value(leg.symbol, leg.quantity, self._marks[leg.symbol])
+            price = self._marks[leg.symbol] if mark is None else self._price(mark, "mark")
+            upnl = self._upnl(leg, price)
+            value = self._value(leg.symbol, leg.quantity, price)
             if collateral <= 0 or collateral + upnl <= 0:
                 return Decimal("1e30") if upnl > 0 else Decimal("-1e30")
+            adl = self._venue.liquidation.adl
+            if adl is not None and adl.ranking == "pnl_ratio_x_set_leverage":
+                return F.adl_score_set_leverage(upnl, collateral, leg.leverage)
             return F.adl_score(upnl, collateral, value)
 
     # ------------------------------------------------------------------ snapshot

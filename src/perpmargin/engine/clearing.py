@@ -134,7 +134,9 @@ class Clearinghouse:
         for order, account in enumerate(self._accounts.values()):
             if account is source or not _holds_symbol(account, symbol):
                 continue
-            score = account.adl_score(symbol, opposite)
+            # ranked at the bankrupt account's mark: an account marked later in the same
+            # call still has the previous one
+            score = account.adl_score(symbol, opposite, mark=source.marks[symbol])
             if score is not None:
                 ranked.append((score, order, account))
         ranked.sort(key=lambda r: (-r[0], r[1]))

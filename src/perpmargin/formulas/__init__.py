@@ -76,6 +76,7 @@ from perpmargin.formulas.requirement import (
 )
 from perpmargin.formulas.settlement import (
     adl_score,
+    adl_score_set_leverage,
     capped,
     funding_payment,
     settle_isolated_close,
@@ -99,6 +100,7 @@ from perpmargin.formulas.value import (
 __all__ = [
     "RULES",
     "adl_score",
+    "adl_score_set_leverage",
     "average_entry",
     "bankruptcy_price",
     "capped",
@@ -133,6 +135,7 @@ __all__ = [
 
 RULES = (
     adl_score,
+    adl_score_set_leverage,
     average_entry,
     bankruptcy_price,
     capped,

@@ -12,6 +12,7 @@ from perpmargin.formulas.arith import positive_part, smaller
 
 __all__ = [
     "adl_score",
+    "adl_score_set_leverage",
     "capped",
     "funding_payment",
     "settle_isolated_close",
@@ -99,3 +100,12 @@ def adl_score(upnl: N, collateral: N, value: N) -> N:
     ratio = upnl / collateral
     leverage = value / (collateral + upnl)
     return ratio * leverage if upnl > 0 else ratio / leverage
+
+
+def adl_score_set_leverage(upnl: N, collateral: N, leverage: N) -> N:
+    """Gate's auto-deleveraging rank (highest first): the rate of return uPnL / collateral
+    times the leverage the position was set to (Gate announcement 28762, 2022-11-21:
+    "the 'Rate of Return' calculated based on unrealized PNL X Leverage (in the case of
+    cross margin and without leverage setup, the leverage will be the maximum leverage
+    applicable to the position)"). Needs collateral > 0."""
+    return upnl / collateral * leverage

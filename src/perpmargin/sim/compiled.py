@@ -59,6 +59,7 @@ CPU: dict[str, Any] = _compile_all(njit(inline="always"))
 """Every rule compiled for the CPU, by name (compiled lazily, on first call)."""
 
 adl_score = CPU["adl_score"]
+adl_score_set_leverage = CPU["adl_score_set_leverage"]
 average_entry = CPU["average_entry"]
 bankruptcy_price = CPU["bankruptcy_price"]
 capped = CPU["capped"]

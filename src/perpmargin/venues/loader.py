@@ -271,7 +271,9 @@ def _parse_process(doc: Any, where: str) -> LiquidationProcess:
 def _parse_adl(doc: Any, where: str) -> AdlRules | None:
     if doc is None:
         return None
-    ranking = _choice(doc, "ranking", where, ("pnl_ratio_x_effective_leverage",))
+    ranking = _choice(
+        doc, "ranking", where, ("pnl_ratio_x_effective_leverage", "pnl_ratio_x_set_leverage")
+    )
     price = doc.get("price", "bankruptcy")
     if price not in ("bankruptcy", "previous_mark"):
         raise VenueDataError(

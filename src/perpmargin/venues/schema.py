@@ -169,13 +169,17 @@ class AdlRules:
     ``"pnl_ratio_x_effective_leverage"``: score = uPnL / collateral x value / (collateral
     + uPnL) for a profit, uPnL / collateral / effective leverage for a loss (Binance's
     LeveragePnL, OKX's PnL% x effective leverage); the highest score goes first.
+    ``"pnl_ratio_x_set_leverage"``: uPnL / collateral x the leverage the position was set to
+    (Gate).
 
     ``price``: where the deleveraged positions are closed: ``"bankruptcy"`` (the bankrupt
     leg's bankruptcy price: Binance, Bybit, OKX, Gate, dYdX) or ``"previous_mark"`` (the
     mark before the one that bankrupted it: Hyperliquid's "previous oracle price").
     """
 
-    ranking: Literal["pnl_ratio_x_effective_leverage"] = "pnl_ratio_x_effective_leverage"
+    ranking: Literal["pnl_ratio_x_effective_leverage", "pnl_ratio_x_set_leverage"] = (
+        "pnl_ratio_x_effective_leverage"
+    )
     source: str = ""
     price: Literal["bankruptcy", "previous_mark"] = "bankruptcy"
 
