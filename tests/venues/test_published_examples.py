@@ -259,3 +259,31 @@ def test_gate_liquidation_price_formula_without_fees(side, expected):
                                  maintenance_margin_rate="0.000000001", taker_fee_rate=0,
                                  exact=True)  # fmt: skip
     assert price.quantize(D("0.001")) == D(expected)
+
+
+@pytest.mark.parametrize(
+    ("side", "entry", "contracts", "leverage", "printed"),
+    [
+        ("long", "7500", 1000, 20, "7143"),  # 7,500 x 20 / 21 = 7,142.857..., rounded up
+        ("short", "7500", 1000, 20, "7894.50"),  # 7,500 x 20 / 19 = 7,894.736..., down
+        ("long", "7890.08", 5000, 50, "7735.50"),  # 7,890.08 x 50 / 51 = 7,735.3725...
+    ],
+)
+def test_bybit_inverse_bankruptcy_prices(side, entry, contracts, leverage, printed):
+    """Bybit "Why Is Order Cost Different for Buy and Sell Orders": "BTCUSD 1000 Contract
+    Quantity at USD 7500 entry price, 20x leverage ... Bankruptcy Price for Buy Long = 7500
+    x [20/(20+1)] = USD 7143; Bankruptcy Price for Sell Short = 7500 x [20/(20-1)] = USD
+    7894.50"; old "What is Auto-Deleveraging (ADL)?" (help.bybit.com 900000031623): "5,000
+    BTCUSD contracts at 7,890.08 USD on 50x ... Bankruptcy Price = (7,890.08 x 50) / (50+1)
+    = 7,735.372549 USD ≈ 7,735.50 USD". The price leaves the fee to close the margin holds
+    aside, and Bybit rounds a long's up and a short's down to the 0.5 tick
+    (bybit-inverse.json)."""
+    price = pm.bankruptcy_price("bybit-inverse", "isolated", side, entry, contracts,
+                                leverage=leverage, symbol="BTCUSD")  # fmt: skip
+    assert price == D(printed)
+    # the account that opens the position reports the same price
+    acct = pm.Account(pm.load_venue("bybit-inverse"), 1)
+    acct.set_margin_mode("BTCUSD", "isolated")
+    acct.set_leverage("BTCUSD", leverage)
+    acct.open("BTCUSD", side, contracts, entry)
+    assert acct.position("BTCUSD").bankruptcy_price == D(printed)

@@ -904,7 +904,13 @@ class Account:
             return price
         tick = self._spec(leg.symbol).tick_size
         moving = pool.legs_of(leg.symbol)
-        return pmath.round_liquidation_price(price, moving, self._marks[leg.symbol], tick)
+        favourable = (
+            not with_requirement
+            and self._venue.liquidation.bankruptcy_price_rounding == "favourable"
+        )
+        return pmath.round_liquidation_price(
+            price, moving, self._marks[leg.symbol], tick, towards_reference=favourable
+        )
 
     # ------------------------------------------------------------------ modes and leverage
 

@@ -327,7 +327,9 @@ def pool_price(pool: Pool, symbol: str, *, with_requirement: bool) -> Decimal | 
     Nearest the symbol's mark; the mark itself when the pool is already there; None
     when no positive price is. The other symbols' legs count with their PnL and (for a
     liquidation price) their requirement at their marks; a fee to close valued at the
-    bankruptcy price is valued at each symbol's own bankruptcy price in the pool.
+    bankruptcy price is valued at each symbol's own bankruptcy price in the pool. The
+    bankruptcy price leaves out the fee to close the pool holds for it (``fee_reserve``:
+    Bybit sets it aside, "liquidation executed at bankruptcy price").
     """
     moving = pool.legs_of(symbol)
     constant = pool.collateral + sum(
@@ -335,7 +337,7 @@ def pool_price(pool: Pool, symbol: str, *, with_requirement: bool) -> Decimal | 
     )
     reference = pool.marks[symbol]
     if not with_requirement:
-        return solve_price(constant, moving, reference, with_requirement=False)
+        return solve_price(constant - pool.fee_reserve, moving, reference, with_requirement=False)
     fee = pool.fee_rate
     fee_price: Decimal | None = None
     if fee and pool.fee_at_bankruptcy:
@@ -354,28 +356,30 @@ def pool_price(pool: Pool, symbol: str, *, with_requirement: bool) -> Decimal | 
 
 
 def fee_bankruptcy_price(pool: Pool, symbol: str) -> Decimal:
-    """The bankruptcy price a fee to close of ``symbol``'s legs is valued at (Bybit): where
-    the pool's collateral less its ``fee_reserve`` runs out, every other symbol at its mark
-    (the mark itself for a pool already past it; 0 when no positive price is)."""
-    moving = pool.legs_of(symbol)
-    constant = (
-        pool.collateral
-        - pool.fee_reserve
-        + sum((_upnl_at(leg, pool.marks[s]) for s, leg in pool.legs if s != symbol), ZERO)
-    )
-    bankrupt = solve_price(constant, moving, pool.marks[symbol], with_requirement=False)
+    """The bankruptcy price a fee to close of ``symbol``'s legs is valued at (Bybit): the
+    pool's bankruptcy price (:func:`pool_price`), 0 when no positive price is."""
+    bankrupt = pool_price(pool, symbol, with_requirement=False)
     return ZERO if bankrupt is None else bankrupt
 
 
 def round_liquidation_price(
-    price: Decimal, legs: Sequence[SolverLeg], reference_price: Decimal, tick: Decimal
+    price: Decimal,
+    legs: Sequence[SolverLeg],
+    reference_price: Decimal,
+    tick: Decimal,
+    *,
+    towards_reference: bool = False,
 ) -> Decimal:
     """Round a solved price to the tick so that marking at it still liquidates.
 
     A net long liquidates on the way down, so its price rounds down; a net short's rounds
     up. A flat hedge rounds away from the reference. Never returns less than one tick.
+    ``towards_reference``: the other way (a venue's convention for a bankruptcy price:
+    Bybit rounds a long's up, a short's down).
     """
     net = sum((leg.side * leg.quantity for leg in legs), ZERO)
     falls = net > 0 or (net == 0 and price < reference_price)
+    if towards_reference:
+        falls = not falls
     rounded = round_to_step(price, tick, "down" if falls else "up")
     return rounded if rounded > 0 else tick

@@ -249,7 +249,12 @@ def _solve(  # noqa: C901
         price = pmath.pool_price(pool, this_key, with_requirement=with_requirement)
         if price is None or exact or spec is None:
             return price
-        return pmath.round_liquidation_price(price, legs, reference, spec.tick_size)
+        favourable = (
+            not with_requirement and v.liquidation.bankruptcy_price_rounding == "favourable"
+        )
+        return pmath.round_liquidation_price(
+            price, legs, reference, spec.tick_size, towards_reference=favourable
+        )
 
 
 def _table(

@@ -558,6 +558,8 @@ def _bankruptcy_prices(
     p: Portfolio, m: np.ndarray, tiers: TierArrays, mode: str, backend: Backend
 ) -> np.ndarray:
     _, backing = _collaterals(p, m, tiers, mode)
+    if mode == "isolated":  # a fee to close held in the margin is set aside (Bybit)
+        backing = backing - p.fee_reserve
     if backend == "numpy":
         with np.errstate(divide="ignore", invalid="ignore"):
             price = F.bankruptcy_price(p.qty, p.entry, backing)
@@ -580,7 +582,7 @@ def _liquidation_prices(
     backend: Backend,
 ) -> np.ndarray:
     collateral, bk_collateral = _collaterals(p, m, tiers, mode)
-    if mode == "isolated":  # a fee held in the margin is left out of where it is valued
+    if mode == "isolated":  # a fee to close held in the margin is set aside (Bybit)
         bk_collateral = bk_collateral - p.fee_reserve
     if backend == "numpy":
         return _liq_numpy(tiers, p.sym, p.qty, p.entry, collateral, bk_collateral)

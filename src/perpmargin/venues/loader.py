@@ -337,6 +337,12 @@ def parse_venue(doc: Any, label: str) -> Venue:
         remainder_to=cast(Any, _choice(liq, "remainder_to", lw, ("insurance_fund", "trader"))),
         close_fee_in_maintenance=bool(_req(liq, "close_fee_in_maintenance", lw)),
         close_fee_in_initial_margin=_flag(liq, "close_fee_in_initial_margin", lw),
+        bankruptcy_price_rounding=cast(
+            Any,
+            _choice(liq, "bankruptcy_price_rounding", lw, ("adverse", "favourable"))
+            if "bankruptcy_price_rounding" in liq
+            else "adverse",
+        ),
         trigger=cast(Any, _choice(liq, "trigger", lw, ("mark",))),
         maintenance_rule=cast(
             Any,

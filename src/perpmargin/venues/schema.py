@@ -209,6 +209,10 @@ class LiquidationRules:
         a cross one reserves it from the available balance; the fee in maintenance is
         then valued at the bankruptcy price of the rest of the collateral, so with no
         margin added the two cancel in the liquidation price.
+    bankruptcy_price_rounding
+        How a reported bankruptcy price is rounded to the tick: ``"adverse"`` as a
+        liquidation price (a long's down), or ``"favourable"`` (Bybit: a long's up, a
+        short's down).
     maintenance_rule
         ``"tiers"``, or ``"half_initial_at_max_leverage"`` (Hyperliquid: MMR = 1 / (2 x
         max leverage)), used when a calculator call gives only a max leverage.
@@ -221,6 +225,7 @@ class LiquidationRules:
     maintenance_rule: Literal["tiers", "half_initial_at_max_leverage"] = "tiers"
     close_fee_basis: Literal["liquidation", "bankruptcy"] = "liquidation"
     close_fee_in_initial_margin: bool = False
+    bankruptcy_price_rounding: Literal["adverse", "favourable"] = "adverse"
     source: str = ""
     process: LiquidationProcess = field(default_factory=LiquidationProcess)
     adl: AdlRules | None = None
