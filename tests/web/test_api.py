@@ -407,3 +407,14 @@ def test_custom_inverse_plan_replays_and_simulates(client: TestClient) -> None:
         "/api/v1/replay", json={"plan": {**plan, "data": "binance-ethusdt-perp-15m-2020-03-12.csv"}}
     )
     assert wrong.status_code == 422
+
+
+def test_montecarlo_answer_says_what_it_did_not_simulate(client: TestClient) -> None:
+    """The answer carries the Monte Carlo's notes: a plan with the venue's partial
+    liquidation and funding is run, and says that those were not simulated."""
+    body = {"scenario": "partial-2025-10-10", "paths": 200, "seed": 1, "steps": 60}
+    doc = client.post("/api/v1/montecarlo", json=body).json()
+    notes = " ".join(doc["notes"])
+    assert "partial liquidation is not simulated" in notes
+    plain = client.post("/api/v1/montecarlo", json={**body, "scenario": "seed-2020-03-12"})
+    assert "partial liquidation" not in " ".join(plain.json()["notes"])
