@@ -124,3 +124,16 @@ def test_add_and_remove_isolated_margin(binance):
     acct.remove_margin("BTCUSDT", "500")
     assert acct.position("BTCUSDT").isolated_margin == D("500")
     assert acct.max_removable_margin("BTCUSDT") == D("0")
+
+
+def test_bybit_keeps_the_fee_to_close_when_margin_is_removed(bybit):
+    """The fee to close Bybit holds in an isolated margin is initial margin: it cannot be
+    taken out (1 BTC at 50,000, 10x: margin 5,000 + 24.75, nothing removable at the entry)."""
+    acct = pm.Account(bybit, balance="10000")
+    acct.set_margin_mode("BTCUSDT", "isolated")
+    acct.set_leverage("BTCUSDT", 10)
+    acct.open("BTCUSDT", "long", "1", "50000")
+    assert acct.position("BTCUSDT").isolated_margin == D("5024.75")
+    assert acct.max_removable_margin("BTCUSDT") == 0
+    acct.add_margin("BTCUSDT", "100")
+    assert acct.max_removable_margin("BTCUSDT") == 100

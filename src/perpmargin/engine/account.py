@@ -1505,13 +1505,15 @@ class Account:
         """Most isolated margin that can be removed now (Binance's rule).
 
         ``max(0, min(margin - maintenance, margin + uPnL - notional_at_mark / leverage))``
-        (https://binance.com/en/support/articles/360038447311), rounded down.
+        (https://binance.com/en/support/articles/360038447311), rounded down; the initial
+        margin includes the fee to close where the venue holds it there (Bybit).
         """
         leg = self._isolated_leg(symbol, side, "remove")
         with engine_context():
             mark = self._marks[leg.symbol]
             mm = self._requirement(leg, mark)
-            im_at_mark = self._value(leg.symbol, leg.quantity, mark) / leg.leverage
+            value = self._value(leg.symbol, leg.quantity, mark)
+            im_at_mark = F.initial_margin(value, leg.leverage) + self._leg_reserve(leg)
             room = min(leg.isolated_margin - mm, leg.isolated_margin + self._upnl(leg) - im_at_mark)
             return self._round(max(ZERO, room), "down")
 
