@@ -171,7 +171,10 @@ def bench_gpu(n: int, paths: int, out: dict) -> None:
     tiers = TierArrays.from_venue(pm.load_venue("binance-usdm"))
     book = _book(n, tiers)
     marks = np.array([57000.0, 2900.0])
-    host = (book.offsets, book.sym, book.qty, book.entry, book.margin, book.balance, marks)
+    host = (
+        book.offsets, book.sym, book.qty, book.entry, book.margin, book.fee_reserve,
+        book.balance, marks,
+    )  # fmt: skip
     dev = [cuda.to_device(x) for x in (*host, *tiers.args())]
     outs = [
         cuda.device_array(book.n_positions, dtype=np.uint8),

@@ -40,6 +40,9 @@ MAX_ASSETS = 8
 MAX_POSITIONS = 32
 """Positions a CUDA Monte Carlo can hold."""
 
+if not hasattr(np, "row_stack"):  # numpy 2.5 removed it; numba-cuda 0.30 still calls it
+    setattr(np, "row_stack", np.vstack)  # noqa: B010
+
 try:  # module level, so the CUDA simulator can swap it inside kernels
     from numba import cuda
 except ImportError:  # pragma: no cover
