@@ -119,13 +119,18 @@ def check_mc(paths: int, steps: int, checks: dict[str, str]) -> None:
     one = replace(one, step_vol=one.step_vol * 3)
     two = setup_from_plan(pm.load_plans("pair-2025-10-10")[0])
     two = replace(two, step_vol=two.step_vol * 3)
-    for label, setup in (("one asset", one), ("two assets", two)):
+    side = np.sign(two.qty)  # stops 4 % and take-profits 5 % from each entry
+    stops = replace(
+        two, stop=two.entry * (1 - 0.04 * side), take_profit=two.entry * (1 + 0.05 * side)
+    )
+    for label, setup in (("one asset", one), ("two assets", two), ("stops", stops)):
         for model in ("gbm", "jump", "bootstrap"):
             kw = {"paths": paths, "steps": steps, "model": model, "seed": 5, "block": 16}
             a = montecarlo(setup, **kw)  # type: ignore[arg-type]
             b = montecarlo(setup, backend="cuda", **kw)  # type: ignore[arg-type]
-            steps_same = np.array_equal(a.iso_step, b.iso_step) and np.array_equal(
-                a.cross_step, b.cross_step
+            steps_same = all(
+                np.array_equal(getattr(a, k), getattr(b, k))
+                for k in ("iso_step", "cross_step", "iso_exit", "cross_exit")
             )
             money = _close(a.iso_final, b.iso_final, 1e-12) and _close(
                 a.cross_final, b.cross_final, 1e-12

@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
@@ -131,6 +132,19 @@ def bench_mc(paths: int, out: dict) -> None:
     out["mc_paths"] = paths
     out["mc_steps"] = 1440
     out["mc_path_steps_per_s"] = paths * 1440 / seconds
+    # two symbols in one cross account, revalued with tiers at every step, with stops
+    # and take-profits 4 % / 5 % from each entry (the legs closed by them drop out)
+    pair = setup_from_plan(pm.load_plans("pair-2022-11-08")[0])
+    side = np.sign(pair.qty)
+    runs = [("pair", pair)]
+    if hasattr(pair, "stop"):  # (a version before stops in the Monte Carlo: no such run)
+        stop, take = pair.entry * (1 - 0.04 * side), pair.entry * (1 + 0.05 * side)
+        runs.append(("pair_stops", replace(pair, stop=stop, take_profit=take)))
+    steps = pair.returns.shape[0]
+    for name, setup_ in runs:
+        montecarlo(setup_, paths=1000, steps=100)
+        seconds = _best(lambda s=setup_: montecarlo(s, paths=paths // 2), repeat=2)
+        out[f"mc_{name}_path_steps_per_s"] = paths // 2 * steps / seconds
 
 
 def bench_dask(paths: int, out: dict) -> None:

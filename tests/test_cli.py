@@ -365,4 +365,4 @@ def test_stress_bad_input_exits_2(tmp_path):
 def test_montecarlo_prints_what_it_does_not_simulate():
     result = runner.invoke(app, ["montecarlo", "partial-2025-10-10", "--paths", "200"])
     assert result.exit_code == 0, result.output
-    assert "Not simulated: the venue's partial liquidation is not simulated" in result.output
+    assert "Note: the venue's partial liquidation is not simulated" in result.output

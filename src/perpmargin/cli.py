@@ -413,6 +413,7 @@ def montecarlo(
         "mode",
         "P(liquidation)",
         "95% CI",
+        "P(stop/TP)",
         "mean final",
         "VaR 99",
         "ES 99",
@@ -424,6 +425,7 @@ def montecarlo(
             mode,
             f"{s.liquidation_probability:.4f}",
             f"{s.ci95[0]:.4f}..{s.ci95[1]:.4f}",
+            f"{s.exit_probability:.4f}",
             f"{s.mean_final_equity:,.2f}",
             f"{s.loss_var99:,.2f}",
             f"{s.loss_es99:,.2f}",
@@ -431,7 +433,7 @@ def montecarlo(
         )
     console.print(table)
     for note in result.notes:
-        console.print(f"Not simulated: {note}.", markup=False)
+        console.print(f"Note: {note}.", markup=False)
     if page is not None:
         console.print(f"Report: {page.resolve()}")
 

@@ -418,3 +418,34 @@ def test_montecarlo_answer_says_what_it_did_not_simulate(client: TestClient) -> 
     assert "partial liquidation is not simulated" in notes
     plain = client.post("/api/v1/montecarlo", json={**body, "scenario": "seed-2020-03-12"})
     assert "partial liquidation" not in " ".join(plain.json()["notes"])
+
+
+def test_montecarlo_honours_the_plans_stop(client: TestClient) -> None:
+    """Issue 22: an ETH long 15x, $500 margin, stop 1300 on 2022-11-08 gave the same
+    odds with and without the stop. Now the stop bounds the cross loss (the loss at the
+    stop plus the fees) and the answer says how often it closed the position."""
+    plan = {
+        "venue": "binance-usdm",
+        "symbol": "ETHUSDT",
+        "data": "binance-ethusdt-perp-15m-2022-11-08.csv",
+        "leverage": "15",
+        "margin": "500",
+        "balance": "10000",
+    }
+    body = {"paths": 3000, "seed": 3}
+    held = client.post("/api/v1/montecarlo", json={**body, "plan": plan}).json()
+    stopped = client.post("/api/v1/montecarlo", json={**body, "plan": {**plan, "stop": "1300"}})
+    assert stopped.status_code == 200
+    doc = stopped.json()
+    cross, cross_held = doc["modes"]["cross"], held["modes"]["cross"]
+    assert cross["exit_probability"] > 0
+    assert cross_held["exit_probability"] == 0
+    # 5.104 ETH from 1,469.49 to 1,300: 865 lost, and the two taker fees
+    qty = 5.104
+    bound = qty * (1469.49 - 1300) + qty * (1469.49 + 1300) * 0.0005
+    assert cross["loss_es99"] <= bound + 1e-6
+    assert cross_held["loss_es99"] > bound
+    assert any("stops and take-profits close at their own price" in n for n in doc["notes"])
+    wrong_side = client.post("/api/v1/montecarlo", json={**body, "plan": {**plan, "stop": "1600"}})
+    assert wrong_side.status_code == 422
+    assert "not beyond the entry" in wrong_side.json()["detail"]

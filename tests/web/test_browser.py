@@ -142,6 +142,24 @@ def test_odds_job_reports_progress_then_the_odds(page: object) -> None:
     page.wait_for_selector("[data-testid=odds-chart] .main-svg")
 
 
+def test_odds_of_a_custom_plan_honour_its_stop(page: object) -> None:
+    """Issue 22: the Odds page's Stop field reaches the simulation, and the page shows
+    how often the stop closed the position and says how stops are filled."""
+    page.goto("/odds")
+    page.check("[data-testid=source-custom]")
+    page.fill("input[name=symbol]", "ETHUSDT")
+    page.select_option("select[name=data]", "binance-ethusdt-perp-15m-2022-11-08.csv")
+    page.fill("input[name=leverage]", "15")
+    page.fill("input[name=margin]", "500")
+    page.fill("input[name=stop]", "1300")
+    page.fill("input[name=paths]", "2000")
+    page.click("[data-testid=run-odds]")
+    page.wait_for_selector("[data-testid=odds-table]")
+    assert float(page.text_content("[data-testid=exit-cross]")) > 0
+    notes = " ".join(page.locator("[data-testid=odds-note]").all_text_contents())
+    assert "stops and take-profits close at their own price" in notes
+
+
 def test_venues_page_cites_its_sources(page: object) -> None:
     page.goto("/venues?venue=okx-swap")
     spec = pm.load_venue("okx-swap").symbol("BTC-USDT-SWAP")

@@ -47,7 +47,8 @@ def write_mc_html(result: MonteCarloResult, path: str | Path, title: str) -> Pat
     fig.update_layout(barmode="overlay", template="plotly_white", height=450)
     rows = "".join(
         f"<tr><td class=l>{m}</td><td>{s.liquidation_probability:.4f}</td>"
-        f"<td>{s.ci95[0]:.4f} .. {s.ci95[1]:.4f}</td><td>{s.mean_final_equity:,.2f}</td>"
+        f"<td>{s.ci95[0]:.4f} .. {s.ci95[1]:.4f}</td><td>{s.exit_probability:.4f}</td>"
+        f"<td>{s.mean_final_equity:,.2f}</td>"
         f"<td>{s.loss_var95:,.2f}</td><td>{s.loss_es95:,.2f}</td><td>{s.loss_var99:,.2f}</td>"
         f"<td>{s.loss_es99:,.2f}</td></tr>"
         for m, s in result.stats.items()
@@ -60,11 +61,10 @@ def write_mc_html(result: MonteCarloResult, path: str | Path, title: str) -> Pat
         f"<h1>{html.escape(title)}</h1><p>{result.paths:,} paths x {result.steps:,} steps of "
         f"{result.step_ms // 60000} min, model {result.model}, seed {result.seed}; start "
         f"balance {result.start_balance:,.2f}. Loss = start balance - final equity.</p>"
-        + "".join(
-            f"<p class=note><b>Not simulated:</b> {html.escape(n)}.</p>" for n in result.notes
-        )
+        + "".join(f"<p class=note><b>Note:</b> {html.escape(n)}.</p>" for n in result.notes)
         + "<table><tr><th>mode</th><th>P(liquidation)</th><th>95% CI (Wilson)</th>"
-        "<th>mean final equity</th><th>VaR 95</th><th>ES 95</th><th>VaR 99</th><th>ES 99</th>"
+        "<th>P(stop or take-profit)</th><th>mean final equity</th><th>VaR 95</th>"
+        "<th>ES 95</th><th>VaR 99</th><th>ES 99</th>"
         f"</tr>{rows}</table>"
         + fig.to_html(full_html=False, include_plotlyjs=True)
         + "</body></html>"

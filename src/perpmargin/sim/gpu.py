@@ -147,7 +147,8 @@ def _mc_kernel() -> Any:
         seed, path_start, n_paths, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
         jump_sigma, returns, block, sym, qty, entry, margin, log_liq, iso_return, balance,
         cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee, fee_bk,
-        cross_liq_price, cross_single, iso_step, iso_final, cross_step, cross_final,
+        cross_liq_price, cross_single, exits, taker, iso_step, iso_final, cross_step,
+        cross_final, iso_exit, cross_exit,
     ):  # fmt: skip
         k = cuda.grid(1)
         if k >= n_paths:
@@ -157,11 +158,13 @@ def _mc_kernel() -> Any:
         z_odd = cuda.local.array(max_assets, float64)
         px = cuda.local.array(max_assets, float64)
         alive = cuda.local.array(max_positions, uint8)
-        iso_step[k], iso_final[k], cross_step[k], cross_final[k] = simulate_path(
+        cq = cuda.local.array(max_positions, float64)
+        (iso_step[k], iso_final[k], cross_step[k], cross_final[k], iso_exit[k],
+         cross_exit[k]) = simulate_path(
             seed, path_start + k, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
             jump_sigma, returns, block, sym, qty, entry, margin, log_liq, iso_return, balance,
             cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee,
-            fee_bk, cross_liq_price, cross_single, x, z, z_odd, px, alive,
+            fee_bk, cross_liq_price, cross_single, exits, taker, x, z, z_odd, px, alive, cq,
         )  # fmt: skip
 
     _KERNEL["mc"] = mc
@@ -170,14 +173,14 @@ def _mc_kernel() -> Any:
 
 def mc_cuda(*args: Any) -> None:
     """:func:`perpmargin.sim.mc_kernels.mc_kernel` on the GPU: the same arguments (the
-    last four are the host output arrays, filled in place), the same numbers."""
+    last six are the host output arrays, filled in place), the same numbers."""
     log_s0, sym = args[5], args[13]
     if log_s0.size > MAX_ASSETS or sym.size > MAX_POSITIONS:
         raise PerpMarginError(
             f"backend='cuda' holds at most {MAX_ASSETS} symbols and {MAX_POSITIONS} "
             f"positions, the plan has {log_s0.size} and {sym.size}"
         )
-    _launch(_mc_kernel, int(args[2]), args[:-4], args[-4:])
+    _launch(_mc_kernel, int(args[2]), args[:-6], args[-6:])
 
 
 def _liq_kernel() -> Any:

@@ -135,11 +135,16 @@ def pool_state(
     The fee to close counted in maintenance is valued per the venue's basis: at the mark
     (the isolated and the cross requirement are then the same), or at the bankruptcy
     price (Bybit): of the isolated leg backed by its margin, and of the cross leg backed
-    by the whole cross equity, which needs a second pass once that equity is known."""
+    by the whole cross equity, which needs a second pass once that equity is known.
+    A position of size 0 (closed) counts nothing."""
     eq = balance
     mm = 0.0
     any_bk = False
     for i in range(lo, hi):
+        if qty[i] == 0.0:
+            if with_isolated:
+                iso_liq[i] = 0
+            continue
         s = sym[i]
         m = marks[s]
         u = unrealized_pnl(qty[i], entry[i], m)
@@ -156,7 +161,7 @@ def pool_state(
     if any_bk:
         for i in range(lo, hi):
             s = sym[i]
-            if fee_bk[s]:
+            if fee_bk[s] and qty[i] != 0.0:
                 m = marks[s]
                 mm += leg_requirement(s, qty[i], m, eq, upper, mmr, amount, by_qty, fee,
                                       fee_bk)  # fmt: skip

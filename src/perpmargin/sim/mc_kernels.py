@@ -11,11 +11,19 @@ Price model per step, in log space, for asset ``s``::
     jump:       gbm, plus with probability jump_prob[s] a jump N(jump_mu[s], jump_sigma[s])
     bootstrap:  x += returns[b + (t mod block), s], b a block start drawn at every block
 
+Between two steps a price moves in a straight line (in log space): whatever it crosses on
+the way is reached at its own price, the first one crossed first (:func:`first_exit`,
+liquidation first on a tie, as the replay and the sweep order them).
+
 Per path and mode: isolated legs liquidate when the price crosses their (static) liquidation
-price and are settled at that price; the cross account is checked at every step with the
-tiered requirement (:func:`perpmargin.sim.kernels.pool_state`: the engine's requirement,
-the fee to close at the venue's basis) and settled at that step's prices. Every margin
-rule is :mod:`perpmargin.formulas`, compiled.
+price and are settled at that price; a stop or a take-profit crossed first closes the leg
+at its price (a taker fee; the margin and the PnL go back to the wallet). The cross
+account with one position compares its static liquidation price the same way; with
+several it closes the legs whose stops or take-profits the step crossed (at their prices)
+and is then checked at the step's prices with the tiered requirement
+(:func:`perpmargin.sim.kernels.cross_state`: the engine's requirement, the fee to close at
+the venue's basis) and settled at them. Every margin rule is :mod:`perpmargin.formulas`,
+compiled.
 """
 
 from __future__ import annotations
@@ -26,9 +34,9 @@ import numpy as np
 from numba import njit, prange
 
 from perpmargin.sim.compiled import position_value, settle_liquidation, trade_fee, unrealized_pnl
-from perpmargin.sim.kernels import pool_state
+from perpmargin.sim.kernels import leg_requirement
 
-__all__ = ["mc_kernel", "normal", "normal_pair", "simulate_path", "uniform"]
+__all__ = ["first_exit", "mc_kernel", "normal", "normal_pair", "simulate_path", "uniform"]
 
 
 @njit(cache=True, inline="always")
@@ -86,6 +94,40 @@ def normal(seed: int, path: int, step: int, asset: int) -> float:
     return z0 if step % 2 == 0 else z1
 
 
+NO_EXIT, LIQUIDATED, STOPPED, TOOK_PROFIT = 0, 1, 2, 3
+
+
+@njit(cache=True, inline="always")
+def first_exit(q: float, b: float, liq: float, stop: float, take: float) -> int:
+    """What a step that ends at ``b`` reaches first for a position of signed size ``q``
+    still open at the step's start (so the start is inside all three levels): 0 nothing,
+    1 its liquidation level, 2 its stop, 3 its take-profit (NaN: none; all in the same
+    log variable). Moving one way, the level nearer the start is crossed first;
+    liquidation first on a tie."""
+    if q > 0:
+        lk = b <= liq
+        sk = b <= stop
+        if lk and (not sk or liq >= stop):
+            return LIQUIDATED
+        if sk:
+            return STOPPED
+        return TOOK_PROFIT if b >= take else NO_EXIT
+    lk = b >= liq
+    sk = b >= stop
+    if lk and (not sk or liq <= stop):
+        return LIQUIDATED
+    if sk:
+        return STOPPED
+    return TOOK_PROFIT if b <= take else NO_EXIT
+
+
+@njit(cache=True, inline="always")
+def exit_cash(q: float, entry: float, price: float, taker: float) -> float:
+    """What closing ``q`` (entered at ``entry``) at ``price`` adds to a wallet: the PnL
+    less the taker fee on the value closed (a stop-market or take-profit-market order)."""
+    return unrealized_pnl(q, entry, price) - trade_fee(position_value(abs(q), price), taker)
+
+
 # complexity waived (C901): a kernel: one flat loop numba compiles (and CUDA runs) as one function
 @njit(cache=True)
 def simulate_path(  # noqa: C901
@@ -119,19 +161,23 @@ def simulate_path(  # noqa: C901
     fee_bk: np.ndarray,
     cross_liq_price: float,
     cross_single: bool,
+    exits: np.ndarray,
+    taker: float,
     x: np.ndarray,
     z: np.ndarray,
     z_odd: np.ndarray,
     px: np.ndarray,
     alive: np.ndarray,
-) -> tuple[int, float, int, float]:
+    cq: np.ndarray,
+) -> tuple[int, float, int, float, int, int]:
     """One path of :func:`mc_kernel`: (first isolated liquidation step, isolated final
-    equity, cross liquidation step, cross final equity); steps are -1 when none.
+    equity, cross liquidation step, cross final equity, first isolated stop or
+    take-profit step, first cross one); steps are -1 when none.
 
-    ``x``, ``z``, ``z_odd``, ``px`` (at least one slot per asset) and ``alive`` (uint8, one
-    per position) are scratch space the caller provides: numpy arrays on the CPU, local
-    arrays of a GPU thread (:mod:`perpmargin.sim.gpu` compiles this function for the
-    device: one source for both).
+    ``x``, ``z``, ``z_odd``, ``px`` (at least one slot per asset), ``alive``
+    (uint8) and ``cq`` (float, the cross legs' open sizes), one per position, are scratch
+    space the caller provides: numpy arrays on the CPU, local arrays of a GPU thread
+    (:mod:`perpmargin.sim.gpu` compiles this function for the device: one source for both).
     """
     n_assets = log_s0.size
     n_pos = sym.size
@@ -139,15 +185,20 @@ def simulate_path(  # noqa: C901
     for i in range(n_pos):
         iso_wallet -= margin[i]
     has_lc = not math.isnan(cross_liq_price)
-    lc = math.log(cross_liq_price) if has_lc else 0.0
+    lc = math.log(cross_liq_price) if has_lc else math.nan
     for s in range(n_assets):
         x[s] = log_s0[s]
     for i in range(n_pos):
         alive[i] = 1
+        cq[i] = qty[i]
     first_iso = -1
+    iso_exit = -1
     iso_cash = iso_wallet
     cross_alive = True
+    c_open = n_pos
+    c_bal = balance
     c_step = -1
+    c_exit = -1
     c_final = 0.0
     b0 = 0
     for t in range(n_steps):
@@ -172,49 +223,76 @@ def simulate_path(  # noqa: C901
                 if model == 1 and uniform(seed, path, t, 4 * s + 2) <= jump_prob[s]:
                     x[s] += jump_mu[s] + jump_sigma[s] * normal(seed, path, t, s + n_assets)
         for i in range(n_pos):
-            if alive[i] != 0 and not math.isnan(log_liq[i]):
-                xi = x[sym[i]]
-                if (qty[i] > 0 and xi <= log_liq[i]) or (qty[i] < 0 and xi >= log_liq[i]):
-                    alive[i] = 0
-                    iso_cash += iso_return[i]
-                    if first_iso < 0:
-                        first_iso = t
-        if cross_alive:
+            if alive[i] == 0:
+                continue
+            hit = first_exit(qty[i], x[sym[i]], log_liq[i], exits[0, i], exits[1, i])
+            if hit == LIQUIDATED:
+                alive[i] = 0
+                iso_cash += iso_return[i]
+                if first_iso < 0:
+                    first_iso = t
+            elif hit != NO_EXIT:
+                alive[i] = 0
+                iso_cash += margin[i] + exit_cash(qty[i], entry[i], exits[hit, i], taker)
+                if iso_exit < 0:
+                    iso_exit = t
+        if cross_alive and c_open > 0:
             if cross_single:
-                xs = x[sym[0]]
-                crossed = (qty[0] > 0 and xs <= lc) or (qty[0] < 0 and xs >= lc)
-                if has_lc and crossed:  # settled at the liquidation price
+                hit = first_exit(qty[0], x[sym[0]], lc, exits[0, 0], exits[1, 0])
+                if hit == LIQUIDATED:  # settled at the liquidation price
                     cross_alive = False
                     c_step = t
                     for s in range(n_assets):
                         px[s] = cross_liq_price
+                elif hit != NO_EXIT:
+                    c_bal += exit_cash(qty[0], entry[0], exits[hit, 0], taker)
+                    cq[0] = 0.0
+                    c_open = 0
+                    c_exit = t
             else:
+                # the legs whose stop or take-profit the step crossed close at their
+                # prices; the pool is then checked at the step's prices
+                for i in range(n_pos):
+                    if cq[i] == 0.0:
+                        continue
+                    hit = first_exit(qty[i], x[sym[i]], math.nan, exits[0, i], exits[1, i])
+                    if hit != NO_EXIT:
+                        c_bal += exit_cash(qty[i], entry[i], exits[hit, i], taker)
+                        cq[i] = 0.0
+                        c_open -= 1
+                        if c_exit < 0:
+                            c_exit = t
                 for s in range(n_assets):
                     px[s] = math.exp(x[s])
-                # (margins and their fee reserve count for isolated flags only: not here)
-                eq, mm = pool_state(
-                    0, n_pos, sym, qty, entry, margin, margin, px, balance, upper, mmr, amount,
-                    by_qty, fee, fee_bk, alive, False,
-                )  # fmt: skip
-                if eq <= mm:
+                eq = c_bal
+                for i in range(n_pos):
+                    eq += unrealized_pnl(cq[i], entry[i], px[sym[i]])
+                mm = 0.0  # (a fee to close at the bankruptcy price needs the whole equity)
+                for i in range(n_pos):
+                    if cq[i] != 0.0:
+                        s = sym[i]
+                        mm += leg_requirement(s, cq[i], px[s], eq, upper, mmr, amount, by_qty,
+                                              fee, fee_bk)  # fmt: skip
+                if eq <= mm and (c_open > 0 or eq < 0.0):
                     cross_alive = False
                     c_step = t
             if not cross_alive:  # the pool closed at px: fee, remainder, deficit
-                eq = balance
+                eq = c_bal
                 fees = 0.0
                 for i in range(n_pos):
                     p = px[sym[i]]
-                    eq += unrealized_pnl(qty[i], entry[i], p)
-                    fees += trade_fee(position_value(abs(qty[i]), p), liq_fee[sym[i]])
+                    eq += unrealized_pnl(cq[i], entry[i], p)
+                    fees += trade_fee(position_value(abs(cq[i]), p), liq_fee[sym[i]])
                 c_final = settle_liquidation(eq, fees, cross_remainder_to_trader)[1]
     final_iso = iso_cash
-    final_cross = balance
+    final_cross = c_bal
     for i in range(n_pos):
-        upnl = unrealized_pnl(qty[i], entry[i], math.exp(x[sym[i]]))
+        p = math.exp(x[sym[i]])
         if alive[i] != 0:
-            final_iso += margin[i] + upnl
-        final_cross += upnl
-    return first_iso, final_iso, c_step, final_cross if cross_alive else c_final
+            final_iso += margin[i] + unrealized_pnl(qty[i], entry[i], p)
+        final_cross += unrealized_pnl(cq[i], entry[i], p)
+    c_out = final_cross if cross_alive else c_final
+    return first_iso, final_iso, c_step, c_out, iso_exit, c_exit
 
 
 @njit(cache=True, parallel=True)
@@ -250,10 +328,14 @@ def mc_kernel(
     fee_bk: np.ndarray,
     cross_liq_price: float,
     cross_single: bool,
+    exits: np.ndarray,
+    taker: float,
     iso_step: np.ndarray,
     iso_final: np.ndarray,
     cross_step: np.ndarray,
     cross_final: np.ndarray,
+    iso_exit: np.ndarray,
+    cross_exit: np.ndarray,
 ) -> None:
     """Simulate paths ``path_start .. path_start + n_paths - 1`` (results at 0..n_paths-1).
 
@@ -261,7 +343,10 @@ def mc_kernel(
     liquidation price (NaN: never). ``iso_return[i]``: what the trader gets back when it
     is liquidated. ``cross_single``: every position is on one symbol, so the cross
     liquidation price ``cross_liq_price`` is static (NaN: never) and is compared instead
-    of revaluing. Outputs: first liquidation step (-1: none) and final equity per mode.
+    of revaluing. ``exits[:, i]``: position i's log stop, log take-profit, stop price and
+    take-profit price in the kernel's variable (NaN: none); ``taker``: the fee rate of
+    their market orders. Outputs: first liquidation step (-1: none) and final equity per
+    mode, then the first step a stop or take-profit closed a position per mode.
     """
     n_assets = log_s0.size
     for k in prange(n_paths):
@@ -270,9 +355,12 @@ def mc_kernel(
         z_odd = np.empty(n_assets)
         px = np.empty(n_assets)
         alive = np.empty(sym.size, dtype=np.uint8)
-        iso_step[k], iso_final[k], cross_step[k], cross_final[k] = simulate_path(
+        cq = np.empty(sym.size)
+        (iso_step[k], iso_final[k], cross_step[k], cross_final[k], iso_exit[k],
+         cross_exit[k]) = simulate_path(
             seed, path_start + k, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
             jump_sigma, returns, block, sym, qty, entry, margin, log_liq, iso_return, balance,
             cross_remainder_to_trader, liq_fee, upper, mmr, amount, n_tiers, by_qty, fee,
-            fee_bk, cross_liq_price, cross_single, x, z, z_odd, px, alive,
+            fee_bk, cross_liq_price, cross_single, exits, taker, x, z, z_odd, px,
+            alive, cq,
         )  # fmt: skip

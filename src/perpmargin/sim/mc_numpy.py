@@ -86,6 +86,27 @@ def _tier(upper: np.ndarray, by_qty: np.ndarray, s: int, aq: float, notional: np
     return k
 
 
+def _first_exit(q: float, b: np.ndarray, liq: float, stop: float, take: float) -> np.ndarray:
+    """:func:`perpmargin.sim.mc_kernels.first_exit` for many paths (0 nothing, 1 the
+    liquidation level, 2 the stop, 3 the take-profit; NaN levels never)."""
+    if q > 0:
+        lk, sk, tk = b <= liq, b <= stop, b >= take
+        liq_first = liq >= stop
+    else:
+        lk, sk, tk = b >= liq, b >= stop, b <= take
+        liq_first = liq <= stop
+    out: np.ndarray = np.where(lk & (~sk | liq_first), 1, np.where(sk, 2, np.where(tk, 3, 0)))
+    return out
+
+
+def _exit_cash(q: float, entry: float, price: float, taker: float) -> float:
+    """:func:`perpmargin.sim.mc_kernels.exit_cash`: the PnL less the taker fee."""
+    out: float = F.unrealized_pnl(q, entry, price) - F.trade_fee(
+        F.position_value(abs(q), price), taker
+    )
+    return out
+
+
 # complexity waived (C901): the reference: the kernel's loop, step by step, to compare with it
 def mc_numpy(  # noqa: C901
     seed: int,
@@ -119,10 +140,14 @@ def mc_numpy(  # noqa: C901
     fee_bk: np.ndarray,
     cross_liq_price: float,
     cross_single: bool,
+    exits: np.ndarray,
+    taker: float,
     iso_step: np.ndarray,
     iso_final: np.ndarray,
     cross_step: np.ndarray,
     cross_final: np.ndarray,
+    iso_exit: np.ndarray,
+    cross_exit: np.ndarray,
 ) -> None:
     """The arguments and outputs of :func:`perpmargin.sim.mc_kernels.mc_kernel`."""
     del n_tiers  # padding bounds are inf: counting the bounds passed finds the tier
@@ -132,16 +157,19 @@ def mc_numpy(  # noqa: C901
     iso_wallet = balance
     for i in range(n_pos):
         iso_wallet -= margin[i]
-    has_lc = not np.isnan(cross_liq_price)
-    lc = np.log(cross_liq_price) if has_lc else 0.0
+    lc = np.log(cross_liq_price) if not np.isnan(cross_liq_price) else np.nan
     x = np.repeat(log_s0[None, :], n_paths, axis=0).T.copy()  # [asset, path]
     z = np.zeros((n_assets, n_paths))
     z_odd = np.zeros((n_assets, n_paths))
     alive = np.ones((n_pos, n_paths), dtype=bool)
     first_iso = np.full(n_paths, -1, dtype=np.int64)
+    iso_first_exit = np.full(n_paths, -1, dtype=np.int64)
     iso_cash = np.full(n_paths, iso_wallet)
     cross_alive = np.ones(n_paths, dtype=bool)
+    c_open = np.ones((n_pos, n_paths), dtype=bool)
+    c_bal = np.full(n_paths, balance)
     c_step = np.full(n_paths, -1, dtype=np.int64)
+    c_first_exit = np.full(n_paths, -1, dtype=np.int64)
     c_final = np.zeros(n_paths)
     b0 = np.zeros(n_paths, dtype=np.int64)
     for t in range(n_steps):
@@ -170,27 +198,40 @@ def mc_numpy(  # noqa: C901
                         size = n0 if t % 2 == 0 else n1
                         x[s, jumps] += jump_mu[s] + jump_sigma[s] * size
         for i in range(n_pos):
-            if np.isnan(log_liq[i]):
-                continue
-            xi = x[sym[i]]
-            hit = alive[i] & ((xi <= log_liq[i]) if qty[i] > 0 else (xi >= log_liq[i]))
-            if hit.any():
-                alive[i] &= ~hit
-                iso_cash[hit] += iso_return[i]
-                first_iso[hit & (first_iso < 0)] = t
-        if not cross_alive.any():
+            what = _first_exit(qty[i], x[sym[i]], log_liq[i], exits[0, i], exits[1, i])
+            liq = alive[i] & (what == 1)
+            iso_cash[liq] += iso_return[i]
+            first_iso[liq & (first_iso < 0)] = t
+            for row in (2, 3):  # a stop, a take-profit: closed at its price
+                hit = alive[i] & (what == row)
+                iso_cash[hit] += margin[i] + _exit_cash(qty[i], entry[i], exits[row, i], taker)
+                iso_first_exit[hit & (iso_first_exit < 0)] = t
+            alive[i] &= what == 0
+        active = cross_alive & c_open.any(axis=0)
+        if not active.any():
             continue
         prices = [np.exp(x[s]) for s in range(n_assets)]
         if cross_single:
-            if not has_lc:
-                continue
-            xs = x[sym[0]]
-            hit = cross_alive & ((xs <= lc) if qty[0] > 0 else (xs >= lc))
+            what = _first_exit(qty[0], x[sym[0]], lc, exits[0, 0], exits[1, 0])
+            hit = active & (what == 1)
+            for row in (2, 3):
+                done = active & (what == row)
+                c_bal[done] += _exit_cash(qty[0], entry[0], exits[row, 0], taker)
+                c_open[0, done] = False
+                c_first_exit[done] = t
             prices = [np.full(n_paths, cross_liq_price)] * n_assets
         else:
-            eq_v = np.full(n_paths, balance)
             for i in range(n_pos):
-                eq_v += F.unrealized_pnl(qty[i], entry[i], prices[sym[i]])
+                what = _first_exit(qty[i], x[sym[i]], np.nan, exits[0, i], exits[1, i])
+                for row in (2, 3):
+                    done = active & c_open[i] & (what == row)
+                    c_bal[done] += _exit_cash(qty[i], entry[i], exits[row, i], taker)
+                    c_open[i, done] = False
+                    c_first_exit[done & (c_first_exit < 0)] = t
+            cq = [np.where(c_open[i], qty[i], 0.0) for i in range(n_pos)]
+            eq_v = c_bal.copy()
+            for i in range(n_pos):
+                eq_v += F.unrealized_pnl(cq[i], entry[i], prices[sym[i]])
             mm = np.zeros(n_paths)
             for i in range(n_pos):
                 s = int(sym[i])
@@ -204,15 +245,17 @@ def mc_numpy(  # noqa: C901
                         bankrupt = np.maximum(F.bankruptcy_price(qty[i], prices[s], eq_v), 0.0)
                     fee_price = np.where(eq_v <= 0, prices[s], bankrupt)
                 fee_value = F.close_fee(fee[s], F.position_value(aq, fee_price))
-                mm += F.requirement(notional, mmr[s, k], amount[s, k], fee_value)
-            hit = cross_alive & (eq_v <= mm)
+                req = F.requirement(notional, mmr[s, k], amount[s, k], fee_value)
+                mm += np.where(c_open[i], req, 0.0)  # a closed leg counts nothing
+            hit = active & (eq_v <= mm) & (c_open.any(axis=0) | (eq_v < 0))
         if hit.any():
-            eq_v = np.full(n_paths, balance)
+            eq_v = c_bal.copy()
             fees_v = np.zeros(n_paths)
             for i in range(n_pos):
                 p = prices[sym[i]]
-                eq_v += F.unrealized_pnl(qty[i], entry[i], p)
-                fees_v += F.trade_fee(F.position_value(abs(qty[i]), p), liq_fee[sym[i]])
+                cq_i = np.where(c_open[i], qty[i], 0.0)
+                eq_v += F.unrealized_pnl(cq_i, entry[i], p)
+                fees_v += F.trade_fee(F.position_value(np.abs(cq_i), p), liq_fee[sym[i]])
             cross_alive &= ~hit
             c_step[hit] = t
             c_final[hit] = [
@@ -220,12 +263,15 @@ def mc_numpy(  # noqa: C901
                 for e, f in zip(eq_v[hit], fees_v[hit], strict=True)
             ]
     final_iso = iso_cash.copy()
-    final_cross = np.full(n_paths, balance)
+    final_cross = c_bal.copy()
     for i in range(n_pos):
-        upnl = F.unrealized_pnl(qty[i], entry[i], np.exp(x[sym[i]]))
+        p = np.exp(x[sym[i]])
+        upnl = F.unrealized_pnl(qty[i], entry[i], p)
         final_iso[alive[i]] += (margin[i] + upnl)[alive[i]]
-        final_cross += upnl
+        final_cross += F.unrealized_pnl(np.where(c_open[i], qty[i], 0.0), entry[i], p)
     iso_step[:] = first_iso
     iso_final[:] = final_iso
     cross_step[:] = c_step
     cross_final[:] = np.where(cross_alive, final_cross, c_final)
+    iso_exit[:] = iso_first_exit
+    cross_exit[:] = c_first_exit

@@ -10,11 +10,16 @@ for ``steps`` steps of the data's bar interval along simulated price paths:
 - ``"bootstrap"``: blocks of the plan's real joint returns (all assets together, so the
   correlation and the fat tails are the data's own).
 
-For every path and mode: liquidated or not, first liquidation step, final equity and
-loss (start balance - final equity). Isolated legs are settled at their liquidation
-price (what is left after the liquidation fee goes to the fund or the trader, as the
-venue says); the cross account is checked at every step (one position: against its
-static liquidation price).
+For every path and mode: liquidated or not, first liquidation step, first stop or
+take-profit step, final equity and loss (start balance - final equity). Between steps
+a price moves in a straight line, so a level it crosses is reached at its own price,
+the nearest first. Isolated legs are settled at their liquidation price (what is left
+after the liquidation fee goes to the fund or the trader, as the venue says); the cross
+account is checked at every step (one position: against its static liquidation price).
+A plan's stops and take-profits are market orders that close their position at their
+price (taker fee), whichever of them and the liquidation price a step crosses first; in a
+cross account of several symbols the stops a step crosses close before the account is
+checked at the step's prices.
 
 Inverse (coin-margined) symbols are simulated in x = 1 / price, where their positions
 are linear (the identity of :func:`perpmargin.engine.math.price_for_pnl` and the fast
@@ -22,9 +27,9 @@ path): log x = -log price, so the returns, their correlation with other symbols 
 jumps are the data's own with the sign flipped, and the GBM drift is +sigma^2/2 so the
 price itself stays driftless. Money is then in the coin.
 
-What a plan asks for beyond this (stops, funding, the venue's partial liquidation,
-counterparties) is not simulated and is said so in the result's ``notes``; a hedge pair
-is refused (:mod:`perpmargin.sim.support`).
+What a plan asks for beyond this (funding, the venue's partial liquidation,
+counterparties, ...) is not simulated and is said so in the result's ``notes``; a hedge
+pair is refused (:mod:`perpmargin.sim.support`).
 
 Random numbers are counter-based (:mod:`perpmargin.sim.mc_kernels`): ``seed`` and the
 path index fix a path, so every backend, chunking and thread count gives the same
@@ -90,11 +95,33 @@ class Setup:
     open_fees: float
     inverse: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    """What the plan asks for that the Monte Carlo does not simulate, or simulates with
+    an assumption (:data:`perpmargin.sim.support.SUPPORT`); carried into the result."""
     reserve: np.ndarray | None = None
     """Per position, the part of ``margin`` that is a fee to close held in it (Bybit);
     None: none."""
-    """What the plan asks for that the Monte Carlo does not simulate
-    (:data:`perpmargin.sim.support.SUPPORT`); carried into the result."""
+    stop: np.ndarray | None = None
+    """Per position, its stop in the kernel's variable (1 / price of an inverse symbol);
+    NaN (or None for all): none."""
+    take_profit: np.ndarray | None = None
+    """Per position, its take-profit in the kernel's variable; NaN (or None): none."""
+    taker: float = 0.0
+    """The fee rate of a stop's or a take-profit's market order."""
+
+    @property
+    def exits(self) -> np.ndarray:
+        """The kernel's ``exits``: rows log stop, log take-profit, stop, take-profit, in
+        the kernel's variable (1 / price for an inverse symbol), one column per position,
+        NaN for none."""
+        n = self.sym.size
+        stop = np.full(n, np.nan) if self.stop is None else np.asarray(self.stop, dtype=float)
+        take = (
+            np.full(n, np.nan)
+            if self.take_profit is None
+            else np.asarray(self.take_profit, dtype=float)
+        )
+        with np.errstate(invalid="ignore"):
+            return np.ascontiguousarray(np.vstack([np.log(stop), np.log(take), stop, take]))
 
     @property
     def flip(self) -> np.ndarray:
@@ -134,7 +161,10 @@ def setup_from_plan(
     ------
     NotModelled
         The plan asks for something the Monte Carlo refuses (a hedge pair); what it runs
-        without (stops, funding, the venue's partial liquidation, ...) goes into ``notes``.
+        without (funding, the venue's partial liquidation, ...) goes into ``notes``.
+    InvalidInput
+        A stop or a take-profit that is not beyond its position's entry (the first
+        bar's open, where the Monte Carlo enters).
     """
     notes = notes_for("montecarlo", plan_asks(plan))
     data = market if market is not None else load_market(plan)
@@ -161,6 +191,8 @@ def setup_from_plan(
     # positions as linear ones in the kernel's variable: tiers need no contract value
     tiers = TierArrays.from_venue(v, symbols).linear()
     sym, qty, entry, margin, reserve, fees = [], [], [], [], [], 0.0
+    stops: list[float] = []  # in the kernel's variable, NaN: none
+    takes: list[float] = []
     holds_fee = v.liquidation.close_fee_in_initial_margin and v.liquidation.close_fee_in_maintenance
     for pos in plan.positions:
         q, e, _ = size_position(plan, v, data, pos)
@@ -177,6 +209,17 @@ def setup_from_plan(
             )
         margin.append(float(F.initial_margin(value, pos.leverage)) + held)
         reserve.append(held)
+        for level, name, sign, out in (
+            (pos.stop, "stop", -pos.sign, stops),
+            (pos.take_profit, "take_profit", pos.sign, takes),
+        ):
+            if level is not None and (level - e) * sign <= 0:
+                raise InvalidInput(
+                    f"{pos.symbol} {pos.side}: {name} {level} is not beyond the entry {e} "
+                    "(the first bar's open, where the Monte Carlo enters)"
+                )
+            x = math.nan if level is None else float(level)
+            out.append(x if cv is None else 1.0 / x)
         fees += float(F.trade_fee(value, v.taker_fee_rate))
     return Setup(
         symbols=symbols,
@@ -194,6 +237,9 @@ def setup_from_plan(
         entry=np.array(entry),
         margin=np.array(margin),
         reserve=np.array(reserve),
+        stop=np.array(stops),
+        take_profit=np.array(takes),
+        taker=float(v.taker_fee_rate),
         balance=float(plan.balance) - fees,
         remainder_to_trader=v.liquidation.remainder_to == "trader",
         open_fees=fees,
@@ -208,6 +254,9 @@ class ModeStats:
 
     liquidation_probability: float
     ci95: tuple[float, float]
+    exit_probability: float
+    """Share of paths where a stop or a take-profit closed a position (before any
+    liquidation of it)."""
     mean_final_equity: float
     loss_var95: float
     loss_es95: float
@@ -231,9 +280,13 @@ class MonteCarloResult:
     iso_final: np.ndarray
     cross_step: np.ndarray
     cross_final: np.ndarray
+    iso_exit: np.ndarray
+    """Per path, the first step a stop or take-profit closed an isolated position (-1: none)."""
+    cross_exit: np.ndarray
+    """The same for the cross account."""
     stats: dict[str, ModeStats] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-    """What the plan asked for that was not simulated (see :class:`Setup`)."""
+    """What the plan asked for that was not simulated, or how it was (see :class:`Setup`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -259,7 +312,9 @@ def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def _stats(steps: np.ndarray, final: np.ndarray, start: float, n_steps: int) -> ModeStats:
+def _stats(
+    steps: np.ndarray, exits: np.ndarray, final: np.ndarray, start: float, n_steps: int
+) -> ModeStats:
     n = steps.size
     hit = steps >= 0
     loss = np.sort(start - final)
@@ -269,6 +324,7 @@ def _stats(steps: np.ndarray, final: np.ndarray, start: float, n_steps: int) -> 
     return ModeStats(
         liquidation_probability=float(hit.mean()) if n else 0.0,
         ci95=_wilson(int(hit.sum()), n),
+        exit_probability=float((exits >= 0).mean()) if n else 0.0,
         mean_final_equity=float(final.mean()),
         loss_var95=float(var95),
         loss_es95=float(loss[loss >= var95].mean()),
@@ -342,6 +398,8 @@ def _run_chunk(
         np.empty(count),
         np.empty(count, dtype=np.int64),
         np.empty(count),
+        np.empty(count, dtype=np.int64),
+        np.empty(count, dtype=np.int64),
     )
     kernel: Callable[..., None] = mc_kernels.mc_kernel
     if backend == "numpy":
@@ -384,6 +442,8 @@ def _run_chunk(
         t.fee_bk,
         cross_price,
         setup.sym.size == 1,
+        setup.exits,
+        setup.taker,
         *out,
     )
     return out
@@ -444,8 +504,8 @@ def montecarlo(
             parts.append(_run_chunk(setup, static, model, seed, lo, count, n_steps, block, backend))
             if progress is not None:
                 progress(count)
-    iso_step, iso_final, cross_step, cross_final = (
-        np.concatenate([p[j] for p in parts]) for j in range(4)
+    iso_step, iso_final, cross_step, cross_final, iso_exit, cross_exit = (
+        np.concatenate([p[j] for p in parts]) for j in range(6)
     )
     start = setup.balance + setup.open_fees
     result = MonteCarloResult(
@@ -459,10 +519,12 @@ def montecarlo(
         iso_final=iso_final,
         cross_step=cross_step,
         cross_final=cross_final,
+        iso_exit=iso_exit,
+        cross_exit=cross_exit,
         notes=setup.notes,
     )
-    result.stats["isolated"] = _stats(iso_step, iso_final, start, n_steps)
-    result.stats["cross"] = _stats(cross_step, cross_final, start, n_steps)
+    result.stats["isolated"] = _stats(iso_step, iso_exit, iso_final, start, n_steps)
+    result.stats["cross"] = _stats(cross_step, cross_exit, cross_final, start, n_steps)
     return result
 
 

@@ -81,7 +81,10 @@ SUPPORT: Mapping[FastPath, Mapping[Feature, Support]] = {
         "hedge": Support(False, f"a long and a short in one symbol is not simulated; {_REPLAY}"),
         "stops": Support(
             True,
-            "stops and take-profits are not simulated: positions are held to the end or liquidated",
+            "stops and take-profits close at their own price when a step crosses them (a "
+            "step is a straight line: no slippage; by mark or by last, the one simulated "
+            "price); in a cross account of several symbols the stops a step crosses close "
+            "before the account is checked at the step's prices",
         ),
         "funding": Support(True, "funding is not simulated"),
         "margin_triggers": Support(True, "add-margin triggers are not simulated"),
