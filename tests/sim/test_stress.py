@@ -119,3 +119,26 @@ def test_historical_day_hits_the_exact_liquidation_price(mixed):
         assert run.min_equity >= 0
         assert run.min_equity <= run.final_equity
     assert json.loads(json.dumps(result.to_dict()))["day"] == "2020-03-12"
+
+
+def test_historical_day_keeps_the_venues_liquidation_process_and_counts_its_cuts(binance):
+    """A stressed copy keeps the account's liquidation model (it used to fall back to the
+    base model, silently), and a partial cut is listed with the liquidations: a $1.5M
+    isolated BTC long at 6x (Binance's bracket 3) is cut twice, then closed."""
+    acct = pm.Account(binance, "1000000", liquidation_model="venue")
+    acct.set_margin_mode("BTCUSDT", "isolated")
+    acct.set_leverage("BTCUSDT", 6)
+    acct.open("BTCUSDT", "long", "25", "60000")
+    copy = scenario_account(acct, "current")
+    assert copy.liquidation_model == "venue"
+    run = historical_stress(acct, "2020-03-12").runs["current"]
+    legs = [leg for _, leg, _ in run.liquidations]
+    assert legs[0].startswith("BTCUSDT long partly (")
+    assert legs[-1] == "BTCUSDT long"
+    base = pm.Account(binance, "1000000")
+    base.set_margin_mode("BTCUSDT", "isolated")
+    base.set_leverage("BTCUSDT", 6)
+    base.open("BTCUSDT", "long", "25", "60000")
+    assert [
+        leg for _, leg, _ in historical_stress(base, "2020-03-12").runs["current"].liquidations
+    ] == ["BTCUSDT long"]

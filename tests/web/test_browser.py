@@ -96,8 +96,13 @@ def test_compare_a_bundled_crash_shows_both_modes(page: object) -> None:
     page.select_option("[data-testid=scenario]", "seed-2020-03-12:0")
     page.click("[data-testid=run-compare]")
     page.wait_for_selector("[data-testid=compare-result]")
-    assert "liquidated" in page.text_content("[data-testid=outcome-isolated]")
-    assert "survived" in page.text_content("[data-testid=outcome-cross]")
+    # isolated is liquidated and loses its margin; cross is not, and loses more: the
+    # badge goes to the mode that ended better, the liquidation is a fact beside it
+    assert page.text_content("[data-testid=status-isolated]").strip() == "liquidated"
+    assert page.text_content("[data-testid=status-cross]").strip() == "not liquidated"
+    assert "better" in page.text_content("[data-testid=better-isolated]")
+    assert page.locator("[data-testid=better-cross]").count() == 0
+    assert page.text_content("[data-testid=verdict]").startswith("isolated ended ")
     page.wait_for_function("document.querySelector('.js-plotly-plot') !== null")
     names = page.evaluate(
         "Array.from(document.querySelectorAll('.js-plotly-plot'))"
@@ -111,6 +116,19 @@ def test_compare_a_bundled_crash_shows_both_modes(page: object) -> None:
         page.click("[data-testid=download-report]")
     path = download.value.path()
     assert "seed" in Path(path).read_text(encoding="utf-8").lower()
+
+
+def test_compare_counts_partial_liquidations(page: object) -> None:
+    """Issue 22: the venue's partial liquidation cut 6.45 BTC and the page said
+    "survived"; it now says partly liquidated, in the card and in the report table."""
+    page.goto("/compare")
+    page.check("[data-testid=source-scenario]")
+    page.select_option("[data-testid=scenario]", "partial-2025-10-10:0")
+    page.click("[data-testid=run-compare]")
+    page.wait_for_selector("[data-testid=compare-result]")
+    statuses = [page.text_content(f"[data-testid=status-{m}]") for m in ("isolated", "cross")]
+    assert any("partly liquidated" in s for s in statuses), statuses
+    assert "partly:" in page.text_content("[data-testid=compare-result] .report")
 
 
 def test_compare_an_uploaded_csv(page: object, tmp_path: Path) -> None:

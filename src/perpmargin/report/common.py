@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -13,9 +14,20 @@ from perpmargin.sim.data import utc_text
 if TYPE_CHECKING:
     from perpmargin.sim.results import Outcome, PlanResult
 
-__all__ = ["MODE_COLORS", "liquidation_text", "money", "slug", "times", "utc"]
+__all__ = [
+    "MODE_COLORS",
+    "Verdict",
+    "liquidation_status",
+    "liquidation_text",
+    "money",
+    "slug",
+    "times",
+    "utc",
+    "verdict",
+]
 
 MODE_COLORS = {"isolated": "#1f6fb4", "cross": "#e8710a"}
+ZERO = Decimal(0)
 
 
 utc = utc_text  # one formatter for the replay's notes and the reports
@@ -38,10 +50,64 @@ def times(result: PlanResult) -> pd.DatetimeIndex:
 
 
 def liquidation_text(outcome: Outcome) -> str:
-    """``"no"`` or one line per liquidation: leg, time, mark."""
-    if not outcome.liquidations:
-        return "no"
-    return "\n".join(
-        f"{q.symbol} {q.side} {utc(q.time, '%m-%d %H:%M')} @ {q.mark_price:,}"
+    """``"no"`` or one line per liquidation, full or partial, in time order: leg, time,
+    mark (and for a partial cut, the size cut and the PnL it realised)."""
+    lines = [
+        (q.time, f"{q.symbol} {q.side} {utc(q.time, '%m-%d %H:%M')} @ {q.mark_price:,}")
         for q in outcome.liquidations
+    ] + [
+        (
+            p.time,
+            f"{p.symbol} {p.side} partial: {p.quantity} cut {utc(p.time, '%m-%d %H:%M')} "
+            f"@ {p.mark_price:,} ({money(p.realized_pnl)})",
+        )
+        for p in outcome.partial_liquidations
+    ]
+    if not lines:
+        return "no"
+    return "\n".join(text for _, text in sorted(lines, key=lambda x: x[0]))
+
+
+def liquidation_status(outcome: Outcome) -> str:
+    """One phrase for every summary: ``"not liquidated"``, ``"liquidated"`` (with the
+    number of positions when more than one), ``"partly liquidated (3 cuts)"``, or
+    both."""
+    full, part = len(outcome.liquidations), len(outcome.partial_liquidations)
+    words = []
+    if full:
+        words.append("liquidated" + (f" ({full} positions)" if full > 1 else ""))
+    if part:
+        words.append(f"partly liquidated ({part} cut{'s' if part > 1 else ''})")
+    return " and ".join(words) if words else "not liquidated"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the modes of one replay compare: the one that ended with more equity and by
+    how much (None and 0 on a tie), and a sentence that says it with the other facts
+    beside it (liquidations, the deepest drawdown)."""
+
+    better: str | None
+    by: Decimal
+    text: str
+
+
+def verdict(result: PlanResult) -> Verdict:
+    """Which mode ended better and by how much: final equity decides (to the cent of the
+    display); survival is one fact beside it, never the headline."""
+    runs = result.runs
+    finals = {m: r.outcome.final_equity for m, r in runs.items()}
+    facts = "; ".join(
+        f"{m} {liquidation_status(r.outcome)}, ends {money(r.outcome.final_equity)}, "
+        f"max drawdown {money(r.outcome.max_drawdown)}"
+        for m, r in runs.items()
     )
+    if len(finals) < 2:
+        (only,) = finals
+        return Verdict(None, ZERO, f"{only}: {facts}")
+    ranked = sorted(finals, key=lambda m: finals[m], reverse=True)
+    best, second = ranked[0], ranked[1]
+    gap = finals[best] - finals[second]
+    if gap.quantize(Decimal("0.01")) == 0:
+        return Verdict(None, ZERO, f"both modes end the same ({money(finals[best])}): {facts}")
+    return Verdict(best, gap, f"{best} ended {money(gap)} better than {second}: {facts}")

@@ -19,7 +19,15 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from perpmargin._version import __version__
-from perpmargin.report.common import MODE_COLORS, money, slug, times, utc
+from perpmargin.report.common import (
+    MODE_COLORS,
+    liquidation_status,
+    money,
+    slug,
+    times,
+    utc,
+)
+from perpmargin.report.common import verdict as modes_verdict
 
 if TYPE_CHECKING:
     from perpmargin.sim.results import PlanResult
@@ -232,7 +240,8 @@ def _plan_table(result: PlanResult) -> str:
 
 def _outcome_table(result: PlanResult) -> str:
     head = (
-        "<tr><th class=l>mode</th><th class=l>liquidated</th><th>final equity</th><th>P&amp;L</th>"
+        "<tr><th class=l>mode</th><th class=l>liquidations</th><th>final equity</th>"
+        "<th>P&amp;L</th>"
         "<th>lowest equity</th><th>max drawdown</th><th>fees</th><th>funding paid</th>"
         "<th>liquidation fees</th><th>to insurance fund</th><th>fund draws</th>"
         "<th>margin added</th><th class=l>stops / take-profits</th></tr>"
@@ -240,14 +249,22 @@ def _outcome_table(result: PlanResult) -> str:
     rows = []
     for mode, run in result.runs.items():
         o = run.outcome
-        liq = (
-            "\n".join(
+        events = [
+            (
+                q.time,
                 f"{q.symbol} {q.side} at {utc(q.time)} UTC, mark {q.mark_price:,} "
-                f"(lost {money(q.loss)})"
-                for q in o.liquidations
+                f"(lost {money(q.loss)})",
             )
-            or "no"
-        )
+            for q in o.liquidations
+        ] + [
+            (
+                p.time,
+                f"{p.symbol} {p.side} partly: {p.quantity} cut at {utc(p.time)} UTC, mark "
+                f"{p.mark_price:,} ({money(p.realized_pnl)})",
+            )
+            for p in o.partial_liquidations
+        ]
+        liq = "\n".join(t for _, t in sorted(events, key=lambda e: e[0])) or "no"
         exits = (
             "\n".join(
                 f"{t.kind} {t.symbol} {utc(t.time)} @ {t.price:,} ({money(t.realized_pnl)})"
@@ -259,7 +276,7 @@ def _outcome_table(result: PlanResult) -> str:
         rows.append(
             "<tr>"
             + _cell(mode, f"l {mode}")
-            + _cell(liq, "l liq" if o.liquidations else "l")
+            + _cell(liq, "l liq" if o.hit_by_liquidation else "l")
             + _cell(money(o.final_equity))
             + _cell(money(o.pnl))
             + _cell(f"{money(o.min_equity)} ({utc(o.min_equity_time, '%m-%d %H:%M')})")
@@ -295,7 +312,7 @@ def _market_table(result: PlanResult) -> str:
             + _cell(money(o.start_balance))
             + _cell(money(o.final_equity))
             + _cell(money(o.pnl))
-            + _cell("yes" if o.liquidations else "no", "l liq" if o.liquidations else "l")
+            + _cell(liquidation_status(o), "l liq" if o.hit_by_liquidation else "l")
             + _cell(sum((d.quantity for d in o.adl if d.counterparty == "trader"), Decimal(0)))
             + _cell(o.deleveraged)
         )
@@ -309,7 +326,13 @@ def _market_table(result: PlanResult) -> str:
                 + _cell(money(c.start_balance))
                 + _cell(money(c.final_equity))
                 + _cell(money(c.pnl))
-                + _cell("yes" if c.liquidations else "no", "l liq" if c.liquidations else "l")
+                + _cell(
+                    ("yes" if c.liquidations else "no")
+                    + (
+                        f", {c.partial_liquidations} partial cuts" if c.partial_liquidations else ""
+                    ),
+                    "l liq" if c.liquidations or c.partial_liquidations else "l",
+                )
                 + _cell(c.deleveraged)
                 + _cell(c.bankrupt_deleveraged)
                 + "</tr>"
@@ -362,7 +385,9 @@ def plan_section(result: PlanResult, include_js: bool) -> str:
         f"<p>{html.escape(plan.description)}</p>"
         f'<p class="note">{data_note}</p>'
         f"<h3>Plan</h3>{_plan_table(result)}"
-        f"<h3>Outcome, {' vs '.join(result.runs)}</h3>{_outcome_table(result)}"
+        f"<h3>Outcome, {' vs '.join(result.runs)}</h3>"
+        f'<p class="verdict" data-testid="verdict">{html.escape(modes_verdict(result).text)}.</p>'
+        f"{_outcome_table(result)}"
         + (f'<ul class="note">{notes}</ul>' if notes else "")
         + _market_table(result)
         + f"{fig_html}</section>"
@@ -373,16 +398,7 @@ def render_html(results: Sequence[PlanResult], title: str = "perpmargin replay")
     """The whole page as a string (plotly.js inlined once)."""
     index = "".join(
         f'<li><a href="#{slug(r.plan.name)}">{html.escape(r.plan.name)}</a>: '
-        + ", ".join(
-            f'<span class="{m}">{m}</span> '
-            + (
-                f"liquidated {utc(run.outcome.first_liquidation_time, '%m-%d %H:%M')}"
-                if run.outcome.liquidated
-                else "survived"
-            )
-            + f", ends {money(run.outcome.final_equity)}"
-            for m, run in r.runs.items()
-        )
+        + html.escape(modes_verdict(r).text)
         + "</li>"
         for r in results
     )

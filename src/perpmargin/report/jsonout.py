@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from perpmargin.report.common import liquidation_status, verdict
+
 if TYPE_CHECKING:
     from perpmargin.sim.results import PlanResult
 
@@ -74,8 +76,18 @@ def plan_result_dict(result: PlanResult, *, series: bool = False) -> dict[str, A
         ],
         "modes": {},
     }
+    judged = verdict(result)
+    out["verdict"] = {
+        "better": judged.better,
+        "by": str(judged.by),
+        "text": judged.text,
+    }
     for mode, run in result.runs.items():
         entry = jsonable(run.outcome)
+        entry["liquidation_status"] = liquidation_status(run.outcome)
+        entry["liquidation_count"] = len(run.outcome.liquidations) + len(
+            run.outcome.partial_liquidations
+        )
         if run.counterparties:
             entry["counterparties"] = [
                 {**jsonable(c), "pnl": str(c.pnl)} for c in run.counterparties

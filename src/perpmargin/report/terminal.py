@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from perpmargin.report.common import liquidation_text, money, utc
+from perpmargin.report.common import liquidation_text, money, utc, verdict
 
 if TYPE_CHECKING:
     from perpmargin.sim.results import PlanResult
@@ -18,7 +18,7 @@ __all__ = ["outcome_table", "print_summary"]
 _COLUMNS = (
     ("scenario", "left"),
     ("mode", "left"),
-    ("liquidated", "left"),
+    ("liquidations", "left"),
     ("final equity", "right"),
     ("P&L", "right"),
     ("lowest equity", "right"),
@@ -63,6 +63,8 @@ def print_summary(
     out = console or Console()
     out.print(outcome_table(results, title))
     for result in results:
+        out.print(f"{result.plan.name}: {verdict(result).text}.", markup=False)
+    for result in results:
         for mode, run in result.runs.items():
             for note in run.outcome.notes:
                 out.print(f"[dim]{result.plan.name} ({mode}): {note}[/dim]")
@@ -73,6 +75,11 @@ def print_summary(
             ] + [
                 f"[dim]counterparty {c.name} ({c.margin_mode}) ends {money(c.final_equity)}"
                 + (", liquidated" if c.liquidations else "")
+                + (
+                    f", partly liquidated ({c.partial_liquidations} cuts)"
+                    if c.partial_liquidations
+                    else ""
+                )
                 + "[/dim]"
                 for c in run.counterparties
             ]

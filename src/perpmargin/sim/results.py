@@ -111,8 +111,19 @@ class Outcome:
 
     @property
     def liquidated(self) -> bool:
-        """Whether any position was liquidated."""
+        """Whether any position was liquidated in full (see also
+        :attr:`partially_liquidated`)."""
         return bool(self.liquidations)
+
+    @property
+    def partially_liquidated(self) -> bool:
+        """Whether the venue's process cut any position in part."""
+        return bool(self.partial_liquidations)
+
+    @property
+    def hit_by_liquidation(self) -> bool:
+        """Whether any liquidation, full or partial, happened."""
+        return self.liquidated or self.partially_liquidated
 
     @property
     def first_liquidation_time(self) -> int | None:

@@ -39,7 +39,7 @@ import numpy as np
 from perpmargin import formulas as F
 from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
-from perpmargin.engine.events import Liquidation
+from perpmargin.engine.events import Liquidation, PartialLiquidation
 from perpmargin.engine.position import PositionView
 from perpmargin.errors import InvalidInput, PerpMarginError
 from perpmargin.numeric import ZERO, engine_context, nearest_step, round_to_step
@@ -76,8 +76,9 @@ def scenario_account(
 ) -> Account:
     """A fresh account holding the same positions under ``scenario``'s margin modes.
 
-    Wallet balance, entries, leverage, marks and position mode are the original's;
-    the insurance fund is a new one (so stressing never touches the original's).
+    Wallet balance, entries, leverage, marks, position mode and liquidation model (the
+    base model or the venue's process) are the original's; the insurance fund is a new
+    one (so stressing never touches the original's).
 
     Raises
     ------
@@ -123,7 +124,7 @@ def scenario_account(
                     f"margins scaled by {scale:.4f}"
                 )
         margins = kept | converted
-    out = Account(venue, wallet, time=account.time)
+    out = Account(venue, wallet, time=account.time, liquidation_model=account.liquidation_model)
     if account.position_mode != out.position_mode:
         out.set_position_mode(account.position_mode)
     for v in legs:
@@ -468,7 +469,9 @@ def historical_days() -> list[str]:
 
 @dataclass(frozen=True)
 class ScenarioPath:
-    """One reading walked through a historical day (exact engine)."""
+    """One reading walked through a historical day (exact engine). ``liquidations``:
+    (time, leg, mark) of every liquidation, full or partial (a partial cut's leg reads
+    ``"BTCUSDT long partly (0.5 cut)"``)."""
 
     scenario: str
     final_equity: Decimal
@@ -626,6 +629,9 @@ def historical_stress(
             for e in events:
                 if isinstance(e, Liquidation):
                     liqs.append((t, f"{e.symbol} {e.position_side}", e.mark_price))
+                elif isinstance(e, PartialLiquidation):  # counted too: a cut is a liquidation
+                    leg = f"{e.symbol} {e.position_side} partly ({e.quantity} cut)"
+                    liqs.append((t, leg, e.mark_price))
             if wiped is None and acct.equity <= 0:
                 wiped = t
             eq_series[i] = float(acct.equity)

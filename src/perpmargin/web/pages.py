@@ -19,6 +19,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from perpmargin._version import __version__
 from perpmargin.errors import InvalidInput, PerpMarginError
+from perpmargin.report.common import liquidation_status, verdict
 from perpmargin.report.html import plan_section, render_html
 from perpmargin.report.jsonout import plan_result_dict
 from perpmargin.sim.data import utc_text
@@ -235,6 +236,7 @@ async def compare(request: Request) -> HTMLResponse:
 
 
 def _compare_result(request: Request, result: Any, saved: Any) -> HTMLResponse:
+    judged = verdict(result)
     run = {
         "name": result.plan.name,
         "section": plan_section(result, include_js=False),
@@ -242,8 +244,11 @@ def _compare_result(request: Request, result: Any, saved: Any) -> HTMLResponse:
         "report_url": f"/api/v1/results/{saved.results[-1].id}/report.html",
         "outcomes": {
             m: {
-                "liquidated": r.outcome.liquidated,
+                "status": liquidation_status(r.outcome),
+                "hit": r.outcome.hit_by_liquidation,
                 "final_equity": f"{r.outcome.final_equity:,.2f}",
+                "max_drawdown": f"{r.outcome.max_drawdown:,.2f}",
+                "better_by": f"{judged.by:,.2f}" if judged.better == m else None,
             }
             for m, r in result.runs.items()
         },
