@@ -28,6 +28,7 @@ from perpmargin.errors import InvalidInput
 
 __all__ = [
     "ENGINE_CONTEXT",
+    "MAGNITUDE",
     "ONE",
     "ZERO",
     "Number",
@@ -43,6 +44,12 @@ Number = int | str | Decimal | float
 
 ZERO: Final = Decimal(0)
 ONE: Final = Decimal(1)
+
+MAGNITUDE: Final = (Decimal("1e-18"), Decimal("1e18"))
+"""The smallest and largest non-zero magnitude an input may have. Inside it, 50
+significant digits (:data:`ENGINE_CONTEXT`) keep every product exact and every
+quotient far below a venue's precision; outside it a number is a typo or an attack
+(``1e-999999999`` as a price, a 40-digit leverage), and answers would be noise."""
 
 ENGINE_CONTEXT: Final = Context(prec=50, traps=[InvalidOperation, FloatOperation])
 """50 significant digits: products of prices and sizes are exact; quotients are rounded
@@ -81,6 +88,8 @@ def to_decimal(
     elif isinstance(value, float):
         result = Decimal(repr(value)) if value == value else Decimal("NaN")
     elif isinstance(value, str):
+        if not value.isascii():  # Decimal reads Arabic-Indic and fullwidth digits too
+            raise InvalidInput(f"{name} must be written with ASCII digits, was {value!r}")
         try:
             result = Decimal(value.strip())
         except InvalidOperation:
@@ -89,6 +98,8 @@ def to_decimal(
         raise InvalidInput(f"{name} must be int, str or Decimal, was {type(value).__name__}")
     if not result.is_finite():
         raise InvalidInput(f"{name} must be finite, was {value!r}")
+    if result and not MAGNITUDE[0] <= abs(result) <= MAGNITUDE[1]:
+        raise InvalidInput(f"{name} must be 0 or between 1e-18 and 1e18 in size, was {value!r}")
     if positive and result <= 0:
         raise InvalidInput(f"{name} must be > 0, was {value!r}")
     if non_negative and result < 0:

@@ -103,3 +103,35 @@ def test_position_too_large_for_the_largest_tier(bybit):
     with pytest.raises(pm.PositionTooLarge, match="largest tier"):
         acct.open("BTCUSDT", "long", "1190", "70000")  # 83.3 M > 80 M (tier 20 of 20 bundled)
     assert acct.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("1e-999999999", "between 1e-18 and 1e18"),  # a price the 50-digit engine cannot hold
+        ("1" * 40, "between 1e-18 and 1e18"),  # a 40-digit leverage
+        ("1e-30", "between 1e-18 and 1e18"),
+        ("\u0661\u0662\u0663", "ASCII digits"),  # Arabic-Indic 123: Decimal reads it
+        ("\uff11\uff12\uff13", "ASCII digits"),  # fullwidth 123
+    ],
+)
+def test_absurd_or_foreign_numbers_are_refused_at_the_edge(value, text):
+    from perpmargin.numeric import to_decimal
+
+    with pytest.raises(pm.InvalidInput, match=text):
+        to_decimal(value, "entry")
+
+
+def test_the_calculator_refuses_what_gave_nonsense():
+    """Issue 22: an entry of 1e-999999999 or a 40-digit leverage gave a long a
+    liquidation price above its entry; an MMR of 1e-30 a 50-digit price."""
+    liq = pm.liquidation_price
+    with pytest.raises(pm.InvalidInput, match="entry_price must be 0 or between"):
+        liq("binance-usdm", "isolated", "long", "1e-999999999", "1", None, leverage=10,
+            symbol="BTCUSDT")  # fmt: skip
+    with pytest.raises(pm.InvalidInput, match="leverage must be 0 or between"):
+        liq("binance-usdm", "isolated", "long", "50000", "1", None, leverage="9" * 40,
+            maintenance_margin_rate="0.004")  # fmt: skip
+    with pytest.raises(pm.InvalidInput, match="maintenance_margin_rate must be 0 or between"):
+        liq("binance-usdm", "isolated", "long", "50000", "1", "5000",
+            maintenance_margin_rate="1e-30")  # fmt: skip

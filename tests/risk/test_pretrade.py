@@ -53,14 +53,39 @@ def test_isolated_and_cross_side_by_side():
     assert iso.status == "WARN"
     assert _items(iso)["liquidation distance"].status == "WARN"
     assert iso.worst_case_loss == D("120") + D("1.2") + D("1.152")
-    # cross: 10,000 - 1.20 fee backs a 2,400 long: nothing liquidates it
+    # cross: 10,000 - 1.20 fee backs a 2,400 long: nothing liquidates it, and the most
+    # it can lose is the whole 2,400 (the price at 0) plus the fee to open, not the
+    # wallet (issue 22: it said 10,000)
     assert cross.liquidation_price is None
-    assert cross.worst_case_loss == D("10000")
+    assert cross.bankruptcy_price is None
+    assert cross.worst_case_loss == D("2400") + D("1.2")
+    assert "falls to 0 the loss is 2401.20" in cross.worst_case_basis
+    assert _items(cross)["worst case"].reason == cross.worst_case_basis
     assert _items(cross)["mode chosen"].status == "WARN"
+    assert "liquidation at 47690.70 ends the loss" in iso.worst_case_basis
+    assert "never reached" not in iso.worst_case_basis
+
+
+def test_cross_worst_case_is_the_wallet_where_a_bankruptcy_price_exists():
+    """A short can always be bankrupted by a rise: the whole cross balance is at stake,
+    and the basis names the bankruptcy price and how far it is."""
+    _iso, cross = _check(side="short", stop="52000").venues[0].modes
+    assert cross.bankruptcy_price is not None
+    assert cross.worst_case_loss == D("10000")
+    assert f"at the bankruptcy price {cross.bankruptcy_price}" in cross.worst_case_basis
+    assert cross.status != "FAIL"  # a fact, not a check: it never sets the status
+
+
+def test_isolated_basis_says_the_stop_is_never_reached_when_liquidation_comes_first():
+    iso, _cross = _check(leverage=50, stop="40000", risk="500").venues[0].modes
+    assert iso.stop_to_liquidation < 0
+    assert iso.loss_at_stop > iso.worst_case_loss  # the stop's loss cannot happen
+    assert "the stop at 40000 is never reached" in iso.worst_case_basis
 
 
 def test_liquidation_before_the_stop_fails():
     iso, cross = _check(leverage=50).venues[0].modes
+    assert "never reached (liquidation comes first)" in iso.worst_case_basis
     # 48 margin on 2,400: liquidation near 49,200, above the 48,000 stop
     assert iso.liquidation_price > D("48000")
     assert iso.stop_to_liquidation < 0
@@ -206,3 +231,15 @@ def test_all_venues_reports_venues_without_the_asset():
     named = _check(venue="gate-futures", symbol="ETH/USDT:USDT", entry="3000", stop="2900")
     assert named.status == "FAIL"
     assert "ETH" in named.venues[0].error
+
+
+def test_a_take_profit_on_the_wrong_side_fails_without_a_negative_reward_to_risk():
+    """Issue 22: it gave a negative reward-to-risk without a word."""
+    result = _check(take_profit="49000")  # a long's take-profit below the entry
+    assert result.reward_to_risk is None
+    (v,) = result.venues
+    assert v.status == "FAIL"
+    assert any(
+        i.name == "take-profit placed" and i.status == "FAIL" for m in v.modes for i in m.checklist
+    )
+    assert _check(take_profit="54000").reward_to_risk == D("2.00")

@@ -103,6 +103,15 @@ def test_user_file_loads(tmp_path):
         ),
         (lambda d: d["symbols"]["ETHUSDT"]["tiers"][3].update(max_leverage="80"), "tiers[3]"),
         (lambda d: d["symbols"]["ETHUSDT"].update(step_size="NaN"), "step_size"),
+        # a misspelt field used to load silently as its default (issue 22)
+        (lambda d: d.update(maker_fee="0.0001"), "unknown field(s) 'maker_fee'"),
+        (lambda d: d["liquidation"].update(remainder="trader"), "liquidation has unknown"),
+        (lambda d: d["rules"].update(remove_margins=True), "'remove_margins'"),
+        (lambda d: d["symbols"]["BTCUSDT"].update(tick="0.1"), "symbols.BTCUSDT has unknown"),
+        (
+            lambda d: d["symbols"]["BTCUSDT"]["tiers"][0].update(mmr="0.01"),
+            "BTCUSDT.tiers[0] has unknown field(s) 'mmr'",
+        ),
     ],
 )
 def test_bad_files_name_the_file_and_field(tmp_path, mutate, field):

@@ -63,8 +63,10 @@ class ModeCheck:
 
     ``stop_to_liquidation`` is how far beyond the stop the liquidation price lies, in
     the adverse direction (+ is safe: the stop fills first); None when nothing
-    liquidates. ``worst_case_loss``: isolated, its margin plus fees; cross, everything
-    the cross balance holds. ``funding_cost``: + is paid.
+    liquidates. ``worst_case_loss``: isolated, its margin plus fees; cross, the whole
+    cross balance where a positive bankruptcy price exists, else the loss at the most
+    adverse price (capped by the balance); ``worst_case_basis`` says which.
+    ``funding_cost``: + is paid.
     """
 
     margin_mode: Literal["isolated", "cross"]
@@ -79,6 +81,8 @@ class ModeCheck:
     funding_cost: Decimal
     status: Status
     checklist: tuple[CheckItem, ...]
+    worst_case_basis: str = ""
+    """What ``worst_case_loss`` assumes, in words (also the checklist's "worst case")."""
 
 
 @dataclass(frozen=True)
@@ -329,8 +333,9 @@ def check_trade(
             entry=entry_d,
             stop=stop_d,
             take_profit=tp_d,
+            # none where the stop or the take-profit is on the wrong side (a FAIL says so)
             reward_to_risk=None
-            if reward is None or stop_distance <= 0
+            if reward is None or reward <= 0 or stop_distance <= 0
             else (reward / stop_distance).quantize(Decimal("0.01")),
             atr=atr,
             venues=tuple(results),
@@ -566,21 +571,9 @@ def _mode_check(
     if margin_mode == "isolated":
         collateral = im
         other_positions: list[OtherPosition] = []
-        worst = im + open_fee + close_fee
-        mode_item = CheckItem(
-            "mode chosen", "PASS", f"isolated: the loss is capped at the margin {im:.2f} plus fees"
-        )
     else:
         collateral = balance - open_fee
         other_positions = others
-        worst = balance if account is None else account.cross_wallet_balance
-        extra = f" and {len(others)} other cross position(s)" if others else ""
-        mode_item = CheckItem(
-            "mode chosen",
-            "WARN",
-            f"cross: the whole cross balance {worst:.2f}{extra} backs this "
-            "position and can be lost with it",
-        )
     args: dict[str, Any] = {
         "symbol": spec.symbol,
         "other_positions": other_positions,
@@ -626,7 +619,24 @@ def _mode_check(
                 "PASS",
                 f"liquidation at {liq} is {dist} ({dist_pct:.2f}% of entry) beyond the stop",
             )
-    checklist = (mode_item, liq_item, *common)
+    worst, basis = _worst_case(
+        margin_mode, side, entry, stop, qty, im, open_fee, close_fee, loss_at_stop, liq,
+        bankrupt, spec, balance if account is None else account.cross_wallet_balance, others,
+    )  # fmt: skip
+    if margin_mode == "isolated":
+        mode_item = CheckItem(
+            "mode chosen", "PASS", f"isolated: the loss is capped at the margin {im:.2f} plus fees"
+        )
+    else:
+        wallet = balance if account is None else account.cross_wallet_balance
+        extra = f" and {len(others)} other cross position(s)" if others else ""
+        mode_item = CheckItem(
+            "mode chosen",
+            "WARN",
+            f"cross: the whole cross balance {wallet:.2f}{extra} backs this position; "
+            f"it can lose {worst:.2f} with it",
+        )
+    checklist = (mode_item, liq_item, *common, CheckItem("worst case", "PASS", basis))
     return ModeCheck(
         margin_mode=margin_mode,
         initial_margin=im,
@@ -638,8 +648,69 @@ def _mode_check(
         loss_at_stop=loss_at_stop,
         worst_case_loss=worst,
         funding_cost=funding_cost,
-        status=_worst(i.status for i in checklist if i.name != "mode chosen"),
+        status=_worst(i.status for i in checklist if i.name not in _FACTS),
         checklist=checklist,
+        worst_case_basis=basis,
+    )
+
+
+_FACTS = ("mode chosen", "worst case")
+"""Checklist items that state a fact of the mode, not a check: they never set the status."""
+
+
+def _worst_case(
+    margin_mode: str,
+    side: Literal["long", "short"],
+    entry: Decimal,
+    stop: Decimal,
+    qty: Decimal,
+    im: Decimal,
+    open_fee: Decimal,
+    close_fee: Decimal,
+    loss_at_stop: Decimal,
+    liq: Decimal | None,
+    bankrupt: Decimal | None,
+    spec: SymbolSpec,
+    wallet: Decimal,
+    others: list[OtherPosition],
+) -> tuple[Decimal, str]:
+    """The most this position can cost under the mode (settle asset), and what that
+    assumes, in words.
+
+    Isolated: the margin plus the fees (liquidation ends the loss there). Cross: the
+    whole cross balance where a positive bankruptcy price exists (there nothing is
+    left); otherwise the loss at the most adverse price (a long's price at 0, an inverse
+    short's price without bound: the position's value at entry) plus the fee to open,
+    capped by the balance. Other cross positions are held at their marks.
+    """
+    held = " (the other cross positions held at their marks)" if others else ""
+    if margin_mode == "isolated":
+        worst = im + open_fee + close_fee
+        if liq is None:
+            return (
+                worst,
+                f"no positive price liquidates it; the loss is at most the margin {im:.2f} "
+                "plus the fees",
+            )
+        text = f"the margin {im:.2f} plus the fees: liquidation at {liq} ends the loss there"
+        if (stop - liq) * (1 if side == "long" else -1) <= 0:
+            text += (
+                f"; the stop at {stop} is never reached (liquidation comes first), so the "
+                f"loss at the stop ({loss_at_stop:.2f}) cannot happen"
+            )
+        return worst, text
+    if bankrupt is not None:
+        move = abs(bankrupt - entry) / entry * 100
+        return wallet, (
+            f"the whole cross balance {wallet:.2f}: at the bankruptcy price {bankrupt} "
+            f"({move:.2f}% from entry) nothing is left{held}"
+        )
+    extreme = "falls to 0" if side == "long" else "rises without bound"
+    at_extreme = pmath.position_value(qty, entry, spec.inverse_value) + open_fee
+    worst = min(wallet, at_extreme)
+    return worst, (
+        f"no positive price bankrupts the account: if the price {extreme} the loss is "
+        f"{at_extreme:.2f} (the position's value at entry and the fee to open){held}"
     )
 
 

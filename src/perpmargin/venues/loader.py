@@ -71,6 +71,58 @@ def load_venue(name_or_path: str | Path) -> Venue:
     return parse_venue(doc, label)
 
 
+_KEYS: dict[str, frozenset[str]] = {
+    "venue": frozenset(
+        ("schema", "id", "name", "version", "as_of", "source", "settle_precision", "rules",
+         "fees", "liquidation", "funding", "symbols", "historical_tiers", "missing")
+    ),
+    "rules": frozenset(
+        ("default_leverage", "default_margin_mode", "default_position_mode",
+         "leverage_decrease_with_position", "margin_mode_scope",
+         "margin_mode_switch_blocked_by_open_orders", "open_loss_in_cost",
+         "position_mode_switch_blocked_by_open_orders", "position_modes", "remove_margin",
+         "sources")
+    ),
+    "fees": frozenset(("maker", "taker", "source")),
+    "funding": frozenset(("interval_hours", "source")),
+    "liquidation": frozenset(
+        ("adl", "as_of", "bankruptcy_price_rounding", "bankruptcy_price_rounding_source",
+         "close_fee_basis", "close_fee_in_initial_margin", "close_fee_in_initial_margin_source",
+         "close_fee_in_maintenance", "fee_basis", "fee_rate", "maintenance_rule", "process",
+         "remainder_to", "source", "trigger")
+    ),
+    "process": frozenset(
+        ("kind", "fraction", "min_notional", "cooldown_seconds", "backstop_ratio",
+         "tiers_per_step", "source")
+    ),
+    "adl": frozenset(("ranking", "price", "source")),
+    "symbol": frozenset(
+        ("base", "quote", "settle", "ccxt_symbol", "contract", "contract_value", "tick_size",
+         "step_size", "min_quantity", "max_quantity", "liquidation_fee_rate", "margin_modes",
+         "funding_interval_hours", "tier_basis", "tiers", "tiers_as_of", "tiers_source",
+         "grid_source")
+    ),
+    "tier": frozenset(
+        ("tier", "min_notional", "max_notional", "min_quantity", "max_quantity",
+         "maintenance_margin_rate", "maintenance_amount", "max_leverage", "initial_margin_rate")
+    ),
+}  # fmt: skip
+"""The fields each object of a venue file may have (data, and where it was read:
+``source``, ``as_of``, ``missing``). Anything else is refused: a misspelt field would
+otherwise load silently as its default."""
+
+
+def _only(doc: Any, kind: str, where: str) -> None:
+    """Refuse a field :data:`_KEYS` does not name for objects of ``kind``."""
+    if isinstance(doc, Mapping):
+        unknown = sorted(set(doc) - _KEYS[kind])
+        if unknown:
+            raise VenueDataError(
+                f"{where} has unknown field(s) {', '.join(map(repr, unknown))}; "
+                f"allowed: {', '.join(sorted(_KEYS[kind]))}"
+            )
+
+
 def _req(doc: Mapping[str, Any], key: str, where: str) -> Any:
     if not isinstance(doc, Mapping):
         raise VenueDataError(f"{where} must be an object")
@@ -117,6 +169,7 @@ def parse_tiers(rows: list[Any], basis: TierBasis, where: str) -> TierTable:  # 
     tiers: list[Tier] = []
     for i, row in enumerate(rows):
         w = f"{where}.tiers[{i}]"
+        _only(row, "tier", w)
         lower = _dec(row, lo_key, w, non_negative=True)
         upper_raw = _req(row, hi_key, w)
         upper = None if upper_raw is None else _dec(row, hi_key, w, positive=True)
@@ -175,6 +228,7 @@ def parse_tiers(rows: list[Any], basis: TierBasis, where: str) -> TierTable:  # 
 def _parse_symbol(
     name: str, doc: Mapping[str, Any], where: str, default_liq_fee: Decimal, funding_h: int
 ) -> SymbolSpec:
+    _only(doc, "symbol", where)
     contract = _choice(doc, "contract", where, ("linear", "inverse"))
     basis = cast(TierBasis, _choice(doc, "tier_basis", where, ("notional", "quantity")))
     if contract == "inverse":
@@ -233,6 +287,7 @@ def _flag(doc: Mapping[str, Any], key: str, where: str) -> bool:
 def _parse_process(doc: Any, where: str) -> LiquidationProcess:
     if doc is None:
         return LiquidationProcess()
+    _only(doc, "process", where)
     kind = _choice(doc, "kind", where, ("full", "tiered_partial", "fractional"))
     fraction = _dec(doc, "fraction", where, positive=True) if "fraction" in doc else ONE
     if fraction > ONE:
@@ -271,6 +326,7 @@ def _parse_process(doc: Any, where: str) -> LiquidationProcess:
 def _parse_adl(doc: Any, where: str) -> AdlRules | None:
     if doc is None:
         return None
+    _only(doc, "adl", where)
     ranking = _choice(
         doc, "ranking", where, ("pnl_ratio_x_effective_leverage", "pnl_ratio_x_set_leverage")
     )
@@ -291,6 +347,9 @@ def parse_venue(doc: Any, label: str) -> Venue:
     schema = doc.get("schema")
     if schema != SCHEMA:
         raise VenueDataError(f"{label}: schema must be {SCHEMA!r}, was {schema!r}")
+    _only(doc, "venue", label)
+    for kind in ("rules", "fees", "funding", "liquidation"):
+        _only(doc.get(kind), kind, f"{label}.{kind}")
     for key in ("id", "name", "version", "as_of", "source"):
         if not isinstance(_req(doc, key, label), str) or not doc[key]:
             raise VenueDataError(f"{label}.{key} must be a non-empty string")
