@@ -2,36 +2,203 @@
 ``stress``, ``venues``, ``serve`` and ``demo``.
 
 A thin layer over the public API: parse options, call, print a rich table or, with
-``--json``, JSON with Decimal values as strings. Bad input exits with code 2 and a message.
+``--json``, JSON with Decimal values as strings.
+
+Every error the user can cause is one line on stderr, ``error: ...``, printed literally
+(no Rich markup or emoji codes: a ``[/foo]`` in an argument is shown as typed), with exit
+code 2; ``serve`` on a port already in use exits 3. :class:`_OneLineErrors` catches them
+all in one place: typer/click usage errors, :class:`~perpmargin.errors.PerpMarginError`,
+file-system errors (:class:`OSError`), input nested too deeply to parse
+(:class:`RecursionError`) and SQLite errors. Output paths (``--out``, ``--export``,
+``--save``, ``serve --db``) are checked before any work runs.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
+import socket
+import sqlite3
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
 
-from perpmargin.errors import PerpMarginError
+from perpmargin.errors import InvalidInput, PerpMarginError
+from perpmargin.limits import FUNDING_RATE_LIMIT
+from perpmargin.numeric import to_decimal
+from perpmargin.report.common import money, places_for
 from perpmargin.risk.liq_price import liquidation_rows
 from perpmargin.risk.pretrade import check_trade
 from perpmargin.sim.data import utc_text
 from perpmargin.venues import bundled_venues, load_venue, venue_summary
 
+EXIT_ERROR = 2
+"""Exit code of every error the user can cause (bad input, unusable path, ...)."""
+EXIT_PORT_IN_USE = 3
+"""Exit code of ``serve`` when the port is taken (uvicorn's own startup-failure code)."""
+
+
+def _fold(table: Table) -> Table:
+    """Fold long cells onto more lines instead of cutting them ("47,690…" reads as a
+    price, and is not one)."""
+    for column in table.columns:
+        column.overflow = "fold"
+    return table
+
+
+def _places(venue: str, symbol: str) -> int:
+    """Decimals of money in ``symbol``'s settle asset on ``venue``."""
+    return places_for(load_venue(venue).symbol(symbol).settle)
+
 
 def _console() -> Console:
-    """A console wide enough for the tables when output is piped."""
-    probe = Console()
-    return probe if probe.is_terminal else Console(width=160)
+    """A console wide enough for the tables when output is piped; text is printed as
+    given (no markup, no emoji codes), styles only through :class:`rich.text.Text`."""
+    probe = Console(markup=False, emoji=False)
+    return probe if probe.is_terminal else Console(width=160, markup=False, emoji=False)
+
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: breaks become spaces, other control characters escapes."""
+    text = _LINE_BREAKS.sub(" ", text).strip()
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\t", " "))
+
+
+def _message(exc: BaseException) -> str:
+    """What went wrong, in words, for the expected kinds of failure."""
+    if isinstance(exc, RecursionError):
+        return f"input nested too deeply to read ({exc})"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        return f"{where}{exc.strerror}"
+    if isinstance(exc, sqlite3.Error):
+        return f"database: {exc}"
+    if isinstance(exc, _CLICK_ERROR):
+        text = exc.format_message()  # type: ignore[attr-defined]
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        return f"{text.rstrip('.')}{where}"
+    return str(exc) or type(exc).__name__
+
+
+def _fail(exc: BaseException | str, code: int = EXIT_ERROR) -> typer.Exit:
+    """Print ``error: <message>`` as one literal line on stderr; the Exit to raise."""
+    text = exc if isinstance(exc, str) else _message(exc)
+    err = Console(stderr=True, markup=False, emoji=False, highlight=False, soft_wrap=True)
+    err.print(Text.assemble(("error:", "red"), " ", _one_line(text)))
+    return typer.Exit(code=code)
+
+
+_EXPECTED: tuple[type[BaseException], ...] = (
+    PerpMarginError,
+    OSError,
+    RecursionError,
+    UnicodeError,
+    sqlite3.Error,
+)
+"""Failures caused by what the user gave (input, paths, files): one line, exit 2. Any
+other exception is a bug in perpmargin and keeps its traceback."""
+
+
+def _click_error_classes() -> tuple[type[Exception], tuple[type[Exception], ...]]:
+    """Click's usage-error base and its no-arguments-means-help error, from whichever
+    click typer runs on (newer typer versions carry their own copy as ``typer._click``)."""
+    base = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    no_args = getattr(sys.modules[base.__module__], "NoArgsIsHelpError", None)
+    return base, (no_args,) if no_args is not None else ()
+
+
+_CLICK_ERROR, _HELP_ON_NO_ARGS = _click_error_classes()
+"""Usage errors (missing option, bad value, unknown command) are one line too; a bare
+``perpmargin`` still prints the help (click >= 8.2 raises an error whose show() does)."""
+
+
+class _OneLineErrors(TyperGroup):
+    """The app's group: every expected error is one ``error:`` line and exit code 2."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _HELP_ON_NO_ARGS:
+            raise
+        except _CLICK_ERROR as exc:  # a bad option before the command
+            raise _fail(exc) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _HELP_ON_NO_ARGS:
+            raise
+        except (_CLICK_ERROR, *_EXPECTED) as exc:
+            raise _fail(exc) from None
 
 
 app = typer.Typer(
     help="perpmargin: isolated vs cross margin, exactly as venues model it.",
     no_args_is_help=True,
+    cls=_OneLineErrors,
 )
+
+
+def _refuse(option: str, path: Path, why: str) -> NoReturn:
+    raise InvalidInput(f"{option} {path}: {why}")
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists (a dangling link counts as existing)."""
+    probe = path
+    while not os.path.lexists(probe) and probe.parent != probe:
+        probe = probe.parent
+    return probe
+
+
+def _check_out_dir(path: Path, option: str) -> None:
+    """Refuse, before any work, a folder that cannot be written: a file, below a file,
+    or in a location this process may not write."""
+    if os.path.lexists(path) and not path.is_dir():
+        _refuse(option, path, "exists and is not a folder")
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        _refuse(option, path, f"{base} is not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        _refuse(option, path, f"{base} is not writable")
+
+
+def _check_out_file(path: Path, option: str) -> None:
+    """Refuse, before any work, a file that cannot be written: a folder, below a file, or
+    not writable. An existing file is overwritten."""
+    if path.is_dir():
+        _refuse(option, path, "is a folder; give a file name")
+    if os.path.lexists(path):
+        if not os.access(path, os.W_OK):
+            _refuse(option, path, "is not writable")
+        return
+    base = _nearest_existing(path.parent)
+    if not base.is_dir():
+        _refuse(option, path, f"{base} is not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        _refuse(option, path, f"{base} is not writable")
+
+
+def _check_report_dir(path: Path, option: str, files: tuple[str, ...]) -> None:
+    """A report folder and the files that will be (over)written in it."""
+    _check_out_dir(path, option)
+    for name in files:
+        _check_out_file(path / name, option)
 
 
 @app.command()
@@ -45,54 +212,45 @@ def venues(
     Examples: ``perpmargin venues``, ``perpmargin venues binance-usdm --symbol BTCUSDT``.
     """
     console = _console()
-    try:
-        if venue is None:
-            rows = [load_venue(name) for name in bundled_venues()]
-            if as_json:
-                out = [{"id": v.id, "version": v.version, "as_of": v.as_of} for v in rows]
-                print(json.dumps(out))
-                return
-            table = Table(title="bundled venues")
-            for col in ("id", "version", "as of", "symbols", "default mode"):
-                table.add_column(col)
-            for v in rows:
-                table.add_row(
-                    v.id, v.version, v.as_of, ", ".join(v.symbols), v.rules.default_margin_mode
-                )
-            console.print(table)
-            return
-        v = load_venue(venue)
-        specs = [v.symbol(symbol)] if symbol else list(v.symbols.values())
+    if venue is None:
+        rows = [load_venue(name) for name in bundled_venues()]
         if as_json:
-            doc = venue_summary(v)
-            doc["symbols"] = {s.symbol: doc["symbols"][s.symbol] for s in specs}
-            print(json.dumps(doc))
+            out = [{"id": v.id, "version": v.version, "as_of": v.as_of} for v in rows]
+            print(json.dumps(out))
             return
-        for s in specs:
-            table = Table(
-                title=f"{v.id} {s.symbol} ({s.ccxt_symbol}) tiers by {s.tiers.basis}",
-                caption=f"source: {s.tiers_source} (as of {s.tiers_as_of})",
+        table = Table(title="bundled venues")
+        for col in ("id", "version", "as of", "symbols", "default mode"):
+            table.add_column(col)
+        for v in rows:
+            table.add_row(
+                v.id, v.version, v.as_of, ", ".join(v.symbols), v.rules.default_margin_mode
             )
-            for col in ("tier", "from", "to", "MMR", "maint. amount", "max leverage"):
-                table.add_column(col, justify="right")
-            for t in s.tiers.tiers:
-                table.add_row(
-                    str(t.tier),
-                    f"{t.lower:,}",
-                    "no cap" if t.upper is None else f"{t.upper:,}",
-                    f"{t.maintenance_margin_rate:%}",
-                    f"{t.maintenance_amount:,}",
-                    f"{t.max_leverage}x",
-                )
-            console.print(table)
-    except PerpMarginError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {exc}")
-    return typer.Exit(code=2)
+        console.print(_fold(table))
+        return
+    v = load_venue(venue)
+    specs = [v.symbol(symbol)] if symbol else list(v.symbols.values())
+    if as_json:
+        doc = venue_summary(v)
+        doc["symbols"] = {s.symbol: doc["symbols"][s.symbol] for s in specs}
+        print(json.dumps(doc))
+        return
+    for s in specs:
+        table = Table(
+            title=f"{v.id} {s.symbol} ({s.ccxt_symbol}) tiers by {s.tiers.basis}",
+            caption=f"source: {s.tiers_source} (as of {s.tiers_as_of})",
+        )
+        for col in ("tier", "from", "to", "MMR", "maint. amount", "max leverage"):
+            table.add_column(col, justify="right")
+        for t in s.tiers.tiers:
+            table.add_row(
+                str(t.tier),
+                f"{t.lower:,}",
+                "no cap" if t.upper is None else f"{t.upper:,}",
+                f"{t.maintenance_margin_rate:%}",
+                f"{t.maintenance_amount:,}",
+                f"{t.max_leverage}x",
+            )
+        console.print(_fold(table))
 
 
 def _other(text: str) -> dict[str, str]:
@@ -136,19 +294,16 @@ def liq(
     --entry 50000 --qty 0.1 --leverage 10 --collateral 10000 --mode both``
     (isolated uses notional / leverage as margin when --collateral is for cross).
     """
-    try:
-        rows = [
-            {"venue": venue, "symbol": symbol, **row}
-            for row in liquidation_rows(
-                venue, mode, side, entry, qty,
-                collateral=collateral, leverage=leverage, mark_price=mark,
-                maintenance_margin_rate=mmr, max_leverage=max_leverage,
-                other_positions=[_other(o) for o in other],
-                position_mode="hedge" if hedge else "one-way", symbol=symbol,
-            )
-        ]  # fmt: skip
-    except PerpMarginError as exc:
-        raise _fail(exc) from None
+    rows = [
+        {"venue": venue, "symbol": symbol, **row}
+        for row in liquidation_rows(
+            venue, mode, side, entry, qty,
+            collateral=collateral, leverage=leverage, mark_price=mark,
+            maintenance_margin_rate=mmr, max_leverage=max_leverage,
+            other_positions=[_other(o) for o in other],
+            position_mode="hedge" if hedge else "one-way", symbol=symbol,
+        )
+    ]  # fmt: skip
     if as_json:
         print(json.dumps([{k: None if v is None else str(v) for k, v in r.items()} for r in rows]))
         return
@@ -181,7 +336,11 @@ def check(
     ),
     take_profit: str = typer.Option(None, "--tp", help="Take-profit price."),
     buffer: str = typer.Option("0.5", help="WARN when liquidation is within this x stop distance."),
-    funding_rate: str = typer.Option("0.0001", help="Funding rate per interval (+: longs pay)."),
+    funding_rate: str = typer.Option(
+        "0.0001",
+        help=f"Funding rate per interval (+: longs pay), strictly between "
+        f"-{FUNDING_RATE_LIMIT} and {FUNDING_RATE_LIMIT}.",
+    ),
     hold_hours: str = typer.Option("24", help="Hours the trade is held (funding cost)."),
     mark: str = typer.Option(
         None, "--mark", help="Mark price now: the cost to open adds the open loss (Binance)."
@@ -194,14 +353,12 @@ def check(
     --leverage 20 --balance 10000 --risk 1% --venue all``. Exits 1 when any check FAILs.
     """
     venues = "all" if venue == ["all"] else venue
-    try:
-        result = check_trade(
-            symbol=symbol, side=side, entry=entry, stop=stop, leverage=leverage,
-            balance=balance, risk=risk, venues=venues, take_profit=take_profit,
-            buffer=buffer, funding_rate=funding_rate, hold_hours=hold_hours, mark_price=mark,
-        )  # fmt: skip
-    except PerpMarginError as exc:
-        raise _fail(exc) from None
+    _check_funding_rate(funding_rate)
+    result = check_trade(
+        symbol=symbol, side=side, entry=entry, stop=stop, leverage=leverage,
+        balance=balance, risk=risk, venues=venues, take_profit=take_profit,
+        buffer=buffer, funding_rate=funding_rate, hold_hours=hold_hours, mark_price=mark,
+    )  # fmt: skip
     if as_json:
         print(json.dumps(result.to_dict()))
     else:
@@ -220,27 +377,32 @@ def check(
             table.add_column(col, justify="right")
         for v in result.venues:
             if v.error:
-                table.add_row(v.venue, "", "", "", v.error, "", "", "[bold red]FAIL[/]")
+                table.add_row(v.venue, "", "", "", v.error, "", "", Text("FAIL", "bold red"))
+            places = 2 if v.error else _places(v.venue, v.symbol)
             for m in v.modes:
                 table.add_row(
                     v.venue,
                     f"{v.quantity} {v.symbol}",
                     m.margin_mode,
-                    f"{m.initial_margin:,.2f}",
+                    money(m.initial_margin, places),
                     "none" if m.liquidation_price is None else f"{m.liquidation_price:,}",
                     ""
                     if m.stop_to_liquidation is None
                     else f"{m.stop_to_liquidation:,} ({m.stop_to_liquidation_pct}%)",
-                    f"{m.worst_case_loss:,.2f}",
-                    f"[{_STYLE[m.status]}]{m.status}[/]",
+                    money(m.worst_case_loss, places),
+                    Text(m.status, _STYLE[m.status]),
                 )
-        console.print(table)
+        console.print(_fold(table))
         first = result.venues[0]
         for m in first.modes:
-            console.print(f"[bold]{first.venue} {m.margin_mode} checklist[/]")
+            console.print(Text(f"{first.venue} {m.margin_mode} checklist", "bold"))
             for item in m.checklist:
                 console.print(
-                    f"  [{_STYLE[item.status]}]{item.status:4}[/] {item.name}: {item.reason}"
+                    Text.assemble(
+                        "  ",
+                        (f"{item.status:4}", _STYLE[item.status]),
+                        f" {item.name}: {item.reason}",
+                    )
                 )
         _print_open_loss(console, result, mark)
         if result.not_listed:
@@ -252,14 +414,25 @@ def check(
         raise typer.Exit(code=1)
 
 
+def _check_funding_rate(text: str) -> None:
+    """Refuse what the HTTP API refuses (:data:`perpmargin.limits.FUNDING_RATE_LIMIT`)."""
+    rate = to_decimal(text, "--funding-rate")
+    if not -FUNDING_RATE_LIMIT < rate < FUNDING_RATE_LIMIT:
+        raise InvalidInput(
+            f"--funding-rate must be strictly between -{FUNDING_RATE_LIMIT} and "
+            f"{FUNDING_RATE_LIMIT} (a rate per funding interval, 0.0001 = 0.01 %), was {text}"
+        )
+
+
 def _print_open_loss(console: Console, result: Any, mark: str | None) -> None:
     """Binance's cost to open (margin + open loss at the mark), where it counts."""
     for v in result.venues:
         if v.open_loss:
+            places = _places(v.venue, v.symbol)
             console.print(
-                f"{v.venue}: cost to open {v.cost_to_open:,.2f} = margin "
-                f"{v.cost_to_open - v.open_loss:,.2f} + open loss {v.open_loss:,.2f} at the "
-                f"mark {mark} (fees apart)",
+                f"{v.venue}: cost to open {money(v.cost_to_open, places)} = margin "
+                f"{money(v.cost_to_open - v.open_loss, places)} + open loss "
+                f"{money(v.open_loss, places)} at the mark {mark} (fees apart)",
                 markup=False,
             )
 
@@ -306,7 +479,10 @@ def replay(
         list[str] | None, typer.Option("--marks", help="Mark-price bars: SYMBOL=FILE or FILE.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Report folder (default ./report).")
+        Path | None,
+        typer.Option(
+            "--out", help="Report folder (default ./report); files already there are overwritten."
+        ),
     ] = None,
     as_json: bool = typer.Option(False, "--json", help="Print JSON (no report unless --out)."),
     series: bool = typer.Option(False, "--series", help="With --json: include the series."),
@@ -323,28 +499,28 @@ def replay(
     from perpmargin.sim.replay import replay as run_replay
 
     console = _console()
-    try:
-        if scenarios == ["all"]:
-            from perpmargin.demo import story_order
+    report_dir = out if out is not None or as_json else Path("report")
+    if report_dir is not None:  # before the replay, which can take a while
+        _check_report_dir(report_dir, "--out", ("index.html",))
+    if scenarios == ["all"]:
+        from perpmargin.demo import story_order
 
-            names = story_order()
-        else:
-            names = scenarios
-        plans = [plan for name in names for plan in load_plans(name)]
-        results = []
-        for plan in plans:
-            market = load_market(
-                plan,
-                bars=_data_refs(data or [], plan.symbols, "--data"),
-                funding=_data_refs(funding or [], plan.symbols, "--funding"),
-                marks=_data_refs(marks or [], plan.symbols, "--marks"),
-            )
-            results.append(run_replay(plan, market, progress=None if not as_json else False))
-        paths = {}
-        if out is not None or not as_json:
-            paths = write_report(results, out or Path("report"), png=not no_png)
-    except PerpMarginError as exc:
-        raise _fail(exc) from None
+        names = story_order()
+    else:
+        names = scenarios
+    plans = [plan for name in names for plan in load_plans(name)]
+    results = []
+    for plan in plans:
+        market = load_market(
+            plan,
+            bars=_data_refs(data or [], plan.symbols, "--data"),
+            funding=_data_refs(funding or [], plan.symbols, "--funding"),
+            marks=_data_refs(marks or [], plan.symbols, "--marks"),
+        )
+        results.append(run_replay(plan, market, progress=None if not as_json else False))
+    paths = {}
+    if report_dir is not None:
+        paths = write_report(results, report_dir, png=not no_png)
     if as_json:
         print(json.dumps([plan_result_dict(r, series=series) for r in results]))
         return
@@ -365,7 +541,11 @@ def montecarlo(
     seed: int = typer.Option(0, "--seed"),
     variant: int = typer.Option(0, "--variant", help="Which plan of the file (0: the base)."),
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write a report page into this folder.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write montecarlo.html into this folder (an existing one is overwritten).",
+        ),
     ] = None,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -379,31 +559,31 @@ def montecarlo(
     from perpmargin.sim.plan import load_plans
 
     console = _console()
-    try:
-        plans = load_plans(scenario)
-        if not 0 <= variant < len(plans):
-            raise PerpMarginError(f"--variant must be from 0 to {len(plans) - 1}")
-        plan = plans[variant]
-        show = not as_json and console.is_terminal
-        with Progress(console=Console(stderr=True), transient=True, disable=not show) as bar:
-            task = bar.add_task("paths", total=paths)
-            result = run_mc(
-                plan,
-                paths=paths,
-                steps=steps,
-                model=model,  # type: ignore[arg-type]
-                seed=seed,
-                backend=backend,  # type: ignore[arg-type]
-                scheduler=scheduler,
-                progress=lambda k: bar.update(task, advance=k),
-            )
-        page = None
-        if out is not None:
-            from perpmargin.report.mc import write_mc_html
+    if out is not None:  # before the simulation, which can take a while
+        _check_report_dir(out, "--out", ("montecarlo.html",))
+    plans = load_plans(scenario)
+    if not 0 <= variant < len(plans):
+        raise PerpMarginError(f"--variant must be from 0 to {len(plans) - 1}")
+    plan = plans[variant]
+    show = not as_json and console.is_terminal
+    progress_console = Console(stderr=True, markup=False, emoji=False)
+    with Progress(console=progress_console, transient=True, disable=not show) as bar:
+        task = bar.add_task("paths", total=paths)
+        result = run_mc(
+            plan,
+            paths=paths,
+            steps=steps,
+            model=model,  # type: ignore[arg-type]
+            seed=seed,
+            backend=backend,  # type: ignore[arg-type]
+            scheduler=scheduler,
+            progress=lambda k: bar.update(task, advance=k),
+        )
+    page = None
+    if out is not None:
+        from perpmargin.report.mc import write_mc_html
 
-            page = write_mc_html(result, out / "montecarlo.html", f"Monte Carlo: {plan.name}")
-    except PerpMarginError as exc:
-        raise _fail(exc) from None
+        page = write_mc_html(result, out / "montecarlo.html", f"Monte Carlo: {plan.name}")
     if as_json:
         doc = {"name": plan.name, **result.to_dict()}
         print(json.dumps(doc))
@@ -426,14 +606,14 @@ def montecarlo(
             f"{s.liquidation_probability:.4f}",
             f"{s.ci95[0]:.4f}..{s.ci95[1]:.4f}",
             f"{s.exit_probability:.4f}",
-            f"{s.mean_final_equity:,.2f}",
-            f"{s.loss_var99:,.2f}",
-            f"{s.loss_es99:,.2f}",
+            money(s.mean_final_equity, places_for(result.settle)),
+            money(s.loss_var99, places_for(result.settle)),
+            money(s.loss_es99, places_for(result.settle)),
             "-" if s.median_steps_to_liquidation is None else f"{s.median_steps_to_liquidation:g}",
         )
-    console.print(table)
+    console.print(_fold(table))
     for note in result.notes:
-        console.print(f"Note: {note}.", markup=False)
+        console.print(f"Note: {note}.")
     if page is not None:
         console.print(f"Report: {page.resolve()}")
 
@@ -476,7 +656,10 @@ def _load_imported(
             save.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
     else:
         assert source is not None
-        doc = load_ccxt_bundle(_bundle_source(source))
+        try:
+            doc = load_ccxt_bundle(_bundle_source(source))
+        except RecursionError:
+            raise InvalidInput(f"{source}: nested too deeply to read") from None
     for key, ref in (("balance", balance), ("leverage_tiers", tiers), ("markets", markets)):
         if ref is not None:
             doc[key] = ref
@@ -501,8 +684,12 @@ def import_(
     live: str = typer.Option(
         None, help="Fetch read-only from this ccxt exchange (keys from PERPMARGIN_API_*)."
     ),
-    save: Path = typer.Option(None, help="With --live: save the fetched bundle (no keys)."),  # noqa: B008
-    export: Path = typer.Option(None, help="Write ccxt-shaped positions + balance here."),  # noqa: B008
+    save: Path = typer.Option(  # noqa: B008
+        None, help="With --live: save the fetched bundle (no keys); overwrites the file."
+    ),
+    export: Path = typer.Option(  # noqa: B008
+        None, help="Write ccxt-shaped positions + balance here; overwrites the file."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print ccxt positions + reconciliation."),
 ) -> None:
     """Import positions saved from ccxt (or fetched live), show perpmargin's numbers and
@@ -513,28 +700,30 @@ def import_(
     from perpmargin.interop import balance_to_ccxt, positions_to_ccxt, reconcile
 
     console = _console()
-    try:
-        imp = _load_imported(source, venue, balance, tiers, markets, balance_kind, live, save)
-        rows = reconcile(imp)
-        doc = {
-            "venue": imp.venue.id,
-            "wallet_balance": str(imp.wallet_balance),
-            "balance_source": imp.balance_source,
-            "positions": positions_to_ccxt(imp.account),
-            "balance": balance_to_ccxt(imp.account),
-            "reconcile": [r.to_dict() for r in rows],
-            "notes": imp.notes,
-        }
-        if export is not None:
-            export.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    except PerpMarginError as exc:
-        raise _fail(exc) from None
+    if export is not None:
+        _check_out_file(export, "--export")
+    if save is not None:
+        _check_out_file(save, "--save")
+    imp = _load_imported(source, venue, balance, tiers, markets, balance_kind, live, save)
+    rows = reconcile(imp)
+    doc = {
+        "venue": imp.venue.id,
+        "wallet_balance": str(imp.wallet_balance),
+        "balance_source": imp.balance_source,
+        "positions": positions_to_ccxt(imp.account),
+        "balance": balance_to_ccxt(imp.account),
+        "reconcile": [r.to_dict() for r in rows],
+        "notes": imp.notes,
+    }
+    if export is not None:
+        export.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     if as_json:
         print(json.dumps(doc))
         return
     acct = imp.account
     table = Table(
-        title=f"{imp.venue.id}: wallet {imp.wallet_balance} {imp.settle}, equity {acct.equity:.2f}"
+        title=f"{imp.venue.id}: wallet {imp.wallet_balance} {imp.settle}, "
+        f"equity {money(acct.equity, places_for(imp.settle))}"
     )
     for col in ("position", "mode", "qty", "entry", "mark", "uPnL", "margin ratio",
                 "liq (perpmargin)", "liq (venue)", "diff ticks", ""):  # fmt: skip
@@ -548,14 +737,14 @@ def import_(
             f"{v.quantity}",
             f"{v.entry_price:,}",
             f"{v.mark_price:,}",
-            f"{v.unrealized_pnl:,.2f}",
+            money(v.unrealized_pnl, places_for(imp.settle)),
             f"{v.margin_ratio:.4f}",
             "-" if v.liquidation_price is None else f"{v.liquidation_price:,}",
             "-" if r is None or r.reported is None else f"{r.reported:,}",
             "-" if r is None or r.ticks is None else f"{r.ticks:,.1f}",
             "" if r is None else r.status,
         )
-    console.print(table)
+    console.print(_fold(table))
     for note in imp.notes:
         console.print(f"note: {note}")
     if export is not None:
@@ -589,7 +778,9 @@ def stress(
         None, "--day", help="Historical day(s) to apply (default: all bundled); 'none' to skip."
     ),
     backend: str = typer.Option("numpy", help="Fast-kernel backend: numpy, numba, cuda, dask."),
-    out: Path = typer.Option(Path("report"), "--out", help="Folder for stress.html / .png."),  # noqa: B008
+    out: Path = typer.Option(  # noqa: B008
+        Path("report"), "--out", help="Folder for stress.html / .png (overwritten if there)."
+    ),
     no_png: bool = typer.Option(False, "--no-png", help="Skip the PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (still writes the report)."),
 ) -> None:
@@ -602,28 +793,27 @@ def stress(
     from perpmargin.sim.stress import historical_days, historical_stress, stress_grid
 
     console = _console()
-    try:
-        imp = _load_imported(source, venue, None, None, None, None, None, None)
-        xs = _shock_range(shock_range, "--range")
-        ys = _shock_range(range_y, "--range-y") if range_y else None
-        chosen = [a.strip() for a in assets.split(",")] if assets else None
-        grid = stress_grid(imp.account, assets=chosen, shocks=xs, shocks_y=ys, backend=backend)
-        wanted = day or historical_days()
-        if [d.lower() for d in wanted] == ["none"]:
-            wanted = []
-        days = [historical_stress(imp.account, d) for d in wanted]
-        notes = list(dict.fromkeys([*imp.notes, *grid.notes, *(n for d in days for n in d.notes)]))
-        title = f"Stress: {Path(source).stem} on {imp.venue.id}"
-        page = write_stress_html(grid, out / "stress.html", title, days=days, notes=notes)
-        png = None if no_png else write_stress_png(grid, out / "stress.png", days=days)
-    except PerpMarginError as exc:
-        raise _fail(exc) from None
+    _check_report_dir(out, "--out", ("stress.html",) if no_png else ("stress.html", "stress.png"))
+    imp = _load_imported(source, venue, None, None, None, None, None, None)
+    xs = _shock_range(shock_range, "--range")
+    ys = _shock_range(range_y, "--range-y") if range_y else None
+    chosen = [a.strip() for a in assets.split(",")] if assets else None
+    grid = stress_grid(imp.account, assets=chosen, shocks=xs, shocks_y=ys, backend=backend)
+    wanted = day or historical_days()
+    if [d.lower() for d in wanted] == ["none"]:
+        wanted = []
+    days = [historical_stress(imp.account, d) for d in wanted]
+    notes = list(dict.fromkeys([*imp.notes, *grid.notes, *(n for d in days for n in d.notes)]))
+    title = f"Stress: {Path(source).stem} on {imp.venue.id}"
+    page = write_stress_html(grid, out / "stress.html", title, days=days, notes=notes)
+    png = None if no_png else write_stress_png(grid, out / "stress.png", days=days)
     if as_json:
         print(json.dumps({"grid": grid.to_dict(), "days": [d.to_dict() for d in days],
                           "notes": notes, "report": str(page)}))  # fmt: skip
         return
     table = Table(
-        title=f"shock grid: {' x '.join(grid.assets)}, equity now {grid.start_equity:,.2f}"
+        title=f"shock grid: {' x '.join(grid.assets)}, equity now "
+        f"{money(grid.start_equity, places_for(grid.settle))}"
     )
     for col in ("reading", "worst equity", "at shock", "cells with a liquidation",
                 "cells wiped out", "smallest wipe-out shock"):  # fmt: skip
@@ -631,13 +821,13 @@ def stress(
     for name, s in grid.summary().items():
         table.add_row(
             name,
-            f"{s['worst_equity']:,.2f}",
+            money(s["worst_equity"], places_for(grid.settle)),
             ", ".join(f"{v:+.0%}" for v in s["worst_shock"]),
             f"{s['cells_with_liquidation']:.1%}",
             f"{s['cells_wiped_out']:.1%}",
             "-" if s["smallest_wipe_out_shock"] is None else f"{s['smallest_wipe_out_shock']:.0%}",
         )
-    console.print(table)
+    console.print(_fold(table))
     if days:
         t2 = Table(title="historical days applied to this portfolio (exact engine)")
         for col in ("day", "reading", "final equity", "lowest equity", "liquidated", "wiped out"):
@@ -647,12 +837,12 @@ def stress(
                 t2.add_row(
                     d.day,
                     name,
-                    f"{run.final_equity:,.2f}",
-                    f"{run.min_equity:,.2f}",
+                    money(run.final_equity, places_for(grid.settle)),
+                    money(run.min_equity, places_for(grid.settle)),
                     ", ".join(leg for _, leg, _ in run.liquidations) or "no",
                     "-" if run.wiped_out_time is None else utc_text(run.wiped_out_time),
                 )
-        console.print(t2)
+        console.print(_fold(t2))
     for note in notes:
         console.print(f"note: {note}")
     console.print(f"Report: {page.resolve()}" + (f" and {png.name}" if png else ""))
@@ -676,21 +866,70 @@ def serve(
 ) -> None:
     """Start the local web app: calculator, side-by-side replay, Monte Carlo odds, venues.
 
-    Example: ``perpmargin serve`` then open http://127.0.0.1:8000/.
+    Example: ``perpmargin serve`` then open http://127.0.0.1:8000/. Exits 3 when the
+    port is already in use, 2 on any other error.
     """
+    from perpmargin.web.app import default_db_path
+    from perpmargin.web.server import is_local
     from perpmargin.web.server import serve as run_server
 
+    if 0 < port < 65536 and (allow_remote or is_local(host)):  # else run_server says why
+        if db is not None:
+            _check_db(db, "--db")
+        else:
+            env = "PERPMARGIN_DB" if os.environ.get("PERPMARGIN_DB") else None
+            _check_db(default_db_path(), f"${env}" if env else "database")
+        _check_port(host, port)
+    run_server(host, port, db_path=db, allow_remote=allow_remote)
+
+
+def _check_db(path: Path, option: str) -> None:
+    """The SQLite file must be a file (or creatable) in a folder this process can write."""
+    if path.is_dir():
+        _refuse(option, path, "is a folder; give the database file, e.g. perpmargin.db")
+    _check_out_file(path, option)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind where uvicorn will (each address of ``host``, SO_REUSEADDR as it does) and
+    let go: a port in use is one line and exit 3, before the app starts."""
     try:
-        run_server(host, port, db_path=db, allow_remote=allow_remote)
-    except PerpMarginError as exc:
-        raise _fail(exc) from None
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise InvalidInput(f"--host {host}: cannot resolve it ({exc})") from None
+    unavailable: OSError | None = None
+    bound = 0
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise _fail(
+                        f"port {port} on {host} is already in use; stop what holds it or "
+                        "pass --port with another number",
+                        code=EXIT_PORT_IN_USE,
+                    ) from None
+                if exc.errno != errno.EADDRNOTAVAIL:  # as asyncio: skip a disabled family
+                    raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+                unavailable = exc
+            else:
+                bound += 1
+    if not bound:
+        why = unavailable.strerror if unavailable is not None else "no address"
+        raise InvalidInput(f"cannot listen on {host}:{port}: {why}")
 
 
 @app.command()
 def demo() -> None:
-    """Replay every bundled scenario (real crashes), isolated vs cross, and write the report."""
+    """Replay every bundled scenario (real crashes), isolated vs cross, and write the report
+    into ./report (files already there are overwritten)."""
     from perpmargin.demo import main as run_demo
 
+    _check_report_dir(Path("report"), "report folder", ("index.html", "stress.html"))
     run_demo()
 
 

@@ -10,7 +10,13 @@ from decimal import Decimal
 import pytest
 from rich.console import Console
 
-from perpmargin.report.common import liquidation_status, liquidation_text, verdict
+from perpmargin.report.common import (
+    liquidation_status,
+    liquidation_text,
+    money,
+    places_for,
+    verdict,
+)
 from perpmargin.report.html import render_html
 from perpmargin.report.jsonout import plan_result_dict
 from perpmargin.report.terminal import print_summary
@@ -61,7 +67,7 @@ def test_the_headline_is_the_mode_that_ended_better(seed):
     judged = verdict(seed)
     assert judged.better == "isolated"
     assert judged.by == iso.final_equity - cross.final_equity
-    assert judged.text.startswith(f"isolated ended {judged.by.quantize(Decimal('0.01')):,} better")
+    assert judged.text.startswith(f"isolated ended {money(judged.by)} better")
     assert "cross not liquidated" in judged.text
     assert "isolated liquidated" in judged.text
     page = render_html([seed])
@@ -81,3 +87,35 @@ def test_a_tie_names_no_winner(seed):
     assert judged.better is None
     assert judged.by == 0
     assert judged.text.startswith("both modes end the same")
+
+
+def test_money_is_shown_at_the_settle_assets_precision():
+    """Issue 22: 0.0234 BTC was printed as 0.02. Dollars and dollar coins show cents;
+    any other coin the ledger's 8 decimals, in every replay summary."""
+    from perpmargin.sim.plan import plan_from_dict
+
+    assert places_for("USDT") == places_for("USDC") == 2
+    assert places_for("BTC") == 8
+    assert money(Decimal("0.0234"), places_for("BTC")) == "0.02340000"
+    assert money(0.0234, 8) == "0.02340000"
+    assert money(Decimal("-0.00000001"), 8) == "-0.00000001"
+    coin = replay(
+        plan_from_dict(
+            {
+                "name": "inverse long",
+                "venue": "binance-coinm",
+                "balance": "0.05",
+                "bars": {"BTCUSD_PERP": "binance-btcusdt-perp-15m-2020-03-12.csv"},
+                "positions": [
+                    {"symbol": "BTCUSD_PERP", "side": "long", "leverage": 2,
+                     "size": {"margin": "0.0234"}}
+                ],
+            }
+        )
+    )  # fmt: skip
+    iso = coin.runs["isolated"].outcome
+    assert iso.settle == "BTC"
+    assert f"ends {money(iso.final_equity, 8)}" in verdict(coin).text
+    assert len(money(iso.final_equity, 8).split(".")[1]) == 8
+    page = render_html([coin])
+    assert money(iso.final_equity, 8) in page

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from perpmargin.sim import DataError, align, bundled_market_files, load_bars, load_funding
+from perpmargin.sim.data import read_bars
 
 GOOD = """timestamp,open,high,low,close,volume
 1000,100,110,90,105,1.5
@@ -93,3 +94,28 @@ def test_funding_rows(tmp_path):
         load_funding(bad)
     with pytest.raises(DataError, match="no bundled market file"):
         load_funding("nope.csv")
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (",".join(["timestamp", "open", "high", "low", "close"] + ["open"] * 40_000), "'open'"),
+        ("\n \t\n" + ",".join(["open"] * 40_000), "'open' appears 40,000 times"),  # after blanks
+        ('"a\nb",' + ",".join(["x"] * 40_000), "'x' appears 40,000 times"),  # a quoted newline
+        (",".join(f"c{i}" for i in range(100_000)), "100,000 columns, more than the 64"),
+        ("x" * 200_000, "the header cannot be read"),  # one name longer than csv allows
+    ],
+)
+def test_a_hostile_header_is_refused_before_parsing(tmp_path, header, message):
+    """Issue: pandas renames repeated column names in quadratic time (an 80 KB header
+    pinned a core for 36 s); the header is now checked first, in linear time."""
+    text = header + "\n0,1,1,1,1\n60000,1,1,1,1\n"
+    with pytest.raises(DataError, match=f"upload: line 1: .*{message}"):
+        read_bars(text.encode())
+    with pytest.raises(DataError, match=f"bars.csv: line 1: .*{message}"):
+        load_bars(_write(tmp_path, text))
+
+
+def test_a_header_with_blank_lines_before_it_still_loads():
+    bars = read_bars(("\n  \n" + GOOD).encode())
+    assert list(bars.frame["close"]) == [105.0, 101.0, 103.0, 96.0]

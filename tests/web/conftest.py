@@ -15,7 +15,9 @@ from perpmargin.web.service import Limits
 TEST_LIMITS = Limits(
     max_body_bytes=300_000,
     max_upload_rows=2_000,
+    max_paths=100_000,
     max_path_steps=3_000_000,
+    max_job_paths=200_000,
     max_job_path_steps=6_000_000,
     job_timeout_s=60.0,
     max_jobs=4,
@@ -29,5 +31,5 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(db_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(db_path, TEST_LIMITS)) as c:
+    with TestClient(create_app(db_path, TEST_LIMITS), base_url="http://localhost") as c:
         yield c

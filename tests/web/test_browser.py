@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,3 +198,51 @@ def test_saved_lists_and_reopens(page: object) -> None:
     page.click("a:has-text('my saved check')")
     page.wait_for_selector("[data-testid=calc-result]")
     assert page.input_value("input[name=stop]") == "49000"
+
+
+def test_delete_asks_first(page: object) -> None:
+    page.goto("/calculator?entry=50000&stop=49000&leverage=10&balance=5000")
+    page.fill("input[name=name]", "check to delete")
+    page.click("button:has-text('Save')")
+    page.wait_for_url("**/saved")
+    row = page.locator("tr", has_text="check to delete")
+    asked: list[str] = []
+
+    def answer(accept: bool) -> Any:
+        def on_dialog(dialog: Any) -> None:
+            asked.append(dialog.message)
+            if accept:
+                dialog.accept()
+            else:
+                dialog.dismiss()
+
+        return on_dialog
+
+    page.once("dialog", answer(False))
+    row.locator("button:has-text('delete')").click()
+    assert len(asked) == 1
+    assert "check to delete" in asked[0]
+    page.goto("/saved")
+    assert row.count() == 1  # declined: still there
+    page.once("dialog", answer(True))
+    with page.expect_navigation():
+        row.locator("button:has-text('delete')").click()
+    assert row.count() == 0
+
+
+def test_api_docs_work_with_no_network(page: object, base_url: str) -> None:
+    outside: list[str] = []
+
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto("/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "perpmargin" in page.text_content(".swagger-ui .info .title")
+    page.wait_for_selector(".opblock-summary-path:has-text('/api/v1/liq')")  # operations
+    assert outside == []

@@ -19,7 +19,7 @@ from perpmargin.web import create_app
 from .conftest import TEST_LIMITS
 
 _DB = Path(tempfile.mkdtemp(prefix="perpmargin-fuzz-")) / "fuzz.db"
-app = create_app(_DB, TEST_LIMITS)
+app = create_app(_DB, TEST_LIMITS, hosts=["testserver"])  # the Host schemathesis sends
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from perpmargin.errors import InvalidInput
-from perpmargin.web.store import MIGRATIONS, Store, StoreError
+from perpmargin.web.store import MAX_JSON_DEPTH, MIGRATIONS, Store, StoreError
 
 
 def test_created_on_first_use_with_its_folder(tmp_path: Path) -> None:
@@ -75,3 +76,29 @@ def test_a_newer_file_and_a_non_database_are_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match=r"junk\.db"):
         Store(junk)
+
+
+def _nested(levels: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def test_json_that_could_not_be_read_back_is_not_stored(tmp_path: Path) -> None:
+    store = Store(tmp_path / "p.db", max_json_chars=100)
+    too_deep = {"a": _nested(MAX_JSON_DEPTH)}  # one level more with the object
+    with pytest.raises(InvalidInput, match="summary is nested more than 32 levels deep"):
+        store.save("odds", "deep", {}, too_deep, "<html></html>")
+    with pytest.raises(InvalidInput, match="inputs holds NaN or an infinity"):
+        store.save("odds", "nan", {"x": float("nan")})
+    with pytest.raises(InvalidInput, match="inputs is 209 characters as JSON, more than the 100"):
+        store.save("odds", "big", {"x": "y" * 200})
+    assert store.list() == []  # nothing of a refused save is kept
+    kept = store.save("odds", "ok", {"a": _nested(MAX_JSON_DEPTH - 1)})
+    assert store.get(kept).inputs == {"a": _nested(MAX_JSON_DEPTH - 1)}
+    with pytest.raises(InvalidInput, match="summary holds NaN"):
+        store.add_result(kept, {"p": float("inf")})
+    with pytest.raises(InvalidInput, match="summary is nested"):
+        store.add_result(kept, too_deep)
+    assert store.get(kept).results == ()

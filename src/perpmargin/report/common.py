@@ -20,6 +20,8 @@ __all__ = [
     "liquidation_status",
     "liquidation_text",
     "money",
+    "places_for",
+    "result_places",
     "slug",
     "times",
     "utc",
@@ -33,10 +35,28 @@ ZERO = Decimal(0)
 utc = utc_text  # one formatter for the replay's notes and the reports
 
 
-def money(value: Decimal, places: int = 2) -> str:
-    """``1,234.57`` (rounded half-even for display only)."""
+_CASH = frozenset(("USD", "USDT", "USDC", "BUSD", "FDUSD", "DAI", "TUSD"))
+
+
+def places_for(settle: str) -> int:
+    """Decimals money in ``settle`` is shown with: 2 for dollars and dollar coins, 8 for
+    any other coin (the ledger's unit: a coin-margined 0.0234 BTC must not read 0.02)."""
+    return 2 if not settle or settle.upper() in _CASH else 8
+
+
+def money(value: Decimal | float, places: int = 2) -> str:
+    """``1,234.57`` with ``places`` decimals (rounded half-even, for display only; see
+    :func:`places_for`). A float (a simulation's figure) is read to 12 significant
+    digits first."""
+    if not isinstance(value, Decimal):
+        value = Decimal(f"{value:.12g}")
     q = Decimal(1).scaleb(-places)
-    return f"{value.quantize(q):,}"
+    return f"{value.quantize(q):,f}"
+
+
+def result_places(result: PlanResult) -> int:
+    """:func:`places_for` the settle asset of a replayed plan's money."""
+    return places_for(next(iter(result.runs.values())).outcome.settle) if result.runs else 2
 
 
 def slug(text: str) -> str:
@@ -59,7 +79,7 @@ def liquidation_text(outcome: Outcome) -> str:
         (
             p.time,
             f"{p.symbol} {p.side} partial: {p.quantity} cut {utc(p.time, '%m-%d %H:%M')} "
-            f"@ {p.mark_price:,} ({money(p.realized_pnl)})",
+            f"@ {p.mark_price:,} ({money(p.realized_pnl, places_for(outcome.settle))})",
         )
         for p in outcome.partial_liquidations
     ]
@@ -96,10 +116,11 @@ def verdict(result: PlanResult) -> Verdict:
     """Which mode ended better and by how much: final equity decides (to the cent of the
     display); survival is one fact beside it, never the headline."""
     runs = result.runs
+    p = result_places(result)
     finals = {m: r.outcome.final_equity for m, r in runs.items()}
     facts = "; ".join(
-        f"{m} {liquidation_status(r.outcome)}, ends {money(r.outcome.final_equity)}, "
-        f"max drawdown {money(r.outcome.max_drawdown)}"
+        f"{m} {liquidation_status(r.outcome)}, ends {money(r.outcome.final_equity, p)}, "
+        f"max drawdown {money(r.outcome.max_drawdown, p)}"
         for m, r in runs.items()
     )
     if len(finals) < 2:
@@ -109,5 +130,5 @@ def verdict(result: PlanResult) -> Verdict:
     best, second = ranked[0], ranked[1]
     gap = finals[best] - finals[second]
     if gap.quantize(Decimal("0.01")) == 0:
-        return Verdict(None, ZERO, f"both modes end the same ({money(finals[best])}): {facts}")
-    return Verdict(best, gap, f"{best} ended {money(gap)} better than {second}: {facts}")
+        return Verdict(None, ZERO, f"both modes end the same ({money(finals[best], p)}): {facts}")
+    return Verdict(best, gap, f"{best} ended {money(gap, p)} better than {second}: {facts}")

@@ -23,6 +23,7 @@ from perpmargin.report.common import (
     MODE_COLORS,
     liquidation_status,
     money,
+    result_places,
     slug,
     times,
     utc,
@@ -239,6 +240,7 @@ def _plan_table(result: PlanResult) -> str:
 
 
 def _outcome_table(result: PlanResult) -> str:
+    places = result_places(result)
     head = (
         "<tr><th class=l>mode</th><th class=l>liquidations</th><th>final equity</th>"
         "<th>P&amp;L</th>"
@@ -253,21 +255,21 @@ def _outcome_table(result: PlanResult) -> str:
             (
                 q.time,
                 f"{q.symbol} {q.side} at {utc(q.time)} UTC, mark {q.mark_price:,} "
-                f"(lost {money(q.loss)})",
+                f"(lost {money(q.loss, places)})",
             )
             for q in o.liquidations
         ] + [
             (
                 p.time,
                 f"{p.symbol} {p.side} partly: {p.quantity} cut at {utc(p.time)} UTC, mark "
-                f"{p.mark_price:,} ({money(p.realized_pnl)})",
+                f"{p.mark_price:,} ({money(p.realized_pnl, places)})",
             )
             for p in o.partial_liquidations
         ]
         liq = "\n".join(t for _, t in sorted(events, key=lambda e: e[0])) or "no"
         exits = (
             "\n".join(
-                f"{t.kind} {t.symbol} {utc(t.time)} @ {t.price:,} ({money(t.realized_pnl)})"
+                f"{t.kind} {t.symbol} {utc(t.time)} @ {t.price:,} ({money(t.realized_pnl, places)})"
                 for t in o.trades
                 if t.kind != "entry"
             )
@@ -277,16 +279,16 @@ def _outcome_table(result: PlanResult) -> str:
             "<tr>"
             + _cell(mode, f"l {mode}")
             + _cell(liq, "l liq" if o.hit_by_liquidation else "l")
-            + _cell(money(o.final_equity))
-            + _cell(money(o.pnl))
-            + _cell(f"{money(o.min_equity)} ({utc(o.min_equity_time, '%m-%d %H:%M')})")
-            + _cell(f"{money(o.max_drawdown)} ({o.max_drawdown_pct}%)")
-            + _cell(money(o.fees))
-            + _cell(money(o.funding))
-            + _cell(money(o.liquidation_fees))
-            + _cell(money(o.insurance_fund_net))
-            + _cell(money(o.insurance_fund_draws))
-            + _cell(money(o.margin_added))
+            + _cell(money(o.final_equity, places))
+            + _cell(money(o.pnl, places))
+            + _cell(f"{money(o.min_equity, places)} ({utc(o.min_equity_time, '%m-%d %H:%M')})")
+            + _cell(f"{money(o.max_drawdown, places)} ({o.max_drawdown_pct}%)")
+            + _cell(money(o.fees, places))
+            + _cell(money(o.funding, places))
+            + _cell(money(o.liquidation_fees, places))
+            + _cell(money(o.insurance_fund_net, places))
+            + _cell(money(o.insurance_fund_draws, places))
+            + _cell(money(o.margin_added, places))
             + _cell(exits, "l")
             + "</tr>"
         )
@@ -294,6 +296,7 @@ def _outcome_table(result: PlanResult) -> str:
 
 
 def _market_table(result: PlanResult) -> str:
+    places = result_places(result)
     """Counterparties and auto-deleveraging, per mode ("" when the plan has none)."""
     if not result.plan.counterparties:
         return ""
@@ -309,9 +312,9 @@ def _market_table(result: PlanResult) -> str:
             _cell(mode, f"l {mode}")
             + _cell("trader (the plan)", "l")
             + _cell(mode, "l")
-            + _cell(money(o.start_balance))
-            + _cell(money(o.final_equity))
-            + _cell(money(o.pnl))
+            + _cell(money(o.start_balance, places))
+            + _cell(money(o.final_equity, places))
+            + _cell(money(o.pnl, places))
             + _cell(liquidation_status(o), "l liq" if o.hit_by_liquidation else "l")
             + _cell(sum((d.quantity for d in o.adl if d.counterparty == "trader"), Decimal(0)))
             + _cell(o.deleveraged)
@@ -323,9 +326,9 @@ def _market_table(result: PlanResult) -> str:
                 + _cell("")
                 + _cell(c.name, "l")
                 + _cell(c.margin_mode, "l")
-                + _cell(money(c.start_balance))
-                + _cell(money(c.final_equity))
-                + _cell(money(c.pnl))
+                + _cell(money(c.start_balance, places))
+                + _cell(money(c.final_equity, places))
+                + _cell(money(c.pnl, places))
                 + _cell(
                     ("yes" if c.liquidations else "no")
                     + (
@@ -344,7 +347,7 @@ def _market_table(result: PlanResult) -> str:
         for mode, run in result.runs.items()
         for d in run.deleveragings
     ]
-    fund = f"insurance fund opening balance {money(result.plan.insurance_fund)}"
+    fund = f"insurance fund opening balance {money(result.plan.insurance_fund, places)}"
     return (
         f"<h3>Counterparties and auto-deleveraging ({fund})</h3>"
         f"<table>{head}{''.join(rows)}</table>"

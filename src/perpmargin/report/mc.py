@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from perpmargin.report.common import MODE_COLORS
+from perpmargin.report.common import MODE_COLORS, money, places_for
 
 if TYPE_CHECKING:
     from perpmargin.sim.montecarlo import MonteCarloResult
@@ -19,6 +19,7 @@ __all__ = ["write_mc_html"]
 
 def write_mc_html(result: MonteCarloResult, path: str | Path, title: str) -> Path:
     """Final-equity histogram and time-to-liquidation histogram of both modes, + a table."""
+    places = places_for(result.settle)
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -48,9 +49,9 @@ def write_mc_html(result: MonteCarloResult, path: str | Path, title: str) -> Pat
     rows = "".join(
         f"<tr><td class=l>{m}</td><td>{s.liquidation_probability:.4f}</td>"
         f"<td>{s.ci95[0]:.4f} .. {s.ci95[1]:.4f}</td><td>{s.exit_probability:.4f}</td>"
-        f"<td>{s.mean_final_equity:,.2f}</td>"
-        f"<td>{s.loss_var95:,.2f}</td><td>{s.loss_es95:,.2f}</td><td>{s.loss_var99:,.2f}</td>"
-        f"<td>{s.loss_es99:,.2f}</td></tr>"
+        f"<td>{money(s.mean_final_equity, places)}</td>"
+        f"<td>{money(s.loss_var95, places)}</td><td>{money(s.loss_es95, places)}</td>"
+        f"<td>{money(s.loss_var99, places)}</td><td>{money(s.loss_es99, places)}</td></tr>"
         for m, s in result.stats.items()
     )
     page = (
@@ -60,7 +61,7 @@ def write_mc_html(result: MonteCarloResult, path: str | Path, title: str) -> Pat
         "td.l{text-align:left}table{border-collapse:collapse}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{result.paths:,} paths x {result.steps:,} steps of "
         f"{result.step_ms // 60000} min, model {result.model}, seed {result.seed}; start "
-        f"balance {result.start_balance:,.2f}. Loss = start balance - final equity.</p>"
+        f"balance {money(result.start_balance, places)}. Loss = start balance - final equity.</p>"
         + "".join(f"<p class=note><b>Note:</b> {html.escape(n)}.</p>" for n in result.notes)
         + "<table><tr><th>mode</th><th>P(liquidation)</th><th>95% CI (Wilson)</th>"
         "<th>P(stop or take-profit)</th><th>mean final equity</th><th>VaR 95</th>"

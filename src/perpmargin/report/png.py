@@ -13,7 +13,14 @@ mpl.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 
-from perpmargin.report.common import MODE_COLORS, money, times, utc
+from perpmargin.report.common import (
+    MODE_COLORS,
+    liquidation_status,
+    money,
+    result_places,
+    times,
+    utc,
+)
 
 if TYPE_CHECKING:
     from perpmargin.sim.results import PlanResult
@@ -93,8 +100,11 @@ def write_png(result: PlanResult, path: str | Path, *, dpi: int = 110) -> Path:
     eq_ax, ratio_ax = axes[-2], axes[-1]
     for mode, run in result.runs.items():
         o = run.outcome
-        label = f"{mode}: ends {money(o.final_equity)}" + (  # no "$" here: see _text
-            f", liquidated {utc(o.first_liquidation_time, '%m-%d %H:%M')}" if o.liquidated else ""
+        # no "$" here: see _text
+        label = f"{mode}: ends {money(o.final_equity, result_places(result))}, " + (
+            f"liquidated {utc(o.first_liquidation_time, '%m-%d %H:%M')}"
+            if o.liquidated
+            else liquidation_status(o)
         )
         eq_ax.plot(x, run.series["equity"], color=MODE_COLORS[mode], linewidth=1.4, label=label)
         ratio_ax.plot(x, run.series["margin_ratio"], color=MODE_COLORS[mode], linewidth=1)

@@ -18,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from perpmargin.report.common import utc
+from perpmargin.report.common import money, utc
 
 if TYPE_CHECKING:
     from perpmargin.sim.stress import HistoricalResult, StressGrid
@@ -137,7 +137,7 @@ def write_stress_html(
         return "-" if value is None else f"{value:.0%}"
 
     rows = "".join(
-        f"<tr><td class=l>{html.escape(name)}</td><td>{s['worst_equity']:,.2f}</td>"
+        f"<tr><td class=l>{html.escape(name)}</td><td>{money(s['worst_equity'])}</td>"
         f"<td>{', '.join(f'{v:+.0%}' for v in s['worst_shock'])}</td>"
         f"<td>{s['cells_with_liquidation']:.1%}</td><td>{s['cells_wiped_out']:.1%}</td>"
         f"<td>{shock(s['smallest_wipe_out_shock'])}</td></tr>"
@@ -153,7 +153,7 @@ def write_stress_html(
             )
             day_rows += (
                 f"<tr><td class=l>{d.day}</td><td class=l>{html.escape(name)}</td>"
-                f"<td>{float(run.final_equity):,.2f}</td><td>{float(run.min_equity):,.2f}</td>"
+                f"<td>{money(run.final_equity)}</td><td>{money(run.min_equity)}</td>"
                 f"<td class=l>{html.escape(liq) or 'no'}</td>"
                 f"<td>{'-' if run.wiped_out_time is None else utc(run.wiped_out_time)}</td></tr>"
             )
@@ -173,7 +173,7 @@ def write_stress_html(
         "td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:right}"
         "td.l{text-align:left}table{border-collapse:collapse}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>Positions: {legs}. Marks: {marks}. Equity now "
-        f"{grid.start_equity:,.2f} {html.escape(grid.settle)}. Each cell moves "
+        f"{money(grid.start_equity)} {html.escape(grid.settle)}. Each cell moves "
         f"{' and '.join(map(html.escape, grid.assets))} by the shock (other symbols held) and "
         "shows the equity left after the liquidations that move causes; red crosses: "
         "nothing left.</p>"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from perpmargin.report.common import liquidation_text, money, utc, verdict
+from perpmargin.report.common import liquidation_text, money, result_places, utc, verdict
 
 if TYPE_CHECKING:
     from perpmargin.sim.results import PlanResult
@@ -34,9 +34,11 @@ def outcome_table(results: Sequence[PlanResult], title: str | None = None) -> Ta
     """One row per plan and mode."""
     table = Table(title=title, show_lines=True)
     for name, justify in _COLUMNS:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        # fold, never truncate: a cut liquidation price ("47,690…") reads as another number
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for result in results:
         plan = result.plan
+        places = result_places(result)
         span = f"{utc(int(result.market.times[0]))} .. {utc(int(result.market.times[-1]))}"
         for k, (mode, run) in enumerate(result.runs.items()):
             o = run.outcome
@@ -44,14 +46,14 @@ def outcome_table(results: Sequence[PlanResult], title: str | None = None) -> Ta
                 f"{plan.name}\n[dim]{span}, {len(result.market)} bars[/dim]" if k == 0 else "",
                 mode,
                 liquidation_text(o),
-                money(o.final_equity),
-                money(o.pnl),
-                money(o.min_equity),
-                f"{money(o.max_drawdown)} ({o.max_drawdown_pct}%)",
-                money(o.fees),
-                money(o.funding),
-                money(o.insurance_fund_net),
-                money(o.insurance_fund_draws),
+                money(o.final_equity, places),
+                money(o.pnl, places),
+                money(o.min_equity, places),
+                f"{money(o.max_drawdown, places)} ({o.max_drawdown_pct}%)",
+                money(o.fees, places),
+                money(o.funding, places),
+                money(o.insurance_fund_net, places),
+                money(o.insurance_fund_draws, places),
             )
     return table
 
@@ -73,7 +75,8 @@ def print_summary(
                 f"{d.counterparty}'s {d.side} cut by {d.quantity} {d.symbol} at {d.price:,}"
                 for d in run.deleveragings
             ] + [
-                f"[dim]counterparty {c.name} ({c.margin_mode}) ends {money(c.final_equity)}"
+                f"[dim]counterparty {c.name} ({c.margin_mode}) ends "
+                f"{money(c.final_equity, result_places(result))}"
                 + (", liquidated" if c.liquidations else "")
                 + (
                     f", partly liquidated ({c.partial_liquidations} cuts)"

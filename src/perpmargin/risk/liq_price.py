@@ -247,13 +247,15 @@ def _solve(  # noqa: C901
             fee_reserve=reserve,
         )
         price = pmath.pool_price(pool, this_key, with_requirement=with_requirement)
-        if price is None or exact or spec is None:
+        if price is None or exact:
             return price
         favourable = (
             not with_requirement and v.liquidation.bankruptcy_price_rounding == "favourable"
         )
+        # without a symbol there is no tick: 12 significant digits, rounded the same way
+        tick = spec.tick_size if spec is not None else Decimal(1).scaleb(price.adjusted() - 11)
         return pmath.round_liquidation_price(
-            price, legs, reference, spec.tick_size, towards_reference=favourable
+            price, legs, reference, tick, towards_reference=favourable
         )
 
 

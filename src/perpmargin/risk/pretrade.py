@@ -448,9 +448,12 @@ def _check_venue(
                 )
             )
     qty = min(qty, spec.max_quantity)
-    notional = pmath.position_value(qty, entry, cv)
-    open_fee = notional * taker
-    close_fee = pmath.position_value(qty, stop, cv) * taker
+    # money at the settle asset's unit, as the engine books it: fees and margin up (an
+    # inverse contract's value in the coin is a quotient: no 50-digit figures)
+    unit_step = v.settle_precision
+    notional = _to_unit(pmath.position_value(qty, entry, cv), unit_step, "down")
+    open_fee = _to_unit(pmath.position_value(qty, entry, cv) * taker, unit_step, "up")
+    close_fee = _to_unit(pmath.position_value(qty, stop, cv) * taker, unit_step, "up")
     max_lev = spec.tiers.max_leverage_for(qty, notional)
     if lev > max_lev:
         items.append(
@@ -464,10 +467,11 @@ def _check_venue(
         items.append(
             CheckItem("leverage vs tier max", "PASS", f"{lev}x within the tier maximum {max_lev}x")
         )
-    im = F.initial_margin(notional, lev)
+    im = F.initial_margin(pmath.position_value(qty, entry, cv), lev)
     if v.liquidation.close_fee_in_initial_margin and v.liquidation.close_fee_in_maintenance:
         # Bybit: the estimated fee to close is part of the initial margin
         im += pmath.estimated_close_fee(sign, qty, entry, lev, taker, cv)
+    im = _to_unit(im, unit_step, "up")
     open_loss = ZERO
     if mark is not None and v.rules.open_loss_in_cost:
         open_loss = (
@@ -485,9 +489,13 @@ def _check_venue(
                 f"needs {im + open_loss + open_fee:.2f} of {what}, {available:.2f} available",
             )
         )
-    loss_at_stop = abs(pmath.unrealized_pnl(sign, qty, entry, stop, cv)) + open_fee + close_fee
+    loss_at_stop = _to_unit(
+        abs(pmath.unrealized_pnl(sign, qty, entry, stop, cv)) + open_fee + close_fee,
+        unit_step,
+        "up",
+    )
     intervals = hours / spec.funding_interval_hours
-    funding_cost = sign * notional * rate * intervals
+    funding_cost = _to_unit(sign * notional * rate * intervals, unit_step, "up")
     others = _others(account, spec) if account is not None else []
     modes = []
     for mode in margin_modes:
@@ -529,6 +537,12 @@ def _check_venue(
         modes=tuple(modes),
         status=_worst(m.status for m in modes) if modes else _worst(i.status for i in items),
     )
+
+
+def _to_unit(value: Decimal, step: Decimal, direction: Literal["up", "down"]) -> Decimal:
+    """``value`` as it is when it is a whole number of ``step`` (the settle asset's unit),
+    else rounded to one in ``direction`` (fees and losses up, as the engine books them)."""
+    return value if value % step == 0 else round_to_step(value, step, direction)
 
 
 def _others(account: Account, spec: SymbolSpec) -> list[OtherPosition]:

@@ -7,16 +7,20 @@ optionally ``funding_interval_hours``. Bundled files are named without a directo
 (``"binance-btcusdt-perp-15m-2020-03-12.csv"``; see ``perpmargin/data/market``).
 
 Every problem is reported as :class:`DataError` with the file and the row: the line
-number in a CSV file (the header is line 1), or the 0-based row in a Parquet file.
+number in a CSV file (the header is line 1), or the 0-based row in a Parquet file. A CSV
+header is checked before the file is parsed: at most :data:`MAX_COLUMNS` columns, each
+name once (pandas would otherwise rename repeats, in time quadratic in their number).
 Prices are last-trade prices unless the file says otherwise: the caller decides whether
 they stand in for the mark.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,6 +31,7 @@ import pandas as pd
 from perpmargin.errors import InvalidInput
 
 __all__ = [
+    "MAX_COLUMNS",
     "Bars",
     "DataError",
     "Funding",
@@ -39,6 +44,9 @@ __all__ = [
 ]
 
 _BAR_COLUMNS = ("timestamp", "open", "high", "low", "close")
+
+#: Most columns a CSV file of bars or funding may have (exchange exports have about 12).
+MAX_COLUMNS = 64
 
 
 def utc_text(ms: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -98,9 +106,40 @@ def _read_path(path: Path, label: str) -> tuple[pd.DataFrame, str, int]:
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path), label, 0
+        with path.open(encoding="utf-8-sig", newline="") as lines:
+            _check_header(lines, label)
         return pd.read_csv(path, dtype=str, keep_default_na=False), label, 2
+    except DataError:
+        raise
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(f"{label}: cannot be read ({exc})") from None
+
+
+def _check_header(lines: Iterable[str], label: str) -> None:
+    """Refuse a CSV header with a repeated name or more than :data:`MAX_COLUMNS` names.
+
+    ``lines``: the file's text lines. The header is its first record after blank lines
+    (those pandas skips: empty or only spaces and tabs); reading it costs time linear in
+    its length, however many names it has.
+    """
+    text = itertools.dropwhile(lambda line: not line.strip(" \t\r\n"), lines)
+    try:
+        names = next(csv.reader(text), [])
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DataError(f"{label}: line 1: the header cannot be read ({exc})") from None
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            count = names.count(name)
+            raise DataError(
+                f"{label}: line 1: column {name[:40]!r} appears {count:,} times "
+                "(each column name must be unique)"
+            )
+        seen.add(name)
+    if len(names) > MAX_COLUMNS:
+        raise DataError(
+            f"{label}: line 1: {len(names):,} columns, more than the {MAX_COLUMNS} allowed"
+        )
 
 
 def _numbers(frame: pd.DataFrame, column: str, label: str, offset: int) -> np.ndarray:
@@ -166,6 +205,7 @@ def read_bars(
     ``max_rows`` refuses larger files with :class:`DataError` before they are validated.
     Otherwise as :func:`load_bars`; rows are named by CSV line (the header is line 1).
     """
+    _check_header(io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline=""), label)
     try:
         frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:

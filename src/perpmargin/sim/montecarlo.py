@@ -107,6 +107,8 @@ class Setup:
     """Per position, its take-profit in the kernel's variable; NaN (or None): none."""
     taker: float = 0.0
     """The fee rate of a stop's or a take-profit's market order."""
+    settle: str = ""
+    """The asset the money is in."""
 
     @property
     def exits(self) -> np.ndarray:
@@ -240,6 +242,7 @@ def setup_from_plan(
         stop=np.array(stops),
         take_profit=np.array(takes),
         taker=float(v.taker_fee_rate),
+        settle=v.symbol(plan.positions[0].symbol).settle,
         balance=float(plan.balance) - fees,
         remainder_to_trader=v.liquidation.remainder_to == "trader",
         open_fees=fees,
@@ -287,6 +290,8 @@ class MonteCarloResult:
     stats: dict[str, ModeStats] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     """What the plan asked for that was not simulated, or how it was (see :class:`Setup`)."""
+    settle: str = ""
+    """The asset the money is in."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -298,6 +303,7 @@ class MonteCarloResult:
             "seed": self.seed,
             "step_ms": self.step_ms,
             "start_balance": self.start_balance,
+            "settle": self.settle,
             "modes": {m: s.__dict__ for m, s in self.stats.items()},
         }
 
@@ -522,6 +528,7 @@ def montecarlo(
         iso_exit=iso_exit,
         cross_exit=cross_exit,
         notes=setup.notes,
+        settle=setup.settle,
     )
     result.stats["isolated"] = _stats(iso_step, iso_exit, iso_final, start, n_steps)
     result.stats["cross"] = _stats(cross_step, cross_exit, cross_final, start, n_steps)

@@ -27,6 +27,7 @@ tick (:mod:`perpmargin.sim.intrabar`) and what a run returns (:mod:`perpmargin.s
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -557,6 +558,7 @@ class _Run:
         equity = self.acct.equity
         return Outcome(
             mode=self.mode,
+            settle=self.acct.settle,
             start_balance=self.plan.balance,
             final_equity=equity,
             final_wallet=self.acct.wallet_balance,
@@ -630,7 +632,7 @@ def replay(
     *,
     venue: Venue | None = None,
     insurance_fund: Callable[[], InsuranceFund] | None = None,
-    progress: bool | None = None,
+    progress: bool | Callable[[int], None] | None = None,
 ) -> PlanResult:
     """Replay ``plan`` once per margin mode in ``plan.modes`` and return every run.
 
@@ -646,6 +648,8 @@ def replay(
         ``insurance_fund`` opening balance (0: a new empty fund). A factory wins.
     progress
         Show a progress bar on stderr; by default only on a terminal for long replays.
+        A function instead is called with the number of bars just replayed (every 256
+        bars of each mode) and may raise to stop the replay (the web app's time limit).
     """
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
@@ -662,10 +666,13 @@ def replay(
         ),
     )
     n = len(data)
-    show = (
-        progress if progress is not None else (sys.stderr.isatty() and n * len(plan.modes) > 20000)
-    )
-    bar_ctx = _progress(show, n * len(plan.modes), plan.name)
+    if callable(progress):
+        bar_ctx: Any = contextlib.nullcontext(progress)
+    else:
+        long = sys.stderr.isatty() and n * len(plan.modes) > 20000
+        bar_ctx = _progress(
+            progress if progress is not None else long, n * len(plan.modes), plan.name
+        )
     with bar_ctx as advance:
         for mode in plan.modes:
             fund = insurance_fund() if insurance_fund is not None else None

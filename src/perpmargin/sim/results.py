@@ -108,6 +108,8 @@ class Outcome:
     partial_liquidations: tuple[PartialInfo, ...] = ()
     deleveraged: Decimal = ZERO
     adl: tuple[Deleveraging, ...] = ()
+    settle: str = ""
+    """The asset the money is in (``"USDT"``, ``"BTC"``)."""
 
     @property
     def liquidated(self) -> bool:

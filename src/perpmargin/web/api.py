@@ -33,10 +33,15 @@ from perpmargin.web.store import Store
 __all__ = ["router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "The body cannot be parsed (not JSON or UTF-8)."},
+    400: {
+        "model": ErrorBody,
+        "description": "The body cannot be parsed (not JSON or UTF-8), or the Host header "
+        "names another server.",
+    },
     404: {"model": ErrorBody, "description": "No such venue, scenario, job or saved item."},
     413: {"model": ErrorBody, "description": "The request body is larger than allowed."},
     422: {"model": ErrorBody, "description": "Bad input: the message names the field."},
+    429: {"model": ErrorBody, "description": "As many runs as allowed are under way."},
 }
 
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
@@ -52,6 +57,11 @@ def _store(request: Request) -> Store:
 def _limits(request: Request) -> service.Limits:
     limits: service.Limits = request.app.state.limits
     return limits
+
+
+def _gate(request: Request) -> service.RunGate:
+    gate: service.RunGate = request.app.state.gate
+    return gate
 
 
 def _jobs(request: Request) -> JobManager:
@@ -123,7 +133,9 @@ def replay(req: ReplayRequest, request: Request) -> dict[str, Any]:
     has ``saved_id`` and ``report_url``.
     """
     limits = _limits(request)
-    result = service.run_replay(req, service.sent_bars(req.bars_csv, limits))
+    with _gate(request).hold():
+        upload = service.sent_bars(req.bars_csv, limits)
+        result = service.run_replay(req, upload, timeout_s=limits.request_timeout_s)
     out = plan_result_dict(result, series=req.series)
     if req.save:
         store = _store(request)
@@ -143,9 +155,11 @@ def replay(req: ReplayRequest, request: Request) -> dict[str, Any]:
 
 @router.post("/montecarlo", summary="Monte Carlo, answered at once")
 def montecarlo(req: MonteCarloRequest, request: Request) -> dict[str, Any]:
-    """``perpmargin montecarlo`` for runs within ``max_path_steps`` paths x steps."""
+    """``perpmargin montecarlo`` for runs within ``max_paths`` paths and ``max_path_steps``
+    paths x steps."""
     limits = _limits(request)
-    out = service.run_montecarlo(req, limits, upload=service.sent_bars(req.bars_csv, limits))
+    with _gate(request).hold():
+        out = service.run_montecarlo(req, limits, upload=service.sent_bars(req.bars_csv, limits))
     if req.save:
         out["saved_id"] = _store(request).save(
             "odds", out["name"], req.model_dump(mode="json", exclude={"save"}), out
@@ -159,7 +173,7 @@ def montecarlo(req: MonteCarloRequest, request: Request) -> dict[str, Any]:
     status_code=status.HTTP_202_ACCEPTED,
 )
 def montecarlo_job(req: MonteCarloRequest, request: Request, response: Response) -> JobStatus:
-    """Start a run (up to ``max_job_path_steps``); poll ``/api/v1/jobs/{id}``."""
+    """Start a run (up to ``max_job_paths``, ``max_job_path_steps``); poll ``/api/v1/jobs/{id}``."""
     limits = _limits(request)
     upload = service.sent_bars(req.bars_csv, limits)
     job = service.start_montecarlo_job(req, limits, _jobs(request), _store(request), upload)

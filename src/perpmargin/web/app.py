@@ -1,24 +1,27 @@
 """The FastAPI application: API, pages, static assets, limits and error answers.
 
 ``create_app(db_path=..., limits=...)`` builds a fresh app (tests make one per database);
-``perpmargin serve`` runs one under uvicorn. Assets, plotly.js included, are served by
-the app itself, so the pages work with no network.
+``perpmargin serve`` runs one under uvicorn. Assets, plotly.js and the API docs' Swagger
+UI included, are served by the app itself, so the pages work with no network.
+It answers only requests addressed to this machine by name (127.0.0.1, localhost, ::1
+and the host it listens on), so a page elsewhere cannot reach it by DNS rebinding.
 """
 
 from __future__ import annotations
 
 import decimal
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,10 +32,21 @@ from perpmargin._version import __version__
 from perpmargin.errors import PerpMarginError
 from perpmargin.web import api, pages
 from perpmargin.web.jobs import JobManager
-from perpmargin.web.service import Limits
+from perpmargin.web.service import Limits, RunGate, ServerBusy
 from perpmargin.web.store import Store
 
-__all__ = ["create_app", "default_db_path"]
+__all__ = ["LOCAL_HOSTS", "create_app", "default_db_path"]
+
+#: Host names every app answers to; ``create_app(hosts=...)`` adds the one it listens on.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+#: Files served under ``/vendor/``: (installed package, path inside it, media type).
+_VENDOR = {
+    "plotly.min.js": ("plotly", "package_data/plotly.min.js", "text/javascript"),
+    "swagger-ui-bundle.js": ("fastapi_offline", "static/swagger-ui-bundle.js", "text/javascript"),
+    "swagger-ui.css": ("fastapi_offline", "static/swagger-ui.css", "text/css"),
+    "favicon.png": ("fastapi_offline", "static/favicon.png", "image/png"),
+}
 
 
 def default_db_path() -> Path:
@@ -44,60 +58,117 @@ def default_db_path() -> Path:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with a 413 (by header, and while reading)."""
+    """Refuse request bodies over ``max_bytes`` with a 413, before the app sees them.
+
+    The body is read whole (sent with a length or chunked) and handed to the app in one
+    piece. One found too large is read on and dropped, up to ``max_bytes`` more, so that
+    the client finishes sending and reads the 413 instead of a reset connection; then the
+    connection is closed. A declared length over twice the limit, or a client waiting
+    for ``100 Continue``, is refused without reading.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
-    # complexity waived (C901): one branch per refusal of the guard (size, host, origin, time)
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    size = int(value)
-                except ValueError:
-                    size = -1
-                if size < 0 or size > self.max_bytes:
-                    await self._refuse(scope, receive, send)
-                    return
-        seen = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal seen
+        headers = dict(scope.get("headers", []))
+        declared = _content_length(headers)
+        if declared is not None and not 0 <= declared <= self.max_bytes:
+            waiting = headers.get(b"expect", b"").lower() == b"100-continue"
+            if not waiting and 0 <= declared <= 2 * self.max_bytes:
+                await _drain(receive, self.max_bytes)
+            await self._refuse(scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
+            if message["type"] != "http.request":  # the client left
+                return
+            body += message.get("body", b"")
+            more = bool(message.get("more_body", False))
+            if len(body) > self.max_bytes:
+                if more:
+                    await _drain(receive, self.max_bytes)
+                await self._refuse(scope, receive, send)
+                return
+        whole: Message | None = {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        async def replay() -> Message:
+            nonlocal whole
+            if whole is None:
+                return await receive()  # after the body: only a disconnect can come
+            message, whole = whole, None
             return message
 
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked)
-        except _TooLarge:
-            if not started:
-                await self._refuse(scope, receive, send)
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = {
             "error": "RequestTooLarge",
             "detail": f"request bodies are limited to {self.max_bytes:,} bytes",
         }
-        await JSONResponse(body, status_code=413)(scope, receive, send)
+        response = JSONResponse(body, status_code=413, headers={"Connection": "close"})
+        await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _content_length(headers: dict[bytes, bytes]) -> int | None:
+    """The declared body size in bytes (-1 when it cannot be read), or None."""
+    if b"content-length" not in headers:
+        return None
+    try:
+        return max(-1, int(headers[b"content-length"]))
+    except ValueError:
+        return -1
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Read and drop the rest of a request body, up to ``budget`` bytes."""
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, in lower case, without its port or IPv6 brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.partition(":")[0]
+
+
+class AllowedHosts:
+    """Answer only requests whose ``Host`` names this server; others get a 400.
+
+    A page on another site can point its own name at 127.0.0.1 (DNS rebinding); the
+    browser then sends ``Host: that-site`` and lets the page read the answers. The port
+    is not checked.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: Iterable[str]) -> None:
+        self.app = app
+        self.hosts = frozenset(h.strip("[]").lower() for h in hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+            if _host_name(host) not in self.hosts:
+                body = {
+                    "error": "UnknownHost",
+                    "detail": f"this server answers to {', '.join(sorted(self.hosts))}; "
+                    f"the request was for {host[:80]!r}",
+                }
+                await JSONResponse(body, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class SameOrigin:
@@ -144,13 +215,44 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+_assets = APIRouter(include_in_schema=False)
+
+
+@_assets.get("/vendor/{name}")
+def vendor(name: str) -> FileResponse:
+    """plotly.js and Swagger UI, from the installed packages that ship them."""
+    if name not in _VENDOR:
+        raise StarletteHTTPException(404, f"no vendored file {name[:80]!r}")
+    package, inside, media_type = _VENDOR[name]
+    path = Path(str(resources.files(package).joinpath(inside)))
+    return FileResponse(path, media_type=media_type)
+
+
+@_assets.get("/docs")
+def swagger_ui() -> HTMLResponse:
+    """The API's Swagger UI, with its script and styles served here."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="perpmargin API",
+        swagger_js_url="/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/vendor/swagger-ui.css",
+        swagger_favicon_url="/vendor/favicon.png",
+        swagger_ui_parameters={"validatorUrl": None},  # no badge from the validator's site
+    )
+
+
 def create_app(
     db_path: str | Path | None = None,
     limits: Limits | None = None,
+    hosts: Iterable[str] = (),
 ) -> FastAPI:
-    """A new app with its own database (created on first use) and job runner."""
+    """A new app with its own database (created on first use) and job runner.
+
+    ``hosts``: names it answers to besides :data:`LOCAL_HOSTS` (the host it listens on).
+    """
     lim = limits or Limits()
-    store = Store(db_path if db_path is not None else default_db_path())
+    path = db_path if db_path is not None else default_db_path()
+    store = Store(path, max_json_chars=lim.max_saved_chars)
     jobs = JobManager(max_pending=lim.max_jobs)
 
     @asynccontextmanager
@@ -167,12 +269,16 @@ def create_app(
             "are strings; every bad input is a 4xx with a message."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs is served with a local copy of Swagger UI; no ReDoc
+        redoc_url=None,
     )
     app.state.store = store
     app.state.limits = lim
     app.state.jobs = jobs
+    app.state.gate = RunGate(lim.max_concurrent_runs)
     app.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
     app.add_middleware(SameOrigin)
+    app.add_middleware(AllowedHosts, hosts=(*LOCAL_HOSTS, *hosts))  # outermost: first
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> Response:
@@ -184,9 +290,14 @@ def create_app(
 
     @app.exception_handler(PerpMarginError)
     async def refused(request: Request, exc: PerpMarginError) -> Response:
+        status = 429 if isinstance(exc, ServerBusy) else 422
         if pages.wants_html(request):
-            return pages.error_page(request, 422, str(exc))
-        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=422)
+            return pages.error_page(request, status, str(exc))
+        return JSONResponse(
+            {"error": type(exc).__name__, "detail": str(exc)},
+            status_code=status,
+            headers={"Retry-After": "2"} if status == 429 else None,
+        )
 
     @app.exception_handler(decimal.DecimalException)
     async def out_of_range(request: Request, exc: decimal.DecimalException) -> Response:
@@ -212,13 +323,7 @@ def create_app(
     static = resources.files("perpmargin.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
-    @app.get("/vendor/plotly.min.js", include_in_schema=False)
-    def plotly_js() -> FileResponse:
-        import plotly
-
-        path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-        return FileResponse(path, media_type="text/javascript")
-
+    app.include_router(_assets)
     app.include_router(api.router)
     app.include_router(pages.router)
     return app

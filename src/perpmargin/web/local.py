@@ -53,13 +53,22 @@ def free_port() -> int:
 
 @contextmanager
 def running(app: Any, port: int | None = None, timeout_s: float = 20.0) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 in a thread until the block ends; yield its base URL."""
+    """Serve ``app`` on 127.0.0.1 in a thread until the block ends; yield its base URL.
+
+    As ``perpmargin serve`` does, connections slow to send headers are closed (after the
+    app's ``Limits.header_timeout_s``, else 10 s).
+    """
     import uvicorn
 
+    from perpmargin.web.server import header_timeout_protocol
+
     chosen = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=chosen, log_level="warning", lifespan="on")
+    limits = getattr(getattr(app, "state", None), "limits", None)
+    protocol = header_timeout_protocol(getattr(limits, "header_timeout_s", 10.0))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=chosen, log_level="warning", lifespan="on", http=protocol
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="perpmargin-web", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

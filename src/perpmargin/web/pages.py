@@ -1,7 +1,8 @@
 """The pages: Calculator, Compare, Odds, Venues and Saved (server-rendered, Jinja2).
 
 Forms post to the pages themselves; the numbers come from the same service functions
-as the API. Only the Odds page uses script of its own, to poll its background job.
+as the API. Only the Odds page uses script of its own, to poll its background job (and
+the Saved page asks before it deletes).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from perpmargin._version import __version__
 from perpmargin.errors import InvalidInput, PerpMarginError
-from perpmargin.report.common import liquidation_status, verdict
+from perpmargin.report.common import liquidation_status, money, result_places, verdict
 from perpmargin.report.html import plan_section, render_html
 from perpmargin.report.jsonout import plan_result_dict
 from perpmargin.sim.data import utc_text
@@ -64,6 +66,19 @@ def _store(request: Request) -> Store:
 def _limits(request: Request) -> service.Limits:
     limits: service.Limits = request.app.state.limits
     return limits
+
+
+def _status(exc: PerpMarginError) -> int:
+    """A refused form's status: 429 when the server is busy, else 422."""
+    return 429 if isinstance(exc, service.ServerBusy) else 422
+
+
+def _replay(request: Request, req: ReplayRequest, text: str | None, label: str) -> Any:
+    """Parse sent bars and replay, holding one of the server's run slots, time-limited."""
+    limits = _limits(request)
+    with request.app.state.gate.hold():
+        upload = service.sent_bars(text, limits, label)
+        return service.run_replay(req, upload, timeout_s=limits.request_timeout_s)
 
 
 def _validation_lines(exc: ValidationError) -> list[str]:
@@ -217,13 +232,13 @@ async def compare(request: Request) -> HTMLResponse:
         if text is not None:
             fields["bars_csv"] = text
         req = ReplayRequest.model_validate(fields)
-        result = service.run_replay(req, service.sent_bars(text, limits, filename))
+        result = await run_in_threadpool(_replay, request, req, text, filename)
     except ValidationError as exc:
         ctx = _plan_context(run=None, errors=_validation_lines(exc))
         return _form_page(request, "compare", ctx, 422)
     except PerpMarginError as exc:
         ctx = _plan_context(run=None, errors=[str(exc)])
-        return _form_page(request, "compare", ctx, 422)
+        return _form_page(request, "compare", ctx, _status(exc))
     store = _store(request)
     saved = store.save(
         "compare",
@@ -237,6 +252,7 @@ async def compare(request: Request) -> HTMLResponse:
 
 def _compare_result(request: Request, result: Any, saved: Any) -> HTMLResponse:
     judged = verdict(result)
+    places = result_places(result)
     run = {
         "name": result.plan.name,
         "section": plan_section(result, include_js=False),
@@ -246,9 +262,9 @@ def _compare_result(request: Request, result: Any, saved: Any) -> HTMLResponse:
             m: {
                 "status": liquidation_status(r.outcome),
                 "hit": r.outcome.hit_by_liquidation,
-                "final_equity": f"{r.outcome.final_equity:,.2f}",
-                "max_drawdown": f"{r.outcome.max_drawdown:,.2f}",
-                "better_by": f"{judged.by:,.2f}" if judged.better == m else None,
+                "final_equity": money(r.outcome.final_equity, places),
+                "max_drawdown": money(r.outcome.max_drawdown, places),
+                "better_by": money(judged.by, places) if judged.better == m else None,
             }
             for m, r in result.runs.items()
         },
@@ -279,10 +295,13 @@ async def odds(request: Request) -> Response:
         if text is not None:
             fields["bars_csv"] = text
         req = MonteCarloRequest.model_validate({**fields, "save": True})
-        upload = service.sent_bars(text, limits, "upload")
-        job = service.start_montecarlo_job(
-            req, limits, request.app.state.jobs, _store(request), upload
-        )
+
+        def start() -> Any:  # parsing and calibrating take a while: off the event loop
+            upload = service.sent_bars(text, limits, "upload")
+            jobs = request.app.state.jobs
+            return service.start_montecarlo_job(req, limits, jobs, _store(request), upload)
+
+        job = await run_in_threadpool(start)
     except ValidationError as exc:
         ctx = _plan_context(job=None, errors=_validation_lines(exc))
         return _form_page(request, "odds", ctx, 422)
@@ -383,7 +402,10 @@ def reopen(request: Request, scenario_id: SavedId) -> Response:
         return RedirectResponse(f"/calculator?{calculator_query(saved.inputs)}", status_code=303)
     if saved.kind == "compare":
         req = ReplayRequest.model_validate(saved.inputs)
-        result = service.run_replay(req, service.sent_bars(req.bars_csv, _limits(request)))
+        try:
+            result = _replay(request, req, req.bars_csv, "bars_csv")
+        except PerpMarginError as exc:
+            return error_page(request, _status(exc), str(exc))
         return _compare_result(request, result, saved)
     last = saved.results[-1].summary if saved.results else None
     ctx = _plan_context(job=None, errors=[], saved_result=last, saved=saved)

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from perpmargin.limits import FUNDING_RATE_LIMIT
+
 __all__ = [
     "CheckRequest",
     "CustomPlan",
@@ -106,7 +108,9 @@ class CheckRequest(_Model):
     venues: Annotated[list[Name], Field(min_length=1, max_length=10)] = ["binance-usdm"]
     take_profit: Price | None = None
     buffer: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)] = Decimal("0.5")
-    funding_rate: Annotated[Decimal, Field(gt=-1, lt=1, allow_inf_nan=False)] = Decimal("0.0001")
+    funding_rate: Annotated[
+        Decimal, Field(gt=-FUNDING_RATE_LIMIT, lt=FUNDING_RATE_LIMIT, allow_inf_nan=False)
+    ] = Decimal("0.0001")
     hold_hours: Annotated[Decimal, Field(ge=0, le=100_000, allow_inf_nan=False)] = Decimal(24)
     other_positions: Annotated[list[OtherPositionIn], Field(max_length=20)] = []
 

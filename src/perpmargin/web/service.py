@@ -8,8 +8,10 @@ Errors are perpmargin's typed errors; the app turns them into 4xx answers.
 from __future__ import annotations
 
 import functools
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -44,6 +46,8 @@ __all__ = [
     "LimitExceeded",
     "Limits",
     "PreparedMonteCarlo",
+    "RunGate",
+    "ServerBusy",
     "bundled_venue",
     "execute_montecarlo",
     "market_files",
@@ -68,21 +72,66 @@ class JobTimeout(InvalidInput):
     """A run took longer than the server's time limit and was stopped."""
 
 
+class ServerBusy(LimitExceeded):
+    """As many runs as the server allows at once are under way (answered with a 429)."""
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Caps on what one request may ask for.
+    """Caps on what one request may ask for, and on the work the server does at once.
 
-    ``max_path_steps`` bounds paths x steps of a Monte Carlo request answered at once,
-    ``max_job_path_steps`` of a background job; ``job_timeout_s`` stops a job that runs
-    longer (checked between chunks of paths).
+    Monte Carlo memory grows with paths (about 120 bytes a path), time with paths x
+    steps: ``max_paths`` and ``max_path_steps`` bound a run answered at once,
+    ``max_job_paths`` and ``max_job_path_steps`` a background job (one runs at a time).
+    At most ``max_concurrent_runs`` replays and Monte Carlo runs are answered at once
+    (another is refused with a 429); ``request_timeout_s`` stops one of them,
+    ``job_timeout_s`` a job (checked between chunks of paths, or every 256 bars).
+    ``header_timeout_s``: a connection that has not sent a request's headers within that
+    many seconds is closed. ``max_saved_chars``: the largest inputs or result kept in the
+    database, in characters of JSON (a comparison's inputs hold its uploaded CSV).
     """
 
     max_body_bytes: int = 5_000_000
     max_upload_rows: int = 50_000
+    max_paths: int = 1_000_000
     max_path_steps: int = 50_000_000
+    max_job_paths: int = 10_000_000
     max_job_path_steps: int = 5_000_000_000
+    request_timeout_s: float = 30.0
     job_timeout_s: float = 300.0
     max_jobs: int = 8
+    max_concurrent_runs: int = 2
+    header_timeout_s: float = 10.0
+    max_saved_chars: int = 20_000_000
+
+
+class RunGate:
+    """Lets at most ``n`` heavy runs (replays, Monte Carlo answered at once) go at once."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._slots = threading.BoundedSemaphore(n)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold a slot for the block; :class:`ServerBusy` at once when none is free."""
+        if not self._slots.acquire(blocking=False):
+            raise ServerBusy(f"{self.n} runs are under way, the most at once; try again shortly")
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+def _deadline(timeout_s: float) -> Callable[[int], None]:
+    """A progress callback that raises :class:`JobTimeout` once ``timeout_s`` have passed."""
+    started = time.monotonic()
+
+    def check(_: int) -> None:
+        if time.monotonic() - started > timeout_s:
+            raise JobTimeout(f"stopped after {timeout_s:g} s (the server's limit)")
+
+    return check
 
 
 def bundled_venue(name: str) -> Venue:
@@ -271,10 +320,15 @@ def plan_and_market(choice: PlanChoice, upload: Bars | None = None) -> tuple[Pla
     return plan, load_market(plan, bars=overrides)
 
 
-def run_replay(choice: PlanChoice, upload: Bars | None = None) -> PlanResult:
-    """Replay the chosen plan once per margin mode (as ``perpmargin replay``)."""
+def run_replay(
+    choice: PlanChoice, upload: Bars | None = None, *, timeout_s: float | None = None
+) -> PlanResult:
+    """Replay the chosen plan once per margin mode (as ``perpmargin replay``).
+
+    ``timeout_s``: stop with :class:`JobTimeout` after that many seconds.
+    """
     plan, market = plan_and_market(choice, upload)
-    return replay(plan, market, progress=False)
+    return replay(plan, market, progress=False if timeout_s is None else _deadline(timeout_s))
 
 
 def replay_summary(result: PlanResult, *, series: bool = False) -> dict[str, Any]:
@@ -296,16 +350,19 @@ def prepare_montecarlo(
 ) -> PreparedMonteCarlo:
     """Resolve the plan, calibrate it and check the request against the limits.
 
-    ``job``: the larger background cap (``max_job_path_steps``) applies.
+    ``job``: the larger background caps (``max_job_paths``, ``max_job_path_steps``) apply.
     """
     from perpmargin.sim.montecarlo import setup_from_plan
 
+    where = "a background job" if job else "one request (use /api/v1/montecarlo/jobs)"
+    max_paths = limits.max_job_paths if job else limits.max_paths
+    if req.paths > max_paths:  # checked first: memory grows with paths
+        raise LimitExceeded(f"paths = {req.paths:,} is more than {where} allows ({max_paths:,})")
     plan, market = plan_and_market(req, upload)
     setup = setup_from_plan(plan, market)
     steps = req.steps if req.steps is not None else int(setup.returns.shape[0])
     cap = limits.max_job_path_steps if job else limits.max_path_steps
     if req.paths * steps > cap:
-        where = "a background job" if job else "one request (use /api/v1/montecarlo/jobs)"
         raise LimitExceeded(
             f"paths x steps = {req.paths * steps:,} is more than {where} allows ({cap:,})"
         )
@@ -319,20 +376,22 @@ def execute_montecarlo(
     req: MonteCarloRequest,
     limits: Limits,
     progress: Callable[[int], None] | None = None,
+    *,
+    timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """Run a prepared request; stop with :class:`JobTimeout` after ``job_timeout_s``.
+    """Run a prepared request; stop with :class:`JobTimeout` after ``timeout_s`` seconds
+    (by default ``limits.job_timeout_s``).
 
     ``progress`` is called with the number of paths done after each chunk.
     """
     from perpmargin.sim.montecarlo import montecarlo
 
-    started = time.monotonic()
+    late = _deadline(limits.job_timeout_s if timeout_s is None else timeout_s)
 
     def tick(done: int) -> None:
         if progress is not None:
             progress(done)
-        if time.monotonic() - started > limits.job_timeout_s:
-            raise JobTimeout(f"stopped after {limits.job_timeout_s:g} s (the server's limit)")
+        late(done)
 
     result = montecarlo(
         prepared.setup,
@@ -380,8 +439,10 @@ def sent_bars(text: str | None, limits: Limits, label: str = "bars_csv") -> Bars
 def run_montecarlo(
     req: MonteCarloRequest, limits: Limits, *, upload: Bars | None = None
 ) -> dict[str, Any]:
-    """Monte Carlo of the chosen plan under both modes (as ``perpmargin montecarlo``)."""
-    return execute_montecarlo(prepare_montecarlo(req, limits, upload=upload), req, limits)
+    """Monte Carlo of the chosen plan under both modes (as ``perpmargin montecarlo``),
+    within ``limits.max_paths`` and stopped after ``limits.request_timeout_s``."""
+    prepared = prepare_montecarlo(req, limits, upload=upload)
+    return execute_montecarlo(prepared, req, limits, timeout_s=limits.request_timeout_s)
 
 
 _KIND_MODELS: dict[str, type[BaseModel]] = {

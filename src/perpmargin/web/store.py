@@ -9,6 +9,10 @@ The schema version lives in SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS`
 one script per version, applied in order in one transaction each, so a file written by
 an older perpmargin is brought up to date when it is opened and a newer file is refused.
 Every operation opens its own connection (the web app serves requests on threads).
+
+Stored JSON is bounded when it is written (:data:`MAX_JSON_DEPTH` levels of nesting, a
+size in characters, finite numbers only), so every saved row can be read back, served as
+JSON and embedded in a page.
 """
 
 from __future__ import annotations
@@ -25,7 +29,18 @@ from typing import Any, Literal
 
 from perpmargin.errors import InvalidInput
 
-__all__ = ["MIGRATIONS", "SavedResult", "SavedScenario", "Store", "StoreError"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MIGRATIONS",
+    "SavedResult",
+    "SavedScenario",
+    "Store",
+    "StoreError",
+]
+
+#: Deepest nesting of lists and objects a saved document may have (perpmargin's own
+#: answers use under 10; the JSON encoders that serve them give up near 255).
+MAX_JSON_DEPTH = 32
 
 Kind = Literal["calculator", "compare", "odds"]
 KINDS: tuple[str, ...] = ("calculator", "compare", "odds")
@@ -61,6 +76,39 @@ def _pack(page: str | None) -> bytes | None:
     return None if page is None else zlib.compress(page.encode("utf-8"), 6)
 
 
+def _depth(value: Any) -> int:
+    """Nesting depth of lists and dicts (a scalar is 0), counted without recursion; stops
+    counting once it passes :data:`MAX_JSON_DEPTH`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack and deepest <= MAX_JSON_DEPTH:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _dumps(value: Any, what: str, max_chars: int) -> str:
+    """``value`` as JSON text, or :class:`InvalidInput` when it cannot be kept safely."""
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise InvalidInput(f"{what} holds NaN or an infinity, which JSON cannot keep") from None
+    if len(text) > max_chars:
+        raise InvalidInput(
+            f"{what} is {len(text):,} characters as JSON, more than the {max_chars:,} kept"
+        )
+    return text
+
+
 class StoreError(InvalidInput):
     """The database file cannot be used (not SQLite, or written by a newer perpmargin)."""
 
@@ -89,10 +137,14 @@ class SavedScenario:
 
 
 class Store:
-    """The SQLite file at ``path`` (its folder is created when missing)."""
+    """The SQLite file at ``path`` (its folder is created when missing).
 
-    def __init__(self, path: str | Path) -> None:
+    ``max_json_chars``: the largest inputs or summary kept, in characters of JSON.
+    """
+
+    def __init__(self, path: str | Path, max_json_chars: int = 20_000_000) -> None:
         self.path = Path(path)
+        self.max_json_chars = max_json_chars
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.version = self._migrate()
 
@@ -134,28 +186,35 @@ class Store:
         summary: dict[str, Any] | None = None,
         report_html: str | None = None,
     ) -> int:
-        """Store a scenario (and its first result, when given); return the scenario id."""
+        """Store a scenario (and its first result, when given); return the scenario id.
+
+        Raises :class:`InvalidInput`, storing nothing, when ``inputs`` or ``summary`` is
+        nested too deep, too large, or holds NaN or an infinity.
+        """
         if kind not in KINDS:
             raise InvalidInput(f"kind must be one of {KINDS}, was {kind!r}")
+        inputs_text = _dumps(inputs, "inputs", self.max_json_chars)
+        summary_text = None if summary is None else _dumps(summary, "summary", self.max_json_chars)
         now = int(time.time() * 1000)
         with self._connect() as conn:
             cur = conn.execute(
                 "INSERT INTO scenario (kind, name, inputs, created_ms) VALUES (?, ?, ?, ?)",
-                (kind, name[:200], json.dumps(inputs), now),
+                (kind, name[:200], inputs_text, now),
             )
             scenario_id = int(cur.lastrowid or 0)
-            if summary is not None:
+            if summary_text is not None:
                 conn.execute(
                     "INSERT INTO result (scenario_id, summary, report_gz, created_ms) "
                     "VALUES (?, ?, ?, ?)",
-                    (scenario_id, json.dumps(summary), _pack(report_html), now),
+                    (scenario_id, summary_text, _pack(report_html), now),
                 )
         return scenario_id
 
     def add_result(
         self, scenario_id: int, summary: dict[str, Any], report_html: str | None = None
     ) -> int:
-        """Store another result of a saved scenario; return its id."""
+        """Store another result of a saved scenario; return its id (bounded as in save)."""
+        summary_text = _dumps(summary, "summary", self.max_json_chars)
         with self._connect() as conn:
             if (
                 conn.execute("SELECT 1 FROM scenario WHERE id = ?", (scenario_id,)).fetchone()
@@ -165,7 +224,7 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO result (scenario_id, summary, report_gz, created_ms) "
                 "VALUES (?, ?, ?, ?)",
-                (scenario_id, json.dumps(summary), _pack(report_html), int(time.time() * 1000)),
+                (scenario_id, summary_text, _pack(report_html), int(time.time() * 1000)),
             )
             return int(cur.lastrowid or 0)
 
