@@ -7,10 +7,10 @@ from perpmargin.sim import DataError, align, bundled_market_files, load_bars, lo
 from perpmargin.sim.data import read_bars
 
 GOOD = """timestamp,open,high,low,close,volume
-1000,100,110,90,105,1.5
-2000,105,106,100,101,2.0
-3000,101,104,99,103,0.5
-4000,103,103,95,96,3.0
+1700000001000,100,110,90,105,1.5
+1700000002000,105,106,100,101,2.0
+1700000003000,101,104,99,103,0.5
+1700000004000,103,103,95,96,3.0
 """
 
 
@@ -46,9 +46,9 @@ def test_good_file(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: t.replace("3000,101", "3500,101"), r"row 4: gap: timestamp 3500"),
-        (lambda t: t.replace("3000,101", "2000,101"), r"row 4: duplicate timestamp 2000"),
-        (lambda t: t.replace("4000,103", "1500,103"), r"row 5: timestamp 1500 is before"),
+        (lambda t: t.replace("3000,101", "3500,101"), r"row 4: gap: timestamp 1700000003500"),
+        (lambda t: t.replace("3000,101", "2000,101"), r"row 4: duplicate timestamp 1700000002000"),
+        (lambda t: t.replace("4000,103", "1500,103"), r"row 5: timestamp 1700000001500 is before"),
         (lambda t: t.replace("105,106,100,101", "105,106,100,NaN"), r"row 3: close is not a"),
         (lambda t: t.replace("105,106,100,101", "105,106,100,"), r"row 3: close is not a"),
         (lambda t: t.replace("101,104,99,103", "101,104,-99,103"), r"row 4: low must be > 0"),
@@ -78,19 +78,21 @@ def test_parquet_round_trip_and_rows(tmp_path):
 
 def test_mismatched_symbols_are_refused(tmp_path):
     a = load_bars(_write(tmp_path, GOOD, "a.csv"))
-    shifted = GOOD.replace("4000,103", "4000,103").replace("1000,100", "0,100")
+    shifted = GOOD.replace("1700000001000,100", "1700000000000,100")
     with pytest.raises(DataError):
-        load_bars(_write(tmp_path, shifted, "b.csv"))  # a gap (0 -> 2000)
+        load_bars(_write(tmp_path, shifted, "b.csv"))  # a gap (..0000 -> ..2000)
     b = load_bars(_write(tmp_path, GOOD.rsplit("\n", 2)[0] + "\n", "c.csv"))
     with pytest.raises(DataError, match="differ from bar 3"):
         align({"A": a, "B": b})
 
 
 def test_funding_rows(tmp_path):
-    path = _write(tmp_path, "funding_time,funding_rate\n1,0.0001\n2,8.4E-7\n", "f.csv")
+    text = "funding_time,funding_rate\n1700000000001,0.0001\n1700000000002,8.4E-7\n"
+    path = _write(tmp_path, text, "f.csv")
     assert list(load_funding(path).frame["funding_rate"]) == [0.0001, 8.4e-7]
-    bad = _write(tmp_path, "funding_time,funding_rate\n2,0.0001\n1,0.0002\n", "g.csv")
-    with pytest.raises(DataError, match="row 3: funding_time 1 is before"):
+    text = "funding_time,funding_rate\n1700000000002,0.0001\n1700000000001,0.0002\n"
+    bad = _write(tmp_path, text, "g.csv")
+    with pytest.raises(DataError, match="row 3: funding_time 1700000000001 is before"):
         load_funding(bad)
     with pytest.raises(DataError, match="no bundled market file"):
         load_funding("nope.csv")
@@ -119,3 +121,18 @@ def test_a_hostile_header_is_refused_before_parsing(tmp_path, header, message):
 def test_a_header_with_blank_lines_before_it_still_loads():
     bars = read_bars(("\n  \n" + GOOD).encode())
     assert list(bars.frame["close"]) == [105.0, 101.0, 103.0, 96.0]
+
+
+@pytest.mark.parametrize(
+    ("first", "message"),
+    [
+        ("1583971200", r"row 2: timestamp 1583971200 is 1970-01-19 .* \(seconds\? multiply"),
+        ("1583971200000000", r"row 2: timestamp 1583971200000000 is after 2100 .*microseconds"),
+    ],
+)
+def test_timestamps_in_another_unit_are_refused(tmp_path, first, message):
+    """Issue 22: bars in seconds were replayed as January 1970."""
+    second = int(first) + 60 * int(first) // 1583971200  # a minute on, in the same unit
+    text = f"timestamp,open,high,low,close\n{first},1,1,1,1\n{second},1,1,1,1\n"
+    with pytest.raises(DataError, match=message):
+        load_bars(_write(tmp_path, text))

@@ -180,6 +180,9 @@ def test_montecarlo_at_once_and_as_a_job_agree(client: TestClient) -> None:
     assert saved["results"][0]["summary"]["modes"] == now["modes"]
 
 
+HEAD = "timestamp,open,high,low,close\n"
+T1, T2, T4 = 1_700_000_040_000, 1_700_000_100_000, 1_700_000_220_000  # minutes 0, 1, 3
+
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("/api/v1/liq", {"venue": "binance-usdm", "side": "long", "entry": "NaN", "qty": "1"}, "entry"),
     ("/api/v1/liq", {"venue": "binance-usdm", "side": "long", "entry": "inf", "qty": "1"}, "entry"),
@@ -246,7 +249,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         "/api/v1/replay",
         {
             "scenario": "seed-2020-03-12",
-            "bars_csv": "timestamp,open,high,low,close\n0,1,1,1,1\n60000,1,1,1,1\n",
+            "bars_csv": f"{HEAD}{T1},1,1,1,1\n{T2},1,1,1,1\n",
         },
         "custom plan",
     ),
@@ -254,23 +257,23 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         "/api/v1/replay",
         {
             "plan": {},
-            "bars_csv": "timestamp,open,high,low,close\n0,1,1,1,1\n60000,1,1,1,1\n180000,1,1,1,1\n",
+            "bars_csv": f"{HEAD}{T1},1,1,1,1\n{T2},1,1,1,1\n{T4},1,1,1,1\n",
         },
         "gap",
     ),
     (
         "/api/v1/replay",
-        {"plan": {}, "bars_csv": "timestamp,open,high,low,close\n0,1,1,1,1\n0,1,1,1,1\n"},
+        {"plan": {}, "bars_csv": f"{HEAD}{T1},1,1,1,1\n{T1},1,1,1,1\n"},
         "duplicate",
     ),
     (
         "/api/v1/replay",
-        {"plan": {}, "bars_csv": "timestamp,open,high,low,close\n60000,1,1,1,1\n0,1,1,1,1\n"},
+        {"plan": {}, "bars_csv": f"{HEAD}{T2},1,1,1,1\n{T1},1,1,1,1\n"},
         "sorted",
     ),
     (
         "/api/v1/replay",
-        {"plan": {}, "bars_csv": "timestamp,open,high,low,close\n0,1,1,1,NaN\n60000,1,1,1,1\n"},
+        {"plan": {}, "bars_csv": f"{HEAD}{T1},1,1,1,NaN\n{T2},1,1,1,1\n"},
         "close",
     ),
     ("/api/v1/montecarlo", {"scenario": "seed-2020-03-12", "paths": 100_000}, "allows"),
@@ -449,3 +452,31 @@ def test_montecarlo_honours_the_plans_stop(client: TestClient) -> None:
     wrong_side = client.post("/api/v1/montecarlo", json={**body, "plan": {**plan, "stop": "1600"}})
     assert wrong_side.status_code == 422
     assert "not beyond the entry" in wrong_side.json()["detail"]
+
+
+def test_a_key_given_twice_is_refused(client: TestClient) -> None:
+    """Issue 22: {"entry": "NaN", "entry": "50000"} passed as 50000 (the last one wins in
+    Python's JSON reader); the first value was never checked."""
+    body = (
+        '{"venue": "binance-usdm", "side": "long", "entry": "NaN", "entry": "50000", '
+        '"qty": "1", "leverage": "10", "mmr": "0.004"}'
+    )
+    r = client.post("/api/v1/liq", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert "'entry' is given twice" in r.json()["detail"]
+    nested = '{"scenario": "seed-2020-03-12", "plan": {"side": "long", "side": "short"}}'
+    r = client.post("/api/v1/replay", content=nested, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert "'side' is given twice" in r.json()["detail"]
+    once = body.replace('"entry": "NaN", ', "")
+    ok = client.post("/api/v1/liq", content=once, headers={"content-type": "application/json"})
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("field", ["paths", "steps", "seed", "variant"])
+def test_true_is_not_a_count(client: TestClient, field: str) -> None:
+    """Issue 22: "paths": true ran one path."""
+    body = {"scenario": "seed-2020-03-12", "paths": 100, "steps": 10, field: True}
+    r = client.post("/api/v1/montecarlo", json=body)
+    assert r.status_code == 422
+    assert field in str(r.json()["detail"])

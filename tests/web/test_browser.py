@@ -182,6 +182,82 @@ def test_odds_of_a_custom_plan_honour_its_stop(page: object) -> None:
     assert "stops and take-profits close at their own price" in notes
 
 
+def _fill_custom_eth(page: Any, leverage: str) -> None:
+    page.check("[data-testid=source-custom]")
+    page.select_option("select[name=venue]", "okx-swap")
+    page.fill("input[name=symbol]", "ETH-USDT-SWAP")
+    page.select_option("select[name=side]", "short")
+    page.select_option("select[name=data]", "binance-ethusdt-perp-15m-2022-11-08.csv")
+    page.fill("input[name=leverage]", leverage)
+    page.fill("input[name=margin]", "700")
+    page.fill("input[name=stop]", "1700")
+
+
+def _assert_custom_eth_kept(page: Any, leverage: str) -> None:
+    assert page.is_checked("[data-testid=source-custom]")
+    assert page.input_value("select[name=venue]") == "okx-swap"
+    assert page.input_value("input[name=symbol]") == "ETH-USDT-SWAP"
+    assert page.input_value("select[name=side]") == "short"
+    assert page.input_value("select[name=data]") == "binance-ethusdt-perp-15m-2022-11-08.csv"
+    assert page.input_value("input[name=leverage]") == leverage
+    assert page.input_value("input[name=margin]") == "700"
+    assert page.input_value("input[name=stop]") == "1700"
+
+
+def test_compare_keeps_the_form_after_an_error_and_after_a_run(page: object) -> None:
+    """Issue 22: the form came back with its defaults after a run or an error."""
+    page.goto("/compare")
+    _fill_custom_eth(page, "ten")
+    page.click("[data-testid=run-compare]")
+    page.wait_for_selector("[data-testid=errors]")
+    assert "leverage" in page.text_content("[data-testid=errors]")
+    _assert_custom_eth_kept(page, "ten")
+    page.fill("input[name=leverage]", "5")
+    page.click("[data-testid=run-compare]")
+    page.wait_for_selector("[data-testid=compare-result]")
+    _assert_custom_eth_kept(page, "5")
+
+
+def test_compare_keeps_the_scenario_picked(page: object) -> None:
+    page.goto("/compare")
+    page.select_option("[data-testid=scenario]", "partial-2025-10-10:0")
+    page.click("[data-testid=run-compare]")
+    page.wait_for_selector("[data-testid=compare-result]")
+    assert page.is_checked("[data-testid=source-scenario]")
+    assert page.input_value("[data-testid=scenario]") == "partial-2025-10-10:0"
+
+
+def test_odds_keeps_the_form_on_the_job_page_and_after_an_error(page: object) -> None:
+    page.goto("/odds")
+    _fill_custom_eth(page, "3")
+    page.fill("input[name=paths]", "-5")
+    page.select_option("select[name=model]", "jump")
+    page.fill("input[name=seed]", "42")
+    page.click("[data-testid=run-odds]")
+    page.wait_for_selector("[data-testid=errors]")
+    _assert_custom_eth_kept(page, "3")
+    assert page.input_value("input[name=paths]") == "-5"
+    assert page.input_value("select[name=model]") == "jump"
+    assert page.input_value("input[name=seed]") == "42"
+    page.fill("input[name=paths]", "1500")
+    page.click("[data-testid=run-odds]")
+    page.wait_for_selector("[data-testid=odds-table]")
+    _assert_custom_eth_kept(page, "3")
+    assert page.input_value("input[name=paths]") == "1500"
+    assert page.input_value("select[name=model]") == "jump"
+
+
+def test_odds_says_when_the_server_is_gone(page: object) -> None:
+    """Issue 22: the page froze on its last progress line when the server stopped."""
+    page.goto("/odds")
+    page.fill("input[name=paths]", "2000")
+    page.route("**/api/v1/jobs/**", lambda route: route.abort("connectionrefused"))
+    page.click("[data-testid=run-odds]")
+    page.wait_for_selector("[data-testid=server-gone]", timeout=20_000)
+    assert "stopped answering" in page.text_content("[data-testid=server-gone]")
+    assert page.get_attribute("#progress-text", "data-state") == "lost"
+
+
 def test_venues_page_cites_its_sources(page: object) -> None:
     page.goto("/venues?venue=okx-swap")
     spec = pm.load_venue("okx-swap").symbol("BTC-USDT-SWAP")

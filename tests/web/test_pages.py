@@ -39,6 +39,31 @@ def test_page_errors_are_pages_api_errors_are_json(client: TestClient) -> None:
     assert "greater than 0" in bad.text
 
 
+def test_kept_values_are_escaped_and_the_upload_named(client: TestClient) -> None:
+    hostile = '"><script>alert(1)</script>'
+    page = client.post(
+        "/compare",
+        data={"source": "custom", "symbol": hostile, "leverage": "x" * 500},
+        files={"file": ('a"<b>.csv', b"timestamp,open,high,low,close\n", "text/csv")},
+    )
+    assert page.status_code == 422
+    assert "<script>alert(1)" not in page.text
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page.text
+    assert 'value="' + "x" * 200 + '"' in page.text  # kept values are cut at 200 characters
+    assert 'data-testid="upload-again"' in page.text
+    assert "&lt;b&gt;.csv</b>" in page.text
+
+
+def test_the_odds_job_page_shows_the_form_as_sent(client: TestClient) -> None:
+    sent = {"source": "scenario", "scenario": "seed-2020-03-12:1", "paths": "1000", "model": "jump"}
+    started = client.post("/odds", data=sent, follow_redirects=False)
+    assert started.status_code == 303
+    page = client.get(started.headers["location"])
+    assert re.search(r'<option value="seed-2020-03-12:1"\s+selected', page.text)
+    assert 'name="paths" value="1000"' in page.text
+    assert "<option selected>jump</option>" in page.text
+
+
 def test_compare_form_errors_keep_the_form(client: TestClient) -> None:
     page = client.post(
         "/compare",
@@ -74,6 +99,23 @@ def test_compare_and_odds_are_kept_and_reopen(client: TestClient) -> None:
     # the same outcome cards (the replay is deterministic)
     cards = re.compile(r'data-testid="outcome-(\w+)">.*?<strong>(.*?)</strong>', re.S)
     assert cards.findall(again.text) == cards.findall(page.text)
+    picked = r'<option value="pair-2022-11-08:0"\s+selected'
+    assert re.search(picked, again.text)  # the form shows the saved plan
+    custom = client.post(
+        "/compare",
+        data={
+            "source": "custom",
+            "symbol": "ETHUSDT",
+            "side": "short",
+            "leverage": "4",
+            "data": "binance-ethusdt-perp-15m-2022-11-08.csv",
+        },
+    )
+    assert custom.status_code == 200
+    reopened = client.get(f"/saved/{_saved_id(client, 'compare')}").text
+    assert 'name="leverage" value="4"' in reopened
+    assert "<option selected>short</option>" in reopened
+    assert re.search(r'value="custom"\s+checked', reopened)
     started = client.post(
         "/odds",
         data={"source": "scenario", "scenario": "seed-2020-03-12:0", "paths": "1000"},
@@ -123,7 +165,8 @@ def test_serve_binds_locally_unless_told(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert "http://127.0.0.1:8000/ (local only: True)" in ok.output
     protocol = calls[0].pop("http")  # closes connections slow to send their headers
     assert protocol.header_timeout_s == Limits().header_timeout_s
-    assert calls == [{"host": "127.0.0.1", "port": 8000, "log_level": "warning"}]
+    expected = {"host": "127.0.0.1", "port": 8000, "log_level": "warning"}
+    assert calls == [{**expected, "timeout_graceful_shutdown": server.GRACEFUL_SHUTDOWN_S}]
     refused = runner.invoke(cli_app, ["serve", "--host", "0.0.0.0", "--db", db])
     assert refused.exit_code == 2
     assert "--allow-remote" in refused.output

@@ -154,12 +154,28 @@ def _numbers(frame: pd.DataFrame, column: str, label: str, offset: int) -> np.nd
     return values
 
 
+_FIRST_MS = 946_684_800_000  # 2000-01-01 UTC
+_LAST_MS = 4_102_444_800_000  # 2100-01-01 UTC
+"""Timestamps outside 2000..2100 as ms are another unit: seconds read as ms land in
+January 1970 (a 2020 bar in seconds is 1970-01-19), microseconds centuries ahead."""
+
+
 def _times(frame: pd.DataFrame, column: str, label: str, offset: int) -> np.ndarray:
     values = _numbers(frame, column, label, offset)
     if (values != np.floor(values)).any() or (values < 0).any():
         i = int(np.argmax((values != np.floor(values)) | (values < 0)))
         raise DataError(f"{label}: row {i + offset}: {column} must be whole ms since the epoch")
     times = values.astype("int64")
+    outside = (times < _FIRST_MS) | (times >= _LAST_MS)
+    if outside.any():
+        i = int(np.argmax(outside))
+        early = times[i] < _FIRST_MS
+        when = utc_text(int(times[i])) if early else "after 2100"
+        unit = "seconds? multiply by 1000" if early else "microseconds? divide by 1000"
+        raise DataError(
+            f"{label}: row {i + offset}: {column} {times[i]} is {when} read as ms since the "
+            f"epoch; timestamps are milliseconds ({unit})"
+        )
     diffs = np.diff(times)
     if (diffs == 0).any():
         i = int(np.argmax(diffs == 0)) + 1

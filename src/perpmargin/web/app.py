@@ -10,6 +10,7 @@ and the host it listens on), so a page elsewhere cannot reach it by DNS rebindin
 from __future__ import annotations
 
 import decimal
+import json
 import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -114,6 +115,65 @@ class BodyLimit:
         }
         response = JSONResponse(body, status_code=413, headers={"Connection": "close"})
         await response(scope, receive, send)
+
+
+class StrictJson:
+    """Refuse a JSON body that the app would read as something it does not say: a key
+    given twice (``{"entry": "NaN", "entry": "50000"}`` passed as 50000, the first value
+    never checked) or nesting too deep to parse. A 422 naming the key; other bodies
+    (forms, uploads, JSON that does not parse, left to the app's own 422) pass as they
+    are. Runs inside :class:`BodyLimit`, so the body arrives whole."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
+        if b"json" not in headers.get(b"content-type", b"").lower():
+            await self.app(scope, receive, send)
+            return
+        message = await receive()
+        problem = _json_problem(message.get("body", b""))
+        if problem is not None:
+            response = JSONResponse({"error": "InvalidInput", "detail": problem}, 422)
+            await response(scope, receive, send)
+            return
+        first: Message | None = message
+
+        async def replay() -> Message:
+            nonlocal first
+            if first is None:
+                return await receive()
+            out, first = first, None
+            return out
+
+        await self.app(scope, replay, send)
+
+
+def _json_problem(body: bytes) -> str | None:
+    """Why ``body`` must be refused (a key given twice, too deep), or None."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen[key] = value
+        return seen
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except _DuplicateKey as exc:
+        return f"the key {exc.args[0]!r} is given twice in the JSON body"
+    except RecursionError:
+        return "the JSON body is nested too deeply"
+    except ValueError:  # not JSON (or not UTF-8): the app answers that itself
+        return None
+    return None
+
+
+class _DuplicateKey(Exception):
+    pass
 
 
 def _content_length(headers: dict[bytes, bytes]) -> int | None:
@@ -276,6 +336,7 @@ def create_app(
     app.state.limits = lim
     app.state.jobs = jobs
     app.state.gate = RunGate(lim.max_concurrent_runs)
+    app.add_middleware(StrictJson)  # inside BodyLimit: it sees the whole body
     app.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
     app.add_middleware(SameOrigin)
     app.add_middleware(AllowedHosts, hosts=(*LOCAL_HOSTS, *hosts))  # outermost: first

@@ -2,7 +2,9 @@
 
 Jobs run one at a time on a worker thread (the kernel already uses every core); their
 state lives in memory, so it is gone when the server stops — a finished job's result is
-also saved in the database when it was asked to be.
+also saved in the database when it was asked to be. When the server stops, the running
+job is stopped at its next progress report (the Monte Carlo reports after each chunk of
+paths, a second or so of work) and queued ones are dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from typing import Any
 
 from perpmargin.errors import PerpMarginError
 
-__all__ = ["Job", "JobManager"]
+__all__ = ["Job", "JobManager", "JobStopped"]
+
+
+class JobStopped(PerpMarginError):
+    """The server stopped while the job ran."""
 
 
 @dataclass
@@ -33,6 +39,7 @@ class Job:
     result: dict[str, Any] | None = None
     error: str | None = None
     saved_id: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def status(self) -> dict[str, Any]:
         """The job as the API returns it."""
@@ -87,8 +94,12 @@ class JobManager:
 
             def progress(k: int) -> None:
                 job.done_paths += k
+                if job.stop.is_set():
+                    raise JobStopped("the server stopped while the job ran")
 
             try:
+                if job.stop.is_set():
+                    raise JobStopped("the server stopped before the job started")
                 job.result = work(progress)
                 if on_done is not None:
                     job.saved_id = on_done(job.result)
@@ -114,11 +125,16 @@ class JobManager:
             return self._jobs[job_id]
 
     def shutdown(self) -> None:
-        """Wait for the running job, drop queued ones (a later job starts a new worker)."""
+        """Stop the running job at its next progress report and drop queued ones; return
+        when the worker is idle (a later job starts a new worker)."""
         with self._lock:
             pool, self._pool = self._pool, None
+            for job in self._jobs.values():
+                if job.finished is None:
+                    job.stop.set()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         for job in list(self._jobs.values()):
-            if job.state == "queued":
+            if job.state == "queued":  # cancelled before its turn: never ran
                 job.state, job.error = "failed", "the server stopped before the job started"
+                job.finished = time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
@@ -205,11 +206,55 @@ async def _upload_text(form: FormData, limits: service.Limits) -> str | None:
         raise InvalidInput(f"{file.filename}: not a UTF-8 text (CSV) file") from None
 
 
-def _plan_context(**extra: Any) -> dict[str, Any]:
-    """What the plan picker of Compare and Odds offers, plus the page's own values."""
+# What the Compare and Odds forms hold, so a page shown after a run or an error keeps
+# what the user entered (a file input cannot be refilled: the page says so).
+_PLAN_KEYS = (
+    "source",
+    "scenario",
+    "venue",
+    "symbol",
+    "data",
+    "side",
+    "leverage",
+    "margin",
+    "balance",
+    "stop",
+    "take_profit",
+)
+_ODDS_KEYS = ("paths", "steps", "model", "seed")
+_MAX_KEPT = 200  # characters of one kept value
+
+
+def _kept(source: Any, keys: tuple[str, ...]) -> dict[str, str]:
+    """The form's text values for ``keys`` (``source``: form data or query parameters)."""
+    values = {}
+    for key in keys:
+        value = source.get(key)
+        if isinstance(value, str) and value != "":
+            values[key] = value[:_MAX_KEPT]
+    return values
+
+
+def _kept_from_inputs(inputs: dict[str, Any]) -> dict[str, str]:
+    """The form's values that reproduce saved ``inputs`` (a ReplayRequest or MonteCarloRequest)."""
+    if inputs.get("scenario"):
+        picked = f"{inputs['scenario']}:{inputs.get('variant', 0)}"
+        values = {"source": "scenario", "scenario": picked}
+    else:
+        plan = inputs.get("plan") or {}
+        given = {k: str(plan[k]) for k in _PLAN_KEYS if plan.get(k) is not None}
+        values = {"source": "custom", **given}
+    values.update({k: str(inputs[k]) for k in _ODDS_KEYS if inputs.get(k) is not None})
+    return values
+
+
+def _plan_context(form: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """What the plan picker of Compare and Odds offers, the values entered (``form``),
+    plus the page's own values."""
     return {
         "scenarios": service.scenario_catalogue(),
         "data_files": service.market_files(),
+        "form": form or {},
         **extra,
     }
 
@@ -224,20 +269,23 @@ def compare_form(request: Request) -> HTMLResponse:
 async def compare(request: Request) -> HTMLResponse:
     """Replay under both modes; keep it in the database; show chart and outcome."""
     limits = _limits(request)
+    values: dict[str, str] = {}
     try:
         async with request.form() as form:  # closes the upload's temporary file
+            values = _kept(form, _PLAN_KEYS)
             fields = _choice_fields(form)
             text = await _upload_text(form, limits)
             filename = str(getattr(form.get("file"), "filename", "upload") or "upload")
         if text is not None:
             fields["bars_csv"] = text
+            values["uploaded"] = filename[:_MAX_KEPT]
         req = ReplayRequest.model_validate(fields)
         result = await run_in_threadpool(_replay, request, req, text, filename)
     except ValidationError as exc:
-        ctx = _plan_context(run=None, errors=_validation_lines(exc))
+        ctx = _plan_context(values, run=None, errors=_validation_lines(exc))
         return _form_page(request, "compare", ctx, 422)
     except PerpMarginError as exc:
-        ctx = _plan_context(run=None, errors=[str(exc)])
+        ctx = _plan_context(values, run=None, errors=[str(exc)])
         return _form_page(request, "compare", ctx, _status(exc))
     store = _store(request)
     saved = store.save(
@@ -247,10 +295,12 @@ async def compare(request: Request) -> HTMLResponse:
         plan_result_dict(result),
         render_html([result], title=result.plan.name),
     )
-    return _compare_result(request, result, store.get(saved))
+    return _compare_result(request, result, store.get(saved), values)
 
 
-def _compare_result(request: Request, result: Any, saved: Any) -> HTMLResponse:
+def _compare_result(
+    request: Request, result: Any, saved: Any, values: dict[str, str]
+) -> HTMLResponse:
     judged = verdict(result)
     places = result_places(result)
     run = {
@@ -269,7 +319,7 @@ def _compare_result(request: Request, result: Any, saved: Any) -> HTMLResponse:
             for m, r in result.runs.items()
         },
     }
-    return _form_page(request, "compare", _plan_context(run=run, errors=[]))
+    return _form_page(request, "compare", _plan_context(values, run=run, errors=[]))
 
 
 # ------------------------------------------------------------------------------ odds
@@ -285,15 +335,19 @@ def odds_form(request: Request) -> HTMLResponse:
 async def odds(request: Request) -> Response:
     """Start a background run and go to its page."""
     limits = _limits(request)
+    values: dict[str, str] = {}
     try:
         async with request.form() as form:
+            values = _kept(form, _PLAN_KEYS + _ODDS_KEYS)
             fields = _choice_fields(form)
-            for key in ("paths", "steps", "model", "seed"):
+            for key in _ODDS_KEYS:
                 if form.get(key) not in (None, ""):
                     fields[key] = str(form.get(key))
             text = await _upload_text(form, limits)
+            filename = str(getattr(form.get("file"), "filename", "upload") or "upload")
         if text is not None:
             fields["bars_csv"] = text
+            values["uploaded"] = filename[:_MAX_KEPT]
         req = MonteCarloRequest.model_validate({**fields, "save": True})
 
         def start() -> Any:  # parsing and calibrating take a while: off the event loop
@@ -303,12 +357,13 @@ async def odds(request: Request) -> Response:
 
         job = await run_in_threadpool(start)
     except ValidationError as exc:
-        ctx = _plan_context(job=None, errors=_validation_lines(exc))
+        ctx = _plan_context(values, job=None, errors=_validation_lines(exc))
         return _form_page(request, "odds", ctx, 422)
     except PerpMarginError as exc:
-        ctx = _plan_context(job=None, errors=[str(exc)])
-        return _form_page(request, "odds", ctx, 422)
-    return RedirectResponse(f"/odds/jobs/{job.id}", status_code=303)
+        ctx = _plan_context(values, job=None, errors=[str(exc)])
+        return _form_page(request, "odds", ctx, _status(exc))
+    # the job's page shows the form as it was sent: its values travel in the query
+    return RedirectResponse(f"/odds/jobs/{job.id}?{urlencode(values)}", status_code=303)
 
 
 @router.get("/odds/jobs/{job_id}", response_class=HTMLResponse)
@@ -318,7 +373,8 @@ def odds_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)])
         status = request.app.state.jobs.get(job_id).status()
     except KeyError:
         return error_page(request, 404, f"no job {job_id!r} (jobs end with the server)")
-    ctx = _plan_context(job=status, errors=[])
+    values = _kept(request.query_params, _PLAN_KEYS + _ODDS_KEYS + ("uploaded",))
+    ctx = _plan_context(values, job=status, errors=[])
     return _form_page(request, "odds", ctx)
 
 
@@ -373,8 +429,6 @@ def delete_scenario(request: Request, scenario_id: SavedId) -> Response:
 
 def calculator_query(inputs: dict[str, Any]) -> str:
     """The calculator URL's query for saved inputs (a CheckRequest as JSON)."""
-    from urllib.parse import urlencode
-
     pairs: list[tuple[str, str]] = []
     for key in ("symbol", "side", "entry", "stop", "risk", "leverage", "balance", "take_profit"):
         if inputs.get(key) is not None:
@@ -406,7 +460,9 @@ def reopen(request: Request, scenario_id: SavedId) -> Response:
             result = _replay(request, req, req.bars_csv, "bars_csv")
         except PerpMarginError as exc:
             return error_page(request, _status(exc), str(exc))
-        return _compare_result(request, result, saved)
+        return _compare_result(request, result, saved, _kept_from_inputs(saved.inputs))
     last = saved.results[-1].summary if saved.results else None
-    ctx = _plan_context(job=None, errors=[], saved_result=last, saved=saved)
+    ctx = _plan_context(
+        _kept_from_inputs(saved.inputs), job=None, errors=[], saved_result=last, saved=saved
+    )
     return _form_page(request, "odds", ctx)

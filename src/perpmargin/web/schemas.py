@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from perpmargin.limits import FUNDING_RATE_LIMIT
 
@@ -38,6 +38,17 @@ Money = Annotated[
 ]
 Leverage = Annotated[Decimal, Field(ge=1, le=1000, allow_inf_nan=False)]
 Side = Literal["long", "short"]
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """JSON's true is not the count 1 (``"paths": true`` ran one path)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_a_boolean)]
+"""A whole number (paths, steps, a seed, a variant): a boolean is refused."""
 Name = Annotated[str, Field(min_length=1, max_length=80)]
 
 
@@ -136,7 +147,7 @@ class PlanChoice(_Model):
     """A bundled scenario (and which of its variants), or a custom plan."""
 
     scenario: Name | None = Field(None, description="A bundled scenario (GET /api/v1/scenarios).")
-    variant: Annotated[int, Field(ge=0, le=50)] = 0
+    variant: Annotated[Count, Field(ge=0, le=50)] = 0
     plan: CustomPlan | None = None
     bars_csv: Annotated[str, Field(max_length=5_000_000)] | None = Field(
         None,
@@ -155,10 +166,10 @@ class ReplayRequest(PlanChoice):
 class MonteCarloRequest(PlanChoice):
     """``perpmargin montecarlo``: liquidation odds and loss quantiles per mode."""
 
-    paths: Annotated[int, Field(ge=1, le=100_000_000)] = 10_000
-    steps: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    paths: Annotated[Count, Field(ge=1, le=100_000_000)] = 10_000
+    steps: Annotated[Count, Field(ge=1, le=1_000_000)] | None = None
     model: Literal["gbm", "jump", "bootstrap"] = "gbm"
-    seed: Annotated[int, Field(ge=0, le=2**62)] = 0
+    seed: Annotated[Count, Field(ge=0, le=2**62)] = 0
     save: bool = False
 
 

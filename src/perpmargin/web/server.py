@@ -13,7 +13,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from perpmargin.errors import InvalidInput
 
-__all__ = ["header_timeout_protocol", "is_local", "serve"]
+__all__ = ["GRACEFUL_SHUTDOWN_S", "header_timeout_protocol", "is_local", "serve"]
+
+#: Seconds that open requests get to finish once the server is told to stop.
+GRACEFUL_SHUTDOWN_S = 5
 
 _TIMEOUT_BODY = b'{"error":"RequestTimeout","detail":"the request headers took too long"}'
 _TIMED_OUT = (
@@ -108,4 +111,13 @@ def serve(
     app = create_app(db, hosts=[host])
     print(f"perpmargin on http://{host}:{port}/ (local only: {is_local(host)}); database {db}")
     protocol = header_timeout_protocol(app.state.limits.header_timeout_s)
-    uvicorn.run(app, host=host, port=port, log_level="warning", http=protocol)
+    # Ctrl-C: open requests get a few seconds (a background job is stopped at its next
+    # progress report by the app's shutdown), then the server exits
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http=protocol,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )

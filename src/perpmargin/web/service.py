@@ -50,6 +50,7 @@ __all__ = [
     "ServerBusy",
     "bundled_venue",
     "execute_montecarlo",
+    "job_chunk_paths",
     "market_files",
     "plan_and_market",
     "prepare_montecarlo",
@@ -371,6 +372,16 @@ def prepare_montecarlo(
     return PreparedMonteCarlo(plan.name, setup, steps)
 
 
+_CHUNK_PATH_STEPS = 50_000_000  # about half a second of one chunk on two cores
+
+
+def job_chunk_paths(paths: int, steps: int) -> int:
+    """Paths per chunk of a server run: about 50 progress reports a run, and no chunk
+    longer than ``_CHUNK_PATH_STEPS`` path-steps, so a timeout or a server stop is
+    noticed within about a second."""
+    return max(1, min(max(1_000, paths // 50), _CHUNK_PATH_STEPS // max(1, steps)))
+
+
 def execute_montecarlo(
     prepared: PreparedMonteCarlo,
     req: MonteCarloRequest,
@@ -400,7 +411,7 @@ def execute_montecarlo(
         model=req.model,
         seed=req.seed,
         block=min(60, int(prepared.setup.returns.shape[0]) - 1),
-        chunk_paths=max(1_000, req.paths // 50),
+        chunk_paths=job_chunk_paths(req.paths, prepared.steps),
         progress=tick,
     )
     return {"name": prepared.name, **jsonable(result.to_dict())}
