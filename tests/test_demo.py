@@ -7,13 +7,15 @@ from perpmargin.sim.plan import bundled_scenarios, load_plans
 def test_demo_writes_the_report(tmp_path, capsys, monkeypatch):
     # the slow part is the replay itself; one scenario is enough to check the wiring
     monkeypatch.setattr(demo, "bundled_scenarios", lambda: ["seed-2020-03-12"])
-    demo.main(tmp_path / "report")
+    report = tmp_path / "[/x]" / "report"  # a folder name that is Rich markup (issue 22)
+    demo.main(report)
     out = capsys.readouterr().out
     assert "index.html" in out
-    assert (tmp_path / "report" / "index.html").stat().st_size > 100_000
-    plan_pngs = [p for p in (tmp_path / "report").glob("*.png") if p.name != "stress.png"]
+    assert "[/x]" in out.replace("\n", "")
+    assert (report / "index.html").stat().st_size > 100_000
+    plan_pngs = [p for p in report.glob("*.png") if p.name != "stress.png"]
     assert len(plan_pngs) == len(load_plans("seed-2020-03-12"))
-    assert (tmp_path / "report" / "stress.html").stat().st_size > 100_000
+    assert (report / "stress.html").stat().st_size > 100_000
     assert "all isolated" in out
     assert "03-12 10:25" in out
 

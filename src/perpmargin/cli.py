@@ -31,9 +31,9 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
+from perpmargin import limits
 from perpmargin.errors import InvalidInput, PerpMarginError
 from perpmargin.limits import FUNDING_RATE_LIMIT
-from perpmargin.numeric import to_decimal
 from perpmargin.report.common import money, places_for
 from perpmargin.risk.liq_price import liquidation_rows
 from perpmargin.risk.pretrade import check_trade
@@ -415,13 +415,8 @@ def check(
 
 
 def _check_funding_rate(text: str) -> None:
-    """Refuse what the HTTP API refuses (:data:`perpmargin.limits.FUNDING_RATE_LIMIT`)."""
-    rate = to_decimal(text, "--funding-rate")
-    if not -FUNDING_RATE_LIMIT < rate < FUNDING_RATE_LIMIT:
-        raise InvalidInput(
-            f"--funding-rate must be strictly between -{FUNDING_RATE_LIMIT} and "
-            f"{FUNDING_RATE_LIMIT} (a rate per funding interval, 0.0001 = 0.01 %), was {text}"
-        )
+    """Refuse what the HTTP API and ``check_trade`` refuse, naming the option."""
+    limits.funding_rate(text, "--funding-rate")
 
 
 def _print_open_loss(console: Console, result: Any, mark: str | None) -> None:

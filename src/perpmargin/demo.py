@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from perpmargin.report import print_summary, write_report
 from perpmargin.sim.plan import bundled_scenarios, load_plans
@@ -63,9 +64,10 @@ def main(out_dir: str | Path = "report") -> None:
         "extreme, favourable extreme, close. Data: Binance USDⓈ-M archive "
         "(perpmargin/data/market/SOURCES.md)."
     )
-    console.print(f"Report: [bold]{paths['html'].resolve()}[/bold] (+ {len(paths) - 1} PNG charts)")
+    html = escape(str(paths["html"].resolve()))  # a folder may be named "[/x]"
+    console.print(f"Report: [bold]{html}[/bold] (+ {len(paths) - 1} PNG charts)")
     stress_page = stress_example(out_dir, console)
-    console.print(f"Stress: [bold]{stress_page.resolve()}[/bold] (+ stress.png)")
+    console.print(f"Stress: [bold]{escape(str(stress_page.resolve()))}[/bold] (+ stress.png)")
 
 
 def stress_example(out_dir: str | Path, console: Console) -> Path:

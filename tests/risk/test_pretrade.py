@@ -59,7 +59,7 @@ def test_isolated_and_cross_side_by_side():
     assert cross.liquidation_price is None
     assert cross.bankruptcy_price is None
     assert cross.worst_case_loss == D("2400") + D("1.2")
-    assert "falls to 0 the loss is 2401.20" in cross.worst_case_basis
+    assert "falls to 0 the loss is 2,401.20" in cross.worst_case_basis
     assert _items(cross)["worst case"].reason == cross.worst_case_basis
     assert _items(cross)["mode chosen"].status == "WARN"
     assert "liquidation at 47690.70 ends the loss" in iso.worst_case_basis
@@ -243,3 +243,23 @@ def test_a_take_profit_on_the_wrong_side_fails_without_a_negative_reward_to_risk
         i.name == "take-profit placed" and i.status == "FAIL" for m in v.modes for i in m.checklist
     )
     assert _check(take_profit="54000").reward_to_risk == D("2.00")
+
+
+def test_words_quote_the_numbers_beside_them_at_the_settle_decimals() -> None:
+    """Issue 22: "loses 24.684495 at the stop" beside a loss at the stop of 24.684496, and
+    BTC margins worded with two decimals (0.00)."""
+    sol = pm.check_trade(
+        symbol="SOL", side="long", entry="143.217", stop="139.11", leverage="7",
+        balance="1234.56", risk="2%", venue="hyperliquid",
+    ).venues[0]  # fmt: skip
+    sized = next(i for i in sol.modes[0].checklist if i.name == "size from risk")
+    assert f"loses {sol.modes[0].loss_at_stop:,.2f} at the stop" in sized.reason
+    btc = pm.check_trade(
+        symbol="BTCUSD", side="long", entry="50123.5", stop="48000.5", leverage="20",
+        balance="0.37", risk="1%", venue="bybit-inverse",
+    ).venues[0]  # fmt: skip
+    iso = btc.modes[0]
+    assert iso.margin_mode == "isolated"
+    capped = next(i for i in iso.checklist if i.name == "mode chosen")
+    assert f"margin {iso.initial_margin:.8f} plus" in capped.reason
+    assert "0.00 " not in capped.reason

@@ -83,8 +83,9 @@ def test_calculator_fails_a_stop_beyond_liquidation(page: object) -> None:
     assert Decimal(shown) > Decimal(44000)  # above the stop: the stop can never fire
     assert page.text_content("[data-testid=quantity]").strip() == str(expected.venues[0].quantity)
     assert "comes before the stop" in page.text_content("[data-testid=mode-isolated]")
-    worst = Decimal(page.text_content("[data-testid=worst-cross]").strip())
-    assert worst == modes["cross"].worst_case_loss < Decimal(10000)  # no price bankrupts it
+    worst = page.text_content("[data-testid=worst-cross]").strip()
+    assert modes["cross"].worst_case_loss < Decimal(10000)  # no price bankrupts it
+    assert worst == f"{modes['cross'].worst_case_loss:,.2f}"  # shown at USDT's cents
     assert "falls to 0" in page.text_content("[data-testid=mode-cross]")
     assert "is never reached" in page.text_content("[data-testid=mode-isolated]")
 

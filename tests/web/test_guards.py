@@ -236,8 +236,9 @@ def test_a_chunked_body_over_the_limit_is_a_413(client: TestClient) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """The app under uvicorn on a local port, with a half-second header timeout."""
-    limits = dataclasses.replace(TEST_LIMITS, header_timeout_s=0.5)
+    """The app under uvicorn on a local port, with a half-second header timeout and a
+    two-second body timeout."""
+    limits = dataclasses.replace(TEST_LIMITS, header_timeout_s=0.5, body_timeout_s=2.0)
     with running(create_app(tmp_path_factory.mktemp("guards") / "s.db", limits)) as url:
         host, port = url.removeprefix("http://").split(":")
         yield host, int(port)
@@ -282,6 +283,19 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(
         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
     )
     assert whole.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_body_that_never_finishes_is_a_408(served: tuple[str, int]) -> None:
+    """Issue 22: a client sending its body a byte at a time held a request open forever."""
+    head = (
+        b"POST /api/v1/liq HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    t0 = time.monotonic()
+    answer = _exchange(served, head, b'{"symbol"')
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"the request body took longer than 2 s" in answer
+    assert time.monotonic() - t0 < 15
 
 
 # ---------------------------------------------------------------------- web app

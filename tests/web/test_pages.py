@@ -212,3 +212,17 @@ def test_another_sites_form_cannot_change_anything(client: TestClient) -> None:
         headers={"origin": "http://localhost"},
     )
     assert own.status_code == 200
+
+
+def test_the_calculator_shows_money_at_the_settle_assets_decimals(client: TestClient) -> None:
+    """Issue 22: the page printed the ledger's unit (122.3520000 USDT, 50 digits)."""
+    usdt = client.get("/calculator?entry=50000&stop=48000&leverage=20&balance=10000").text
+    assert "122.3520000" not in usdt
+    assert re.search(r"notional [\d,]+\.\d\d USDT", usdt)
+    coin = client.get(
+        "/calculator?venue=bybit-inverse&symbol=BTCUSD&entry=50123.5&stop=48000.5"
+        "&leverage=20&balance=0.37&risk=1%25"
+    ).text
+    margins = re.findall(r"<dt>Initial margin</dt><dd>([^<]*)</dd>", coin)
+    assert margins
+    assert all(re.fullmatch(r"0\.\d{8}", m) for m in margins), margins  # BTC: 8 decimals

@@ -102,3 +102,44 @@ def test_json_that_could_not_be_read_back_is_not_stored(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="summary is nested"):
         store.add_result(kept, too_deep)
     assert store.get(kept).results == ()
+
+
+@pytest.mark.parametrize(
+    ("inputs", "why"),
+    [
+        ("[" * 300 + "]" * 300, "nested"),
+        ('{"x": NaN}', "NaN"),
+        ('{"x": 1', "cannot be read"),
+    ],
+)
+def test_a_poisoned_row_from_an_earlier_version_is_refused_not_a_500(
+    tmp_path: Path, inputs: str, why: str
+) -> None:
+    """Issue 22: rows saved before stored JSON was bounded made every read a 500."""
+    from fastapi.testclient import TestClient
+
+    from perpmargin.web import create_app
+
+    db = tmp_path / "p.db"
+    store = Store(db)
+    good = store.save("calculator", "fine", {"symbol": "BTCUSDT"})
+    with sqlite3.connect(db) as conn:
+        cur = conn.execute(
+            "INSERT INTO scenario (kind, name, inputs, created_ms) VALUES (?, ?, ?, ?)",
+            ("odds", "poisoned", inputs, 1),
+        )
+        bad = int(cur.lastrowid or 0)
+    with pytest.raises(StoreError, match=why):
+        store.get(bad)
+    listed = {s.id: s for s in store.list()}
+    assert why in listed[bad].inputs["unreadable"]
+    assert listed[good].inputs == {"symbol": "BTCUSDT"}
+    with TestClient(create_app(db), base_url="http://localhost") as client:
+        api = client.get(f"/api/v1/saved/{bad}")
+        assert api.status_code == 422
+        assert "delete it" in api.json()["detail"]
+        assert client.get("/saved").status_code == 200
+        page = client.get(f"/saved/{bad}")
+        assert page.status_code == 422
+        assert "delete it" in page.text
+        assert client.delete(f"/api/v1/saved/{bad}").status_code == 204

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from perpmargin.display import money, places_for
 from perpmargin.sim.data import utc_text
 
 if TYPE_CHECKING:
@@ -33,25 +34,6 @@ ZERO = Decimal(0)
 
 
 utc = utc_text  # one formatter for the replay's notes and the reports
-
-
-_CASH = frozenset(("USD", "USDT", "USDC", "BUSD", "FDUSD", "DAI", "TUSD"))
-
-
-def places_for(settle: str) -> int:
-    """Decimals money in ``settle`` is shown with: 2 for dollars and dollar coins, 8 for
-    any other coin (the ledger's unit: a coin-margined 0.0234 BTC must not read 0.02)."""
-    return 2 if not settle or settle.upper() in _CASH else 8
-
-
-def money(value: Decimal | float, places: int = 2) -> str:
-    """``1,234.57`` with ``places`` decimals (rounded half-even, for display only; see
-    :func:`places_for`). A float (a simulation's figure) is read to 12 significant
-    digits first."""
-    if not isinstance(value, Decimal):
-        value = Decimal(f"{value:.12g}")
-    q = Decimal(1).scaleb(-places)
-    return f"{value.quantize(q):,f}"
 
 
 def result_places(result: PlanResult) -> int:

@@ -26,6 +26,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from perpmargin import formulas as F
+from perpmargin import limits
+from perpmargin.display import money, places_for
 from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
 from perpmargin.errors import InvalidInput, PerpMarginError, UnknownSymbol
@@ -272,7 +274,7 @@ def check_trade(
         risk_amount = _risk_amount(risk, bal)
         buf = to_decimal(buffer, "buffer", non_negative=True)
         buf_atr = to_decimal(buffer_atr, "buffer_atr", non_negative=True)
-        rate = to_decimal(funding_rate, "funding_rate")
+        rate = limits.funding_rate(funding_rate)
         hours = to_decimal(hold_hours, "hold_hours", non_negative=True)
         mark_d = None if mark_price is None else to_decimal(mark_price, "mark_price", positive=True)
         atr = None if bars is None else _atr(bars)
@@ -420,6 +422,7 @@ def _check_venue(
         + (pmath.position_value(ONE, entry, cv) + pmath.position_value(ONE, stop, cv)) * taker
     )
     unit = "contracts" if cv is not None else spec.base
+    sized_at: int | None = None
     if fixed_qty is not None:
         qty = round_to_step(fixed_qty, spec.step_size, "down")
         items.append(
@@ -432,21 +435,15 @@ def _check_venue(
                 CheckItem(
                     "size from risk",
                     "FAIL",
-                    f"risking {risk_amount:.8g} over a {abs(entry - stop)} stop "
+                    f"risking {_m(risk_amount, spec)} over a {abs(entry - stop)} stop "
                     f"buys {qty}, below {spec.symbol}'s minimum "
                     f"{spec.min_quantity}",
                 )
             )
             qty = spec.min_quantity
-        else:
-            items.append(
-                CheckItem(
-                    "size from risk",
-                    "PASS",
-                    f"{qty} {unit} loses {qty * loss_per_unit:.8g} at the "
-                    f"stop, fees included (risk {risk_amount:.8g})",
-                )
-            )
+        else:  # its words quote the loss at the stop as booked: filled in below
+            sized_at = len(items)
+            items.append(CheckItem("size from risk", "PASS", ""))
     qty = min(qty, spec.max_quantity)
     # money at the settle asset's unit, as the engine books it: fees and margin up (an
     # inverse contract's value in the coin is a quotient: no 50-digit figures)
@@ -460,7 +457,8 @@ def _check_venue(
             CheckItem(
                 "leverage vs tier max",
                 "FAIL",
-                f"{lev}x is above {max_lev}x, the maximum for {notional:.2f} notional on {v.id}",
+                f"{lev}x is above {max_lev}x, the maximum for {_m(notional, spec)} "
+                f"notional on {v.id}",
             )
         )
     else:
@@ -486,7 +484,8 @@ def _check_venue(
             CheckItem(
                 "margin available",
                 "FAIL",
-                f"needs {im + open_loss + open_fee:.2f} of {what}, {available:.2f} available",
+                f"needs {_m(im + open_loss + open_fee, spec)} of {what}, "
+                f"{_m(available, spec)} available",
             )
         )
     loss_at_stop = _to_unit(
@@ -494,6 +493,13 @@ def _check_venue(
         unit_step,
         "up",
     )
+    if sized_at is not None:
+        items[sized_at] = CheckItem(
+            "size from risk",
+            "PASS",
+            f"{qty} {unit} loses {_m(loss_at_stop, spec)} at the stop, fees included "
+            f"(risk {_m(risk_amount, spec)})",
+        )
     intervals = hours / spec.funding_interval_hours
     funding_cost = _to_unit(sign * notional * rate * intervals, unit_step, "up")
     others = _others(account, spec) if account is not None else []
@@ -537,6 +543,11 @@ def _check_venue(
         modes=tuple(modes),
         status=_worst(m.status for m in modes) if modes else _worst(i.status for i in items),
     )
+
+
+def _m(value: Decimal, spec: SymbolSpec) -> str:
+    """Money in the words of a check: the settle asset's decimals (see :func:`places_for`)."""
+    return money(value, places_for(spec.settle))
 
 
 def _to_unit(value: Decimal, step: Decimal, direction: Literal["up", "down"]) -> Decimal:
@@ -638,17 +649,16 @@ def _mode_check(
         bankrupt, spec, balance if account is None else account.cross_wallet_balance, others,
     )  # fmt: skip
     if margin_mode == "isolated":
-        mode_item = CheckItem(
-            "mode chosen", "PASS", f"isolated: the loss is capped at the margin {im:.2f} plus fees"
-        )
+        capped = f"isolated: the loss is capped at the margin {_m(im, spec)} plus fees"
+        mode_item = CheckItem("mode chosen", "PASS", capped)
     else:
         wallet = balance if account is None else account.cross_wallet_balance
         extra = f" and {len(others)} other cross position(s)" if others else ""
         mode_item = CheckItem(
             "mode chosen",
             "WARN",
-            f"cross: the whole cross balance {wallet:.2f}{extra} backs this position; "
-            f"it can lose {worst:.2f} with it",
+            f"cross: the whole cross balance {_m(wallet, spec)}{extra} backs this position; "
+            f"it can lose {_m(worst, spec)} with it",
         )
     checklist = (mode_item, liq_item, *common, CheckItem("worst case", "PASS", basis))
     return ModeCheck(
@@ -703,20 +713,20 @@ def _worst_case(
         if liq is None:
             return (
                 worst,
-                f"no positive price liquidates it; the loss is at most the margin {im:.2f} "
+                f"no positive price liquidates it; the loss is at most the margin {_m(im, spec)} "
                 "plus the fees",
             )
-        text = f"the margin {im:.2f} plus the fees: liquidation at {liq} ends the loss there"
+        text = f"the margin {_m(im, spec)} plus the fees: liquidation at {liq} ends the loss there"
         if (stop - liq) * (1 if side == "long" else -1) <= 0:
             text += (
                 f"; the stop at {stop} is never reached (liquidation comes first), so the "
-                f"loss at the stop ({loss_at_stop:.2f}) cannot happen"
+                f"loss at the stop ({_m(loss_at_stop, spec)}) cannot happen"
             )
         return worst, text
     if bankrupt is not None:
         move = abs(bankrupt - entry) / entry * 100
         return wallet, (
-            f"the whole cross balance {wallet:.2f}: at the bankruptcy price {bankrupt} "
+            f"the whole cross balance {_m(wallet, spec)}: at the bankruptcy price {bankrupt} "
             f"({move:.2f}% from entry) nothing is left{held}"
         )
     extreme = "falls to 0" if side == "long" else "rises without bound"
@@ -724,7 +734,7 @@ def _worst_case(
     worst = min(wallet, at_extreme)
     return worst, (
         f"no positive price bankrupts the account: if the price {extreme} the loss is "
-        f"{at_extreme:.2f} (the position's value at entry and the fee to open){held}"
+        f"{_m(at_extreme, spec)} (the position's value at entry and the fee to open){held}"
     )
 
 

@@ -9,6 +9,7 @@ and the host it listens on), so a page elsewhere cannot reach it by DNS rebindin
 
 from __future__ import annotations
 
+import asyncio
 import decimal
 import json
 import os
@@ -65,12 +66,14 @@ class BodyLimit:
     piece. One found too large is read on and dropped, up to ``max_bytes`` more, so that
     the client finishes sending and reads the 413 instead of a reset connection; then the
     connection is closed. A declared length over twice the limit, or a client waiting
-    for ``100 Continue``, is refused without reading.
+    for ``100 Continue``, is refused without reading. A body that has not all arrived
+    ``timeout_s`` seconds after the headers is answered 408 and the connection closed.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,8 +89,14 @@ class BodyLimit:
             return
         body = bytearray()
         more = True
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         while more:
-            message = await receive()
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(left, 0.0))
+            except TimeoutError:
+                await self._too_slow(scope, receive, send)
+                return
             if message["type"] != "http.request":  # the client left
                 return
             body += message.get("body", b"")
@@ -107,6 +116,14 @@ class BodyLimit:
             return message
 
         await self.app(scope, replay, send)
+
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = {
+            "error": "RequestTimeout",
+            "detail": f"the request body took longer than {self.timeout_s:g} s to arrive",
+        }
+        response = JSONResponse(body, status_code=408, headers={"Connection": "close"})
+        await response(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = {
@@ -337,7 +354,7 @@ def create_app(
     app.state.jobs = jobs
     app.state.gate = RunGate(lim.max_concurrent_runs)
     app.add_middleware(StrictJson)  # inside BodyLimit: it sees the whole body
-    app.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=lim.max_body_bytes, timeout_s=lim.body_timeout_s)
     app.add_middleware(SameOrigin)
     app.add_middleware(AllowedHosts, hosts=(*LOCAL_HOSTS, *hosts))  # outermost: first
 

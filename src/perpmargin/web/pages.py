@@ -22,7 +22,13 @@ from starlette.datastructures import FormData, UploadFile
 
 from perpmargin._version import __version__
 from perpmargin.errors import InvalidInput, PerpMarginError
-from perpmargin.report.common import liquidation_status, money, result_places, verdict
+from perpmargin.report.common import (
+    liquidation_status,
+    money,
+    places_for,
+    result_places,
+    verdict,
+)
 from perpmargin.report.html import plan_section, render_html
 from perpmargin.report.jsonout import plan_result_dict
 from perpmargin.sim.data import utc_text
@@ -129,6 +135,31 @@ def _calc_request(form: dict[str, str], others: list[dict[str, str]]) -> CheckRe
     return CheckRequest.model_validate(data)
 
 
+_CHECK_MONEY = ("notional", "risk_amount", "open_fee", "close_fee_at_stop")
+_MODE_MONEY = ("initial_margin", "loss_at_stop", "worst_case_loss", "funding_cost")
+
+
+def _shown_check(result: dict[str, Any]) -> dict[str, Any]:
+    """The check's result as the page shows it: money at the settle asset's decimals
+    (the API keeps the ledger's unit: 122.3520000 USDT is shown 122.35)."""
+    from decimal import Decimal
+
+    for v in result["venues"]:
+        if v.get("error"):
+            continue
+        settle = load_venue(v["venue"]).symbol(v["symbol"]).settle
+        places = places_for(settle)
+
+        def shown(value: Any, places: int = places) -> Any:
+            return None if value is None else money(Decimal(value), places)
+
+        v["settle"] = settle
+        v.update({k: shown(v.get(k)) for k in _CHECK_MONEY})
+        for m in v["modes"]:
+            m.update({k: shown(m.get(k)) for k in _MODE_MONEY})
+    return result
+
+
 @router.get("/")
 def home() -> RedirectResponse:
     return RedirectResponse("/calculator", status_code=303)
@@ -150,7 +181,7 @@ def calculator(request: Request) -> HTMLResponse:
     if "entry" in q:
         try:
             req = _calc_request(form, others)
-            context["result"] = service.run_check(req)
+            context["result"] = _shown_check(service.run_check(req))
             context["inputs_json"] = json.dumps(req.model_dump(mode="json", exclude_none=True))
             context["save_name"] = (
                 f"{form['side']} {form['symbol']} {form['leverage']}x @ {form['entry']}"

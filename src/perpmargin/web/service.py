@@ -88,7 +88,9 @@ class Limits:
     (another is refused with a 429); ``request_timeout_s`` stops one of them,
     ``job_timeout_s`` a job (checked between chunks of paths, or every 256 bars).
     ``header_timeout_s``: a connection that has not sent a request's headers within that
-    many seconds is closed. ``max_saved_chars``: the largest inputs or result kept in the
+    many seconds is closed; ``body_timeout_s``: a body not all sent within that many
+    seconds of the headers is answered 408 (a client dripping bytes holds nothing for
+    long). ``max_saved_chars``: the largest inputs or result kept in the
     database, in characters of JSON (a comparison's inputs hold its uploaded CSV).
     """
 
@@ -103,6 +105,7 @@ class Limits:
     max_jobs: int = 8
     max_concurrent_runs: int = 2
     header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
     max_saved_chars: int = 20_000_000
 
 

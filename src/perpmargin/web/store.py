@@ -36,6 +36,7 @@ __all__ = [
     "SavedScenario",
     "Store",
     "StoreError",
+    "UnreadableRecord",
 ]
 
 #: Deepest nesting of lists and objects a saved document may have (perpmargin's own
@@ -111,6 +112,39 @@ def _dumps(value: Any, what: str, max_chars: int) -> str:
 
 class StoreError(InvalidInput):
     """The database file cannot be used (not SQLite, or written by a newer perpmargin)."""
+
+
+class UnreadableRecord(StoreError):
+    """A saved row that cannot be served (written before stored JSON was bounded)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"it holds {name}, which JSON cannot carry")
+
+
+def _loads(text: str, what: str) -> Any:
+    """Stored JSON read back, or :class:`UnreadableRecord` when it breaks the bounds that
+    :func:`_dumps` keeps (a row written by an earlier perpmargin may)."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise UnreadableRecord(f"{what} is nested too deep to read; delete it") from None
+    except ValueError as exc:
+        raise UnreadableRecord(f"{what} cannot be read ({exc}); delete it") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise UnreadableRecord(
+            f"{what} is nested more than {MAX_JSON_DEPTH} levels deep; delete it"
+        )
+    return value
+
+
+def _listed_inputs(text: str, what: str) -> Any:
+    """A scenario's inputs for the list: an unreadable one says so instead of failing
+    the whole list."""
+    try:
+        return _loads(text, what)
+    except UnreadableRecord as exc:
+        return {"unreadable": str(exc)}
 
 
 @dataclass(frozen=True)
@@ -238,7 +272,10 @@ class Store:
         query += " ORDER BY created_ms DESC, id DESC LIMIT ?"
         with self._connect() as conn:
             rows = conn.execute(query, (*args, int(limit))).fetchall()
-        return [SavedScenario(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+        return [
+            SavedScenario(r[0], r[1], r[2], _listed_inputs(r[3], f"saved scenario {r[0]}"), r[4])
+            for r in rows
+        ]
 
     def get(self, scenario_id: int) -> SavedScenario:
         """One scenario with its results; ``KeyError`` when there is none."""
@@ -258,9 +295,12 @@ class Store:
             row[0],
             row[1],
             row[2],
-            json.loads(row[3]),
+            _loads(row[3], f"saved scenario {row[0]}'s inputs"),
             row[4],
-            tuple(SavedResult(r[0], r[1], json.loads(r[2]), r[3], bool(r[4])) for r in results),
+            tuple(
+                SavedResult(r[0], r[1], _loads(r[2], f"result {r[0]}"), r[3], bool(r[4]))
+                for r in results
+            ),
         )
 
     def report(self, result_id: int) -> str:
