@@ -157,7 +157,7 @@ def bench_dask(paths: int, out: dict) -> None:
     for workers in (1, 2):
         with (
             LocalCluster(
-                n_workers=workers, threads_per_worker=1, dashboard_address=None, silence_logs=40
+                n_workers=workers, threads_per_worker=1, dashboard_address=":0", silence_logs=40
             ) as cluster,
             Client(cluster) as client,
         ):

@@ -59,12 +59,16 @@ from perpmargin.risk import (
     liquidation_price,
 )
 from perpmargin.sim import Plan, PlanError, PositionPlan, Size, load_plans, replay_plan
+from perpmargin.sim.advisor import Advice, advise
+from perpmargin.sim.plan import Setting
+from perpmargin.sim.replay import replay_setting
 from perpmargin.sim.stress import historical_stress, stress_grid
 from perpmargin.venues import Venue, bundled_venues, load_venue
 
 __all__ = [
     "Account",
     "AccountState",
+    "Advice",
     "CheckItem",
     "InsufficientMargin",
     "InsuranceFund",
@@ -84,6 +88,7 @@ __all__ = [
     "PositionPlan",
     "PositionTooLarge",
     "PositionView",
+    "Setting",
     "Size",
     "TradeCheck",
     "UnknownSymbol",
@@ -93,6 +98,7 @@ __all__ = [
     "VenueDataError",
     "__version__",
     "account_from_ccxt",
+    "advise",
     "bankruptcy_price",
     "bundled_venues",
     "check_trade",
@@ -105,5 +111,6 @@ __all__ = [
     "reconcile",
     "replay",
     "replay_plan",
+    "replay_setting",
     "stress_grid",
 ]

@@ -36,7 +36,7 @@ def client_for(scheduler: Any = None, *, n_workers: int | None = None) -> Any:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=40,
         )
         _LOCAL[workers] = Client(cluster)

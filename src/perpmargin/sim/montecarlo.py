@@ -536,16 +536,25 @@ def montecarlo(
 
 
 def log_price_paths(
-    setup: Setup, *, paths: int, steps: int, model: Model = "gbm", seed: int = 0, block: int = 60
+    setup: Setup,
+    *,
+    paths: int,
+    steps: int,
+    model: Model = "gbm",
+    seed: int = 0,
+    block: int = 60,
+    start: int = 0,
 ) -> np.ndarray:
-    """The log prices along the kernel's paths, ``[path, step, asset]`` (numpy; for
-    checks). Real prices: an inverse symbol's log(1 / price) is turned back."""
+    """The log prices along the kernel's paths ``start .. start + paths - 1``,
+    ``[path, step, asset]`` (numpy; for checks and explanations). Real prices: an
+    inverse symbol's log(1 / price) is turned back."""
     from perpmargin.sim.mc_kernels import normal, uniform
 
     out = np.empty((paths, steps, setup.log_s0.size))
     chol = setup.chol
     drift = setup.drift
-    for p in range(paths):
+    for k in range(paths):
+        p = start + k
         x = setup.log_s0.copy()
         b0 = 0
         for t in range(steps):
@@ -562,6 +571,6 @@ def log_price_paths(
                             x[s] += setup.jump_mu[s] + setup.jump_sigma[s] * normal(
                                 seed, p, t, s + x.size
                             )
-            out[p, t] = x
+            out[k, t] = x
     prices: np.ndarray = out * setup.flip
     return prices

@@ -72,6 +72,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "PositionPlan",
+    "Setting",
     "Size",
     "bundled_scenarios",
     "load_plans",
@@ -84,6 +85,37 @@ MarginModeName = Literal["isolated", "cross"]
 
 class PlanError(InvalidInput):
     """A plan or scenario file is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How each position of a plan is held, in the plan's order: its margin mode, and the
+    margin added to it when it opens if it is isolated (settle asset, >= 0; on top of the
+    initial margin its leverage sets). The replay of one setting mixes modes in one
+    account, as venues allow; the mode advisor searches over settings."""
+
+    modes: tuple[MarginModeName, ...]
+    extra_margin: tuple[Decimal, ...]
+
+    def __post_init__(self) -> None:
+        modes = tuple(self.modes)
+        extra = tuple(
+            to_decimal(x, f"extra_margin[{i}]", non_negative=True)
+            for i, x in enumerate(self.extra_margin)
+        )
+        if not modes or len(modes) != len(extra):
+            raise InvalidInput(
+                f"a setting needs one mode and one extra margin per position, was "
+                f"{len(modes)} and {len(extra)}"
+            )
+        for m in modes:
+            if m not in ("isolated", "cross"):
+                raise InvalidInput(f"a position's mode is 'isolated' or 'cross', was {m!r}")
+        for m, x in zip(modes, extra, strict=True):
+            if m == "cross" and x != 0:
+                raise InvalidInput("margin can be added only to an isolated position")
+        object.__setattr__(self, "modes", modes)
+        object.__setattr__(self, "extra_margin", extra)
 
 
 @dataclass(frozen=True)

@@ -50,12 +50,19 @@ from perpmargin.engine.events import (
 )
 from perpmargin.engine.insurance import InsuranceFund
 from perpmargin.engine.position import PositionView
-from perpmargin.errors import InsufficientMargin, PerpMarginError
+from perpmargin.errors import InsufficientMargin, InvalidInput, PerpMarginError
 from perpmargin.numeric import ZERO, nearest_step
 from perpmargin.sim.data import utc_text
 from perpmargin.sim.intrabar import first_liquidation, waypoints
 from perpmargin.sim.market import MarketData, load_market
-from perpmargin.sim.plan import TRADER, Counterparty, MarginModeName, Plan, PositionPlan
+from perpmargin.sim.plan import (
+    TRADER,
+    Counterparty,
+    MarginModeName,
+    Plan,
+    PositionPlan,
+    Setting,
+)
 from perpmargin.sim.results import (
     CounterpartyOutcome,
     LiquidationInfo,
@@ -69,7 +76,7 @@ from perpmargin.sim.sizing import entry_index, size_position
 from perpmargin.venues.loader import load_venue
 from perpmargin.venues.schema import Venue
 
-__all__ = ["replay"]
+__all__ = ["replay", "replay_setting"]
 
 
 # ---------------------------------------------------------------------------- the run
@@ -99,8 +106,16 @@ class _Run:
         quantities: tuple[Decimal, ...],
         fund: InsuranceFund | None,
         counterparty_quantities: tuple[tuple[Decimal, ...], ...] = (),
+        setting: Setting | None = None,
     ) -> None:
         self.plan, self.venue, self.market, self.mode = plan, venue, market, mode
+        # each position's mode, and margin added to an isolated one when it opens
+        self.modes: tuple[MarginModeName, ...] = (
+            setting.modes if setting is not None else (mode,) * len(plan.positions)
+        )
+        self.extra: tuple[Decimal, ...] = (
+            setting.extra_margin if setting is not None else (ZERO,) * len(plan.positions)
+        )
         self.symbols = plan.symbols
         settle = venue.symbol(plan.positions[0].symbol).settle
         t0 = int(market.times[0])
@@ -135,9 +150,9 @@ class _Run:
             )
         if plan.position_mode is not None and plan.position_mode != self.acct.position_mode:
             self.acct.set_position_mode(plan.position_mode)
-        for pos in plan.positions:
-            if self.acct.margin_mode(pos.symbol) != mode:
-                self.acct.set_margin_mode(pos.symbol, mode)
+        for pos, pos_mode in zip(plan.positions, self.modes, strict=True):
+            if self.acct.margin_mode(pos.symbol) != pos_mode:
+                self.acct.set_margin_mode(pos.symbol, pos_mode)
             self.acct.set_leverage(pos.symbol, pos.leverage)
         self.slots = [
             _Slot(pos, qty, entry_index(plan, market, pos))
@@ -227,6 +242,7 @@ class _Run:
             )
             if kind == "entry":
                 slot.state = "open"
+                self._top_up(slot)
                 self._protect(slot)
             elif e.quantity_after == 0:
                 slot.state = "done"
@@ -258,13 +274,14 @@ class _Run:
                 if trig.at_price is not None:
                     hit = mark is not None and (mark - trig.at_price) * pos.sign <= 0
                 else:
-                    key = "cross" if self.mode == "cross" else f"{pos.symbol} {pos.side}"
+                    in_cross = self.modes[self.slots.index(slot)] == "cross"
+                    key = "cross" if in_cross else f"{pos.symbol} {pos.side}"
                     ratio = self.acct.margin_ratios().get(key)
                     hit = ratio is not None and ratio >= (trig.at_margin_ratio or 0)
                 if not hit:
                     continue
                 slot.fired.add(j)
-                if self.mode == "cross":
+                if self.modes[self.slots.index(slot)] == "cross":
                     self.notes.append(
                         f"{utc_text(self.time)} {pos.symbol}: add_margin {trig.amount} not applied "
                         "in cross (the whole wallet already backs the position)"
@@ -278,6 +295,14 @@ class _Run:
                     self.notes.append(
                         f"{utc_text(self.time)} {pos.symbol}: add_margin refused: {exc}"
                     )
+
+    def _top_up(self, slot: _Slot) -> None:
+        """Add a setting's extra margin to an isolated position as it opens."""
+        k = self.slots.index(slot)
+        if self.extra[k] > 0 and self.modes[k] == "isolated":
+            side = slot.plan.side if self.hedge else None
+            self.acct.add_margin(slot.plan.symbol, self.extra[k], side=side, time=self.time)
+            self.margin_added += self.extra[k]
 
     def _protect(self, slot: _Slot) -> None:
         pos = slot.plan
@@ -332,6 +357,7 @@ class _Run:
                     )
                 )
                 slot.state = "open"
+                self._top_up(slot)
                 self._protect(slot)
                 self._after(events)
             else:
@@ -361,10 +387,8 @@ class _Run:
             price = order.price if order.type == "limit" else order.stop_price
             assert price is not None
             out.append((order.symbol, order.trigger_by == "mark", price))
-        if self.mode == "isolated":
-            for slot in self.slots:
-                if slot.state != "open":
-                    continue
+        for k, slot in enumerate(self.slots):
+            if self.modes[k] == "isolated" and slot.state == "open":
                 for j, trig in enumerate(slot.plan.add_margin):
                     if j not in slot.fired and trig.at_price is not None:
                         out.append((slot.plan.symbol, True, trig.at_price))
@@ -696,6 +720,40 @@ def replay(
                 clearinghouse=run.house,
             )
     return result
+
+
+def replay_setting(
+    plan: Plan,
+    setting: Setting,
+    market: MarketData | None = None,
+    *,
+    venue: Venue | None = None,
+) -> ModeRun:
+    """Replay ``plan`` once with each position held as ``setting`` says (modes mixed in
+    one account; an isolated position gets its extra margin as it opens).
+
+    The run's ``mode`` is "isolated" when every position is isolated, else "cross".
+    Plans with counterparties are refused (their accounts' modes are their own).
+    """
+    if len(setting.modes) != len(plan.positions):
+        raise InvalidInput(
+            f"{plan.name}: the setting has {len(setting.modes)} positions, the plan "
+            f"{len(plan.positions)}"
+        )
+    if plan.counterparties:
+        raise InvalidInput(f"{plan.name}: a setting cannot be replayed with counterparties")
+    data = market if market is not None else load_market(plan)
+    v = venue if venue is not None else load_venue(plan.venue)
+    quantities = tuple(size_position(plan, v, data, pos)[0] for pos in plan.positions)
+    label: MarginModeName = "isolated" if set(setting.modes) == {"isolated"} else "cross"
+    run = _Run(plan, v, data, label, quantities, None, setting=setting)
+    rows = []
+    for i in range(len(data)):
+        run.run_bar(i)
+        rows.append(run.record())
+    series = pd.DataFrame(rows)
+    series["time"] = series["time"].astype("int64")
+    return ModeRun(label, run.acct, run.outcome(), series)
 
 
 class _progress:
