@@ -32,7 +32,7 @@ from perpmargin.sim.compiled import (
 from perpmargin.sim.kernels import leg_requirement
 from perpmargin.sim.mc_kernels import LIQUIDATED, NO_EXIT, advance_prices, exit_cash, first_exit
 
-__all__ = ["advise_kernel", "score_kernel"]
+__all__ = ["advise_kernel", "score_kernel", "summary_kernel"]
 
 
 # complexity waived (C901): a kernel: one flat loop numba compiles as one function
@@ -91,12 +91,16 @@ def advise_path(  # noqa: C901
     z = np.empty(n_assets)
     z_odd = np.empty(n_assets)
     px = np.empty(n_assets)
-    alive = np.ones((n_pos, n_grid), dtype=np.uint8)
+    lo = np.zeros(n_pos, dtype=np.int64)  # each position's nearest live grid margin
     closed = np.zeros(n_pos, dtype=np.uint8)  # a cross leg closed at its stop or target
     realized = np.zeros(n_pos)  # what that close added to the pool
     upnl = np.zeros(n_pos)
     req = np.zeros(n_pos)
     ptr = level_start[:-1].copy()  # each pool's smallest size still alive
+    m_base = np.zeros(n_masks)  # per pool, this step: PnL, open legs, requirement
+    m_open = np.zeros(n_masks, dtype=np.int64)
+    m_req = np.zeros(n_masks)
+    m_bk = np.zeros(n_masks, dtype=np.int64)  # open legs whose fee needs the equity
     for s in range(n_assets):
         x[s] = log_s0[s]
     for i in range(n_pos):
@@ -113,19 +117,23 @@ def advise_path(  # noqa: C901
         )  # fmt: skip
         for i in range(n_pos):
             b = x[sym[i]]
-            for g in range(n_grid):
-                if alive[i, g] == 0:
-                    continue
+            # isolated: grid margins ascend, so liquidation levels recede (NaN last):
+            # the live ones are a suffix lo..; check from the nearest level outwards
+            g = lo[i]
+            while g < n_grid:
                 hit = first_exit(qty[i], b, iso_log_liq[i, g], exits[0, i], exits[1, i])
                 if hit == LIQUIDATED:
-                    alive[i, g] = 0
                     iso_step[i, g] = t
                     iso_cash[i, g] = iso_back[i, g]
-                elif hit != NO_EXIT:
-                    alive[i, g] = 0
-                    iso_cash[i, g] = iso_margin[i, g] + exit_cash(
-                        qty[i], entry[i], exits[hit, i], taker
-                    )
+                    g += 1
+                    continue
+                if hit != NO_EXIT:  # the stop or the target closes every margin left
+                    cash = exit_cash(qty[i], entry[i], exits[hit, i], taker)
+                    for h in range(g, n_grid):
+                        iso_cash[i, h] = iso_margin[i, h] + cash
+                    g = n_grid
+                break  # no farther level is reached either
+            lo[i] = g
             if closed[i] == 0:  # the leg in a cross pool: its stop or target closes it
                 hit = first_exit(qty[i], b, math.nan, exits[0, i], exits[1, i])
                 if hit != NO_EXIT:
@@ -142,38 +150,48 @@ def advise_path(  # noqa: C901
                         s, qty[i], px[s], 0.0, upper, mmr, amount, by_qty, fee, fee_bk
                     )
         for mask in range(1, n_masks):
+            # the pool's PnL (closed legs' cash, open legs' marks), open legs and their
+            # requirement that does not depend on the equity: its lowest leg added to
+            # the sums of the mask without it (computed just before: a smaller number)
+            i = 0
+            while not (mask >> i) & 1:
+                i += 1
+            rest = mask & (mask - 1)
+            if closed[i] != 0:
+                m_base[mask] = m_base[rest] + realized[i]
+                m_open[mask] = m_open[rest]
+                m_req[mask] = m_req[rest]
+                m_bk[mask] = m_bk[rest]
+            else:
+                m_base[mask] = m_base[rest] + upnl[i]
+                m_open[mask] = m_open[rest] + 1
+                if fee_bk[sym[i]]:
+                    m_req[mask] = m_req[rest]
+                    m_bk[mask] = m_bk[rest] + 1
+                else:
+                    m_req[mask] = m_req[rest] + req[i]
+                    m_bk[mask] = m_bk[rest]
             end = level_start[mask + 1]
-            if ptr[mask] >= end:
-                continue
-            base = 0.0  # the pool's PnL: closed legs' cash and open legs' marks
-            n_open = 0
-            for i in range(n_pos):
-                if (mask >> i) & 1:
-                    if closed[i] != 0:
-                        base += realized[i]
-                    else:
-                        base += upnl[i]
-                        n_open += 1
+            base = m_base[mask]
+            n_open = m_open[mask]
             while ptr[mask] < end:
                 lvl = ptr[mask]
                 eq = level_pool[lvl] + base
-                mm = 0.0
-                for i in range(n_pos):
-                    if (mask >> i) & 1 and closed[i] == 0:
-                        s = sym[i]
-                        if fee_bk[s]:
+                mm = m_req[mask]
+                if m_bk[mask] > 0:  # the fee to close at the bankruptcy price: per pool
+                    for j in range(n_pos):
+                        if (mask >> j) & 1 and closed[j] == 0 and fee_bk[sym[j]]:
+                            s = sym[j]
                             mm += leg_requirement(
-                                s, qty[i], px[s], eq, upper, mmr, amount, by_qty, fee, fee_bk
+                                s, qty[j], px[s], eq, upper, mmr, amount, by_qty, fee, fee_bk
                             )
-                        else:
-                            mm += req[i]
                 if not (eq <= mm and (n_open > 0 or eq < 0.0)):
                     break  # this pool and every bigger one stand
                 fees = 0.0  # the pool closes at px: fee, remainder, deficit
-                for i in range(n_pos):
-                    if (mask >> i) & 1 and closed[i] == 0:
-                        p = px[sym[i]]
-                        fees += trade_fee(position_value(abs(qty[i]), p), liq_fee[sym[i]])
+                for j in range(n_pos):
+                    if (mask >> j) & 1 and closed[j] == 0:
+                        p = px[sym[j]]
+                        fees += trade_fee(position_value(abs(qty[j]), p), liq_fee[sym[j]])
                 pool_step[lvl] = t
                 pool_final[lvl] = settle_liquidation(eq, fees, remainder_to_trader)[1]
                 ptr[mask] = lvl + 1
@@ -182,9 +200,8 @@ def advise_path(  # noqa: C901
     for i in range(n_pos):
         pnl = unrealized_pnl(qty[i], entry[i], px[sym[i]])
         upnl[i] = pnl
-        for g in range(n_grid):
-            if alive[i, g] != 0:
-                iso_cash[i, g] = iso_margin[i, g] + pnl
+        for g in range(lo[i], n_grid):
+            iso_cash[i, g] = iso_margin[i, g] + pnl
     for mask in range(1, n_masks):
         base = 0.0
         for i in range(n_pos):
@@ -281,3 +298,70 @@ def score_kernel(
                         first = st
             final[c, k] = total
             first_liq[c, k] = first
+
+
+@njit(cache=True, parallel=True)
+def summary_kernel(
+    final: np.ndarray,
+    first: np.ndarray,
+    start: float,
+    ruin_level: float,
+    log_floor: float,
+    bounds: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    cvar: np.ndarray,
+    batch_growth: np.ndarray,
+    batch_cvar: np.ndarray,
+    median_step: np.ndarray,
+) -> None:
+    """Each setting's (row's) summary over its paths, in one pass a row.
+
+    ``counts[c]``: liquidated paths, ruined paths (final <= ``ruin_level``); ``sums[c]``:
+    sum of final equity, sum of log growth ``log(max(final, log_floor) / start)``;
+    ``cvar[c]``: mean loss (start - final) over the worst 5 % (at least one) of paths;
+    per batch of paths ``bounds[b]..bounds[b + 1]``: mean log growth and CVaR;
+    ``median_step[c]``: median liquidation step (NaN: none).
+    """
+    n_cand, n = final.shape
+    n_batches = bounds.size - 1
+    for c in prange(n_cand):
+        loss = np.empty(n)
+        steps = np.empty(n)
+        n_liq = 0
+        n_ruin = 0
+        total = 0.0
+        growth = 0.0
+        for b in range(n_batches):
+            g_sum = 0.0
+            for k in range(bounds[b], bounds[b + 1]):
+                f = float(final[c, k])
+                loss[k] = start - f
+                total += f
+                g = math.log(max(f, log_floor) / start)
+                growth += g
+                g_sum += g
+                if f <= ruin_level:
+                    n_ruin += 1
+                if first[c, k] >= 0:
+                    steps[n_liq] = first[c, k]
+                    n_liq += 1
+            size = bounds[b + 1] - bounds[b]
+            batch_growth[c, b] = g_sum / size
+            seg = loss[bounds[b] : bounds[b + 1]].copy()
+            batch_cvar[c, b] = _tail_mean(seg)
+        counts[c, 0] = n_liq
+        counts[c, 1] = n_ruin
+        sums[c, 0] = total
+        sums[c, 1] = growth
+        cvar[c] = _tail_mean(loss)
+        median_step[c] = np.median(steps[:n_liq]) if n_liq > 0 else math.nan
+
+
+@njit(cache=True)
+def _tail_mean(loss: np.ndarray) -> float:
+    """Mean of the largest 5 % (at least one) of ``loss`` (reorders it)."""
+    n = loss.size
+    k = max(1, math.ceil(0.05 * n))
+    part = np.partition(loss, n - k)
+    return float(part[n - k :].mean())

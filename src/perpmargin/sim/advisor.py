@@ -47,6 +47,7 @@ import numpy as np
 from perpmargin import formulas as F
 from perpmargin.engine import math as pmath
 from perpmargin.errors import InvalidInput
+from perpmargin.numeric import round_to_step
 from perpmargin.sim import advise_kernels, kernels
 from perpmargin.sim.fast import Portfolio, liquidation_prices
 from perpmargin.sim.market import MarketData, load_market
@@ -92,6 +93,10 @@ class SettingStats:
     """Each isolated position's margin (None: in the pool)."""
     multipliers: tuple[float | None, ...]
     """Each isolated margin as a multiple of the position's initial margin."""
+    added: tuple[Decimal, ...]
+    """The margin added to each isolated position as it opens (its initial margin
+    times the multiple less one, rounded down to the settle asset's unit; 0 in the
+    pool): exactly what the simulation holds and the exact replay adds."""
     pool: float
     """What the cross pool holds at the start: the wallet less the isolated margins."""
     liquidation_probability: float
@@ -110,13 +115,10 @@ class SettingStats:
     score: float
     """The objective's value (lower is better; ``inf``: outside the growth constraint)."""
 
-    def setting(self, initial_margins: Sequence[Decimal]) -> Setting:
-        """As a :class:`Setting` for the exact replay (extra margin in Decimal)."""
-        extra = tuple(
-            Decimal(0) if g is None else im * (Decimal(repr(g)) - 1)
-            for g, im in zip(self.multipliers, initial_margins, strict=True)
-        )
-        return Setting(self.modes, extra)
+    @property
+    def setting(self) -> Setting:
+        """As a :class:`Setting` for :func:`~perpmargin.sim.replay.replay_setting`."""
+        return Setting(self.modes, self.added)
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,11 @@ class Advice:
         """JSON-ready: the best ``top`` settings, the baselines, the frontier points."""
 
         def stats(s: SettingStats | None) -> dict[str, Any] | None:
-            return None if s is None else dataclasses.asdict(s)
+            if s is None:
+                return None
+            out = dataclasses.asdict(s)
+            out["added"] = [str(x) for x in s.added]
+            return out
 
         return {
             "plan": self.plan,
@@ -239,18 +245,28 @@ class _Grid:
     """Per position and grid level: isolated margin, log liquidation level, return."""
 
     multipliers: tuple[float, ...]
+    added: tuple[tuple[Decimal, ...], ...]  # [n][G] margin added as it opens
     margin: np.ndarray  # [n, G]
     log_liq: np.ndarray  # [n, G]
     back: np.ndarray  # [n, G]
 
 
-def _grid(setup: Setup, multipliers: tuple[float, ...]) -> _Grid:
+def _grid(
+    setup: Setup,
+    multipliers: tuple[float, ...],
+    initial_margins: Sequence[Decimal],
+    unit: Decimal,
+) -> _Grid:
+    """Each position isolated at each multiple of its initial margin: the margin added
+    (Decimal, rounded down to ``unit``) and, for the kernel, margin, log liquidation
+    level and what a liquidation returns."""
     n, g_count = setup.sym.size, len(multipliers)
     reserve = setup.reserve if setup.reserve is not None else np.zeros(n)
-    im = setup.margin - reserve
-    margin = np.array(
-        [[setup.margin[i] + im[i] * (g - 1.0) for g in multipliers] for i in range(n)]
+    added = tuple(
+        tuple(round_to_step(im * (Decimal(repr(g)) - 1), unit, "down") for g in multipliers)
+        for im in initial_margins
     )
+    margin = np.array([[setup.margin[i] + float(x) for x in added[i]] for i in range(n)])
     flat = margin.ravel()
     rep = np.repeat(np.arange(n), g_count)
     book = Portfolio(
@@ -281,7 +297,7 @@ def _grid(setup: Setup, multipliers: tuple[float, ...]) -> _Grid:
     )
     with np.errstate(invalid="ignore"):
         log_liq = np.log(liq)
-    return _Grid(multipliers, margin, log_liq.reshape(n, g_count), back.reshape(n, g_count))
+    return _Grid(multipliers, added, margin, log_liq.reshape(n, g_count), back.reshape(n, g_count))
 
 
 @dataclass(frozen=True)
@@ -391,6 +407,68 @@ def _simulate(
 # ------------------------------------------------------------------------ statistics
 
 
+@dataclass(frozen=True)
+class _Summary:
+    counts: np.ndarray  # [C, 2] liquidated, ruined paths
+    sums: np.ndarray  # [C, 2] final equity, log growth
+    cvar: np.ndarray  # [C]
+    batch_growth: np.ndarray  # [C, BATCHES]
+    batch_cvar: np.ndarray  # [C, BATCHES]
+    median_step: np.ndarray  # [C], NaN: never liquidated
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    """Every setting on every path: final equity (float32, kept for the statistics) and
+    the first liquidation step (-1: none)."""
+
+    final: np.ndarray  # [C, N]
+    first: np.ndarray  # [C, N]
+    start: float
+    ruin_level: float
+
+    def liquidated(self, c: int) -> np.ndarray:
+        out: np.ndarray = self.first[c] >= 0
+        return out
+
+    def ruined(self, c: int) -> np.ndarray:
+        out: np.ndarray = self.final[c] <= self.ruin_level
+        return out
+
+    def per_path(self, objective: Objective, c: int) -> np.ndarray:
+        """The objective's per-path quantity of setting ``c`` (float64)."""
+        if objective == "liquidation":
+            return self.liquidated(c).astype(np.float64)
+        if objective == "ruin":
+            return self.ruined(c).astype(np.float64)
+        final = self.final[c].astype(np.float64)
+        if objective == "cvar":
+            loss: np.ndarray = self.start - final
+            return loss
+        growth: np.ndarray = np.log(np.maximum(final, LOG_FLOOR * self.start) / self.start)
+        return growth
+
+    def summary(self) -> _Summary:
+        c_count, n = self.final.shape
+        bounds = np.concatenate(
+            [[0], np.cumsum([len(b) for b in np.array_split(np.arange(n), BATCHES)])]
+        )
+        s = _Summary(
+            counts=np.zeros((c_count, 2), dtype=np.int64),
+            sums=np.zeros((c_count, 2)),
+            cvar=np.zeros(c_count),
+            batch_growth=np.zeros((c_count, BATCHES)),
+            batch_cvar=np.zeros((c_count, BATCHES)),
+            median_step=np.zeros(c_count),
+        )
+        advise_kernels.summary_kernel(
+            self.final, self.first, self.start, self.ruin_level, LOG_FLOOR * self.start,
+            bounds.astype(np.int64), s.counts, s.sums, s.cvar, s.batch_growth, s.batch_cvar,
+            s.median_step,
+        )  # fmt: skip
+        return s
+
+
 def _batch_ci(per_batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and half-width of a 95 % t interval over the batches (last axis)."""
     b = per_batch.shape[-1]
@@ -448,6 +526,7 @@ def advise(
     venue: Venue | None = None,
     progress: Callable[[int], None] | None = None,
     chunk_paths: int = 20_000,
+    setup: Setup | None = None,
 ) -> Advice:
     """Search every setting of ``plan`` on the same paths and recommend the best one.
 
@@ -475,6 +554,11 @@ def advise(
         Simulated paths replayed through the exact engine for each setting compared.
     progress
         Called with the number of paths done after each chunk (it may raise to stop).
+    setup
+        A calibration to simulate instead of the one fitted to the plan's bars (e.g. a
+        what-if with other volatilities or jumps: ``dataclasses.replace`` of
+        :func:`~perpmargin.sim.montecarlo.setup_from_plan`'s); its positions must be the
+        plan's.
 
     Raises
     ------
@@ -486,9 +570,11 @@ def advise(
     beta, ruin_fraction, levels = _check(
         plan, objective, model, paths, seed, confirm_paths, beta, ruin_fraction, grid
     )
+    if isinstance(chunk_paths, bool) or not isinstance(chunk_paths, int) or chunk_paths < 1:
+        raise InvalidInput(f"chunk_paths must be a whole number >= 1, was {chunk_paths!r}")
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
-    setup = setup_from_plan(plan, data, venue=v)
+    setup = _setup(plan, data, v, setup)
     n_steps = int(steps if steps is not None else setup.returns.shape[0])
     if isinstance(steps, bool) or not 1 <= n_steps <= 10**6:
         raise InvalidInput(f"steps must be from 1 to 1e6, was {steps}")
@@ -501,7 +587,8 @@ def advise(
     mine = _current(plan, current)
     wallet = float(setup.balance)
     cap = wallet if budget is None else _money(budget, "budget")
-    g = _grid(setup, levels)
+    im = _initial_margins(plan, v, data)
+    g = _grid(setup, levels, im, v.settle_precision)
     cand = _candidates(setup, g, allowed_modes, cap)
     c_count = cand.level.size
     if c_count * paths * 9 > 4 * 2**30:
@@ -520,20 +607,14 @@ def advise(
             progress(count)
 
     start = wallet + setup.open_fees
-    ruin_level = ruin_fraction * start
-    liq = first >= 0
-    ruin = final <= ruin_level
-    loss = start - final.astype(np.float64)
-    growth = np.log(np.maximum(final.astype(np.float64), LOG_FLOOR * start) / start)
-    p_liq = liq.mean(axis=1)
-    p_ruin = ruin.mean(axis=1)
-    cvar_b = _per_batch(loss, _cvar)
-    growth_b = _per_batch(growth, lambda a: a.mean(axis=-1))
-    cvar = _cvar(loss)
-    cvar_half = _batch_ci(cvar_b)[1]
-    g_mean = growth.mean(axis=1)
-    g_half = _batch_ci(growth_b)[1]
-    mean_final = final.astype(np.float64).mean(axis=1)
+    out = _Outcomes(final, first, start, ruin_fraction * start)
+    summary = out.summary()
+    p_liq, p_ruin = summary.counts[:, 0] / paths, summary.counts[:, 1] / paths
+    mean_final = summary.sums[:, 0] / paths
+    g_mean = summary.sums[:, 1] / paths
+    cvar = summary.cvar
+    cvar_half = _batch_ci(summary.batch_cvar)[1]
+    g_half = _batch_ci(summary.batch_growth)[1]
     score = _score(objective, beta, p_liq, p_ruin, cvar, g_mean)
     # ties: fewer ruins, fewer liquidations, more money
     order = np.lexsort((-mean_final, p_liq, p_ruin, score))
@@ -543,24 +624,26 @@ def advise(
         modes: tuple[MarginModeName, ...] = tuple("isolated" if k >= 0 else "cross" for k in row)
         margins = tuple(None if k < 0 else float(g.margin[i, k]) for i, k in enumerate(row))
         mult = tuple(None if k < 0 else levels[k] for k in row)
-        steps_hit = first[c][liq[c]]
+        added = tuple(Decimal(0) if k < 0 else g.added[i][k] for i, k in enumerate(row))
+        median = float(summary.median_step[c])
         return SettingStats(
             name=_name(symbols, sides, modes, margins),
             modes=modes,
             margins=margins,
             multipliers=mult,
+            added=added,
             pool=float(cand.pool[c]),
             liquidation_probability=float(p_liq[c]),
-            liquidation_ci=_wilson(int(liq[c].sum()), paths),
+            liquidation_ci=_wilson(int(summary.counts[c, 0]), paths),
             ruin_probability=float(p_ruin[c]),
-            ruin_ci=_wilson(int(ruin[c].sum()), paths),
+            ruin_ci=_wilson(int(summary.counts[c, 1]), paths),
             mean_final_equity=float(mean_final[c]),
             expected_return=float(mean_final[c] / start - 1.0),
             cvar95=float(cvar[c]),
             cvar95_ci=(float(cvar[c] - cvar_half[c]), float(cvar[c] + cvar_half[c])),
             log_growth=float(g_mean[c]),
             log_growth_ci=(float(g_mean[c] - g_half[c]), float(g_mean[c] + g_half[c])),
-            median_steps_to_liquidation=float(np.median(steps_hit)) if steps_hit.size else None,
+            median_steps_to_liquidation=None if math.isnan(median) else median,
             score=float(score[c]),
         )
 
@@ -577,15 +660,11 @@ def advise(
     }
     ranked = tuple(stats(int(c)) for c in order)
     by_index = {int(c): ranked[k] for k, c in enumerate(order)}
-    comparisons = []
-    metric, per_path = _metric(objective, liq, ruin, loss, growth)
-    for label, c in named.items():
-        if c is None:
-            continue
-        comparisons.append(
-            _compare(label, by_index[c].name, best_c, c, objective, metric, per_path, liq, ruin)
-        )
-    im = _initial_margins(plan, v, data)
+    comparisons = [
+        _compare(label, by_index[c].name, best_c, c, objective, out)
+        for label, c in named.items()
+        if c is not None
+    ]
     advice = Advice(
         plan=plan.name,
         objective=objective,
@@ -612,11 +691,11 @@ def advise(
         initial_margins=im,
     )
     chosen = {"best": best_c, **{k: c for k, c in named.items() if c is not None}}
-    sample = _sample_paths(chosen, liq, ruin, confirm_paths)
+    sample = _sample_paths(chosen, out, confirm_paths)
     advice.confirmations = _confirm(
-        plan, data, v, setup, g, cand, model, seed, n_steps, block, chosen, by_index, im, sample
+        plan, data, v, setup, g, cand, model, seed, n_steps, block, chosen, by_index, sample
     )
-    advice.explanation = _explain(advice, setup, chosen, by_index, liq, ruin, model, seed, block)
+    advice.explanation = _explain(advice, setup, chosen, by_index, out, model, seed, block)
     return advice
 
 
@@ -656,6 +735,20 @@ def _check(
     if len({(p.symbol, p.side) for p in plan.positions}) != len(plan.positions):
         raise InvalidInput("the advisor needs each position on its own symbol and side")
     return _fraction(beta, "beta"), _fraction(ruin_fraction, "ruin_fraction"), _levels(grid)
+
+
+def _setup(plan: Plan, data: MarketData, v: Venue, given: Setup | None) -> Setup:
+    """The plan's calibration, or ``given`` when it holds the plan's positions."""
+    fitted = setup_from_plan(plan, data, venue=v)
+    if given is None:
+        return fitted
+    if not (
+        given.symbols == fitted.symbols
+        and np.array_equal(given.qty, fitted.qty)
+        and np.array_equal(given.sym, fitted.sym)
+    ):
+        raise InvalidInput("the setup given holds other positions than the plan")
+    return given
 
 
 def _pick(by_index: Mapping[int, SettingStats], c: int | None) -> SettingStats | None:
@@ -757,62 +850,51 @@ def _initial_margins(plan: Plan, v: Venue, data: MarketData) -> tuple[Decimal, .
     return tuple(out)
 
 
-def _metric(
-    objective: Objective, liq: np.ndarray, ruin: np.ndarray, loss: np.ndarray, growth: np.ndarray
-) -> tuple[str, np.ndarray]:
-    if objective == "liquidation":
-        return "P(liquidation)", liq.astype(np.float64)
-    if objective == "ruin":
-        return "P(ruin)", ruin.astype(np.float64)
-    if objective == "cvar":
-        return "CVaR 95 (loss)", loss
-    return "E[log growth]", growth
+_METRICS = {
+    "liquidation": "P(liquidation)",
+    "ruin": "P(ruin)",
+    "cvar": "CVaR 95 (loss)",
+    "growth": "E[log growth]",
+}
 
 
 def _compare(
-    label: str,
-    other_name: str,
-    best: int,
-    other: int,
-    objective: Objective,
-    metric: str,
-    per_path: np.ndarray,
-    liq: np.ndarray,
-    ruin: np.ndarray,
+    label: str, other_name: str, best: int, other: int, objective: Objective, out: _Outcomes
 ) -> Comparison:
     reduce: Callable[[np.ndarray], np.ndarray] = (
         _cvar if objective == "cvar" else (lambda a: a.mean(axis=-1))
     )
-    diff_b = _per_batch(per_path[best], reduce) - _per_batch(per_path[other], reduce)
+    mine, theirs = out.per_path(objective, best), out.per_path(objective, other)
+    diff_b = _per_batch(mine, reduce) - _per_batch(theirs, reduce)
     half = _batch_ci(diff_b)[1]
-    full = float(reduce(per_path[best]) - reduce(per_path[other]))
+    full = float(reduce(mine) - reduce(theirs))
     lo, hi = full - float(half), full + float(half)
     better = hi < 0 if objective != "growth" else lo > 0
-    bad = liq if objective == "liquidation" else ruin
+    bad = out.liquidated if objective == "liquidation" else out.ruined
     return Comparison(
         against=label,
         other=other_name,
-        metric=metric,
+        metric=_METRICS[objective],
         difference=full,
         ci95=(lo, hi),
         significant=bool(better) and best != other,
-        saves=int((bad[other] & ~bad[best]).sum()),
-        costs=int((bad[best] & ~bad[other]).sum()),
+        saves=int((bad(other) & ~bad(best)).sum()),
+        costs=int((bad(best) & ~bad(other)).sum()),
     )
 
 
-def _sample_paths(
-    chosen: Mapping[str, int], liq: np.ndarray, ruin: np.ndarray, k: int
-) -> list[int]:
+def _sample_paths(chosen: Mapping[str, int], out: _Outcomes, k: int) -> list[int]:
     """Up to ``k`` path indices: first where the settings' verdicts differ, then the
     first paths."""
     if k == 0:
         return []
     rows = sorted(set(chosen.values()))
-    verdict = np.stack([liq[r] | ruin[r] for r in rows] + [liq[r] for r in rows])
+    verdict = np.stack(
+        [out.liquidated(r) | out.ruined(r) for r in rows] + [out.liquidated(r) for r in rows]
+    )
     differ = np.flatnonzero(verdict.any(axis=0) != verdict.all(axis=0))
     picked = list(differ[: (k + 1) // 2])
-    for p in range(liq.shape[1]):
+    for p in range(out.final.shape[1]):
         if len(picked) >= k:
             break
         if p not in picked:
@@ -864,7 +946,6 @@ def _confirm(
     block: int,
     chosen: Mapping[str, int],
     by_index: Mapping[int, SettingStats],
-    im: Sequence[Decimal],
     sample: Sequence[int],
 ) -> tuple[Confirmation, ...]:
     exact = _exact_plan(plan)
@@ -878,11 +959,11 @@ def _confirm(
         market = path_market(setup, logp)
         for c in settings:
             s = by_index[c]
-            run = replay_setting(exact, s.setting(im), market, venue=v)
+            run = replay_setting(exact, s.setting, market, venue=v)
             out.append(_checked(f"simulated path {p}", s, run, market, final[c, 0], first[c, 0]))
     for c in settings:
         s = by_index[c]
-        run = replay_setting(exact, s.setting(im), data, venue=v)
+        run = replay_setting(exact, s.setting, data, venue=v)
         out.append(_checked("the plan's own bars", s, run, data, None, None))
     return tuple(out)
 
@@ -928,8 +1009,7 @@ def _explain(
     setup: Setup,
     chosen: Mapping[str, int],
     by_index: Mapping[int, SettingStats],
-    liq: np.ndarray,
-    ruin: np.ndarray,
+    out: _Outcomes,
     model: Model,
     seed: int,
     block: int,
@@ -960,7 +1040,7 @@ def _explain(
             f"{comp.saves:,} paths where {comp.against} meets it, and meets it on "
             f"{comp.costs:,} where {comp.against} does not."
         )
-    example = _example(advice, setup, chosen, by_index, ruin, model, seed, block)
+    example = _example(advice, setup, chosen, by_index, out, model, seed, block)
     if example:
         lines.append(example)
     return tuple(lines)
@@ -971,7 +1051,7 @@ def _example(
     setup: Setup,
     chosen: Mapping[str, int],
     by_index: Mapping[int, SettingStats],
-    ruin: np.ndarray,
+    out: _Outcomes,
     model: Model,
     seed: int,
     block: int,
@@ -982,7 +1062,7 @@ def _example(
         other = chosen.get(label)
         if other is None or other == best:
             continue
-        hits = np.flatnonzero(ruin[other] & ~ruin[best])
+        hits = np.flatnonzero(out.ruined(other) & ~out.ruined(best))
         if not hits.size:
             continue
         p = int(hits[0])

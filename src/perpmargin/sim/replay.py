@@ -301,7 +301,14 @@ class _Run:
         k = self.slots.index(slot)
         if self.extra[k] > 0 and self.modes[k] == "isolated":
             side = slot.plan.side if self.hedge else None
-            self.acct.add_margin(slot.plan.symbol, self.extra[k], side=side, time=self.time)
+            try:
+                self.acct.add_margin(slot.plan.symbol, self.extra[k], side=side, time=self.time)
+            except PerpMarginError as exc:
+                self.notes.append(
+                    f"{utc_text(self.time)} {slot.plan.symbol}: margin {self.extra[k]} not "
+                    f"added: {exc}"
+                )
+                return
             self.margin_added += self.extra[k]
 
     def _protect(self, slot: _Slot) -> None:
