@@ -43,6 +43,7 @@ from numba import config, cuda  # module level: the CUDA simulator swaps cuda in
 
 import perpmargin as pm
 from perpmargin.sim.fast import Portfolio, bankruptcy_prices, liquidation_prices, revalue
+from perpmargin.sim.market import load_market
 from perpmargin.sim.montecarlo import montecarlo, setup_from_plan
 from perpmargin.sim.sweep import sweep_arrays
 from perpmargin.sim.tiers import TierArrays
@@ -214,6 +215,27 @@ def _device_read_bandwidth(n_floats: int, blocks: int) -> float:
     return n_floats * 8 / _best(run, repeat=5)
 
 
+def check_advise(paths: int, steps: int, checks: dict[str, str]) -> None:
+    """The advisor's walk (every setting of a two-leg plan with stops) on the GPU against
+    numba: the same liquidation steps for every setting and path, money within 1e-9."""
+    from perpmargin.sim import advisor as A
+
+    plan = pm.load_plans("pair-2022-11-08")[0]
+    setup = setup_from_plan(plan)
+    side = np.sign(setup.qty)
+    setup = replace(setup, step_vol=setup.step_vol * 3, stop=setup.entry * (1 - 0.04 * side))
+    v = pm.load_venue(plan.venue)
+    im = A._initial_margins(plan, v, load_market(plan))
+    grid = A._grid(setup, (1.0, 1.5, 2.0, 3.0), im, v.settle_precision)
+    cand = A._candidates(setup, grid, [("isolated", "cross")] * 2, setup.balance)
+    for model in ("gbm", "jump", "bootstrap"):
+        a = A._simulate(setup, grid, cand, model, 5, 0, paths, steps, 16)
+        b = A._simulate(setup, grid, cand, model, 5, 0, paths, steps, 16, backend="cuda")
+        same = np.array_equal(a[1], b[1])
+        money = _close(a[0], b[0], 1e-9)
+        checks[f"advise {model}"] = "ok" if same and money else f"FAIL steps {same}, money {money}"
+
+
 def figures(n: int, paths: int, combos: int, n_bars: int, out: dict[str, object]) -> None:
     from perpmargin.sim import gpu
 
@@ -270,6 +292,25 @@ def figures(n: int, paths: int, combos: int, n_bars: int, out: dict[str, object]
     cpu_s = _best(lambda: montecarlo(setup, paths=cpu_paths, steps=steps), repeat=2)
     out["gpu_mc_path_steps_per_s"] = paths * steps / gpu_s
     out["cpu_mc_path_steps_per_s"] = cpu_paths * steps / cpu_s
+    # the advisor: a 4-position plan, every setting (625), 1,440 steps (benchmarks/advise.py)
+    import tempfile
+
+    from advise import _plan as advise_plan
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plan4 = advise_plan(Path(tmp))
+        kw = {"steps": steps, "model": "jump", "seed": 1, "confirm_paths": 0}
+        a_paths = max(200, paths // 40)  # 100,000 of the 4,000,000
+        pm.advise(plan4, paths=200, backend="cuda", **{**kw, "steps": 10})  # compile
+        start = time.perf_counter()
+        pm.advise(plan4, paths=a_paths, backend="cuda", chunk_paths=a_paths, **kw)
+        out["gpu_advise_seconds"] = time.perf_counter() - start
+        out["gpu_advise_paths"] = a_paths
+        cpu_a = max(200, a_paths // 20)
+        pm.advise(plan4, paths=200, **{**kw, "steps": 10})
+        start = time.perf_counter()
+        pm.advise(plan4, paths=cpu_a, **kw)
+        out["cpu_advise_seconds_per_100k_paths"] = (time.perf_counter() - start) * 100_000 / cpu_a
     # the sweep: walked bar-steps (a combination stops at its liquidation or exit)
     bars = _year_of_bars(n_bars)
     rates = np.zeros(n_bars)
@@ -322,6 +363,8 @@ def main() -> int:
            timing)  # fmt: skip
     _timed("check_sweep", lambda: check_sweep(8 if small else 20_000, 300 if small else 43_200,
                                               checks), timing)  # fmt: skip
+    _timed("check_advise", lambda: check_advise(8 if small else 20_000, 20 if small else 500,
+                                                checks), timing)  # fmt: skip
     _timed(
         "figures",
         lambda: figures(

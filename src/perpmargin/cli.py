@@ -1,5 +1,5 @@
-"""Command line: ``perpmargin liq``, ``check``, ``replay``, ``montecarlo``, ``import``,
-``stress``, ``venues``, ``serve`` and ``demo``.
+"""Command line: ``perpmargin liq``, ``check``, ``replay``, ``montecarlo``, ``advise``,
+``import``, ``stress``, ``venues``, ``serve`` and ``demo``.
 
 A thin layer over the public API: parse options, call, print a rich table or, with
 ``--json``, JSON with Decimal values as strings.
@@ -611,6 +611,187 @@ def montecarlo(
         console.print(f"Note: {note}.")
     if page is not None:
         console.print(f"Report: {page.resolve()}")
+
+
+_MODES = ("isolated", "cross")
+
+
+def _modes(text: str, option: str, item: str) -> list[str]:
+    """``isolated,cross`` as a list of margin modes (each checked)."""
+    modes = [m.strip().lower() for m in text.split(",")]
+    for m in modes:
+        if m not in _MODES:
+            raise InvalidInput(f"{option} {item}: modes are 'isolated' and 'cross', was {m!r}")
+    return modes
+
+
+def _allowed_modes(items: list[str], symbols: list[str]) -> dict[str, list[str]] | None:
+    """``--allow SYMBOL=isolated`` (repeatable; ``SYMBOL=isolated,cross`` too): the modes
+    each named symbol may take."""
+    if not items:
+        return None
+    out: dict[str, list[str]] = {}
+    for item in items:
+        symbol, sep, modes = item.partition("=")
+        symbol = symbol.strip()
+        if not sep or not symbol or not modes.strip():
+            raise InvalidInput(
+                f"--allow {item}: expected SYMBOL=MODES, e.g. BTCUSDT=isolated or "
+                "ETHUSDT=isolated,cross"
+            )
+        if symbol not in symbols:
+            raise InvalidInput(
+                f"--allow {item}: the plan has no symbol {symbol!r} (it holds {', '.join(symbols)})"
+            )
+        given = out.setdefault(symbol, [])
+        given.extend(m for m in _modes(modes, "--allow", item) if m not in given)
+    return out
+
+
+def _current_modes(text: str | None, positions: list[str]) -> list[str] | None:
+    """``--current isolated,cross``: one mode per position, in the plan's order."""
+    if text is None:
+        return None
+    modes = _modes(text, "--current", text)
+    if len(modes) != len(positions):
+        raise InvalidInput(
+            f"--current {text}: give one mode per position, {len(positions)} "
+            f"({', '.join(positions)}), was {len(modes)}"
+        )
+    return modes
+
+
+def _grid(text: str) -> list[float]:
+    """``--grid 1,1.5,2,3``: the isolated margins tried, as multiples of each position's
+    initial margin (the advisor checks their range)."""
+    try:
+        return [float(g) for g in text.split(",")]
+    except ValueError:
+        raise InvalidInput(
+            f"--grid {text}: expected multiples separated by commas, e.g. 1,1.5,2,3"
+        ) from None
+
+
+def _advice_out(out: Path) -> Path:
+    """The HTML file ``--out`` names (checked, as the PNG beside it); the PNG's path."""
+    if out.suffix.lower() not in (".html", ".htm"):
+        _refuse("--out", out, "give an .html file name (the PNG is written next to it)")
+    png = out.with_suffix(".png")
+    _check_out_file(out, "--out")
+    _check_out_file(png, "--out")
+    return png
+
+
+def _json_scalar(value: Any) -> Any:
+    """numpy scalars (a numpy bool among them) as Python's, for ``json.dumps``."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+@app.command()
+def advise(
+    scenario: Annotated[str, typer.Argument(help="Scenario TOML file or bundled name.")],
+    objective: str = typer.Option(
+        "ruin",
+        "--objective",
+        help="liquidation, ruin, cvar (least) or growth (most, P(ruin) <= beta).",
+    ),
+    paths: int = typer.Option(20_000, "--paths", help="Number of simulated paths."),
+    steps: int = typer.Option(None, "--steps", help="Steps per path (default: the plan's bars)."),
+    model: str = typer.Option("jump", "--model", help="gbm, jump or bootstrap."),
+    seed: int = typer.Option(0, "--seed"),
+    beta: float = typer.Option(0.05, "--beta", help="growth: the most P(ruin) allowed (0 to 1)."),
+    ruin_fraction: float = typer.Option(
+        0.1, "--ruin-fraction", help="Ruin: ending with at most this fraction of the start."
+    ),
+    grid: str = typer.Option(
+        "1,1.5,2,3", "--grid", help="Isolated margins tried, as multiples of the initial margin."
+    ),
+    budget: float = typer.Option(
+        None, "--budget", help="At most this much isolated margin in all (default: the wallet)."
+    ),
+    allow: list[str] = typer.Option(  # noqa: B008
+        [], "--allow", help="Restrict a symbol's modes: SYMBOL=isolated (repeatable)."
+    ),
+    current: str = typer.Option(
+        None, "--current", help="Your setting, one mode per position: isolated,cross."
+    ),
+    confirm_paths: int = typer.Option(
+        4, "--confirm-paths", help="Simulated paths replayed through the exact engine."
+    ),
+    variant: int = typer.Option(0, "--variant", help="Which plan of the file (0: the base)."),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write this HTML report and a PNG next to it (both overwritten)."
+        ),
+    ] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print the advice as JSON."),
+) -> None:
+    """Which positions to isolate, with how much margin, and which to pool in cross:
+    every setting on the same simulated paths, the best by the objective, compared with
+    your setting, all isolated and all cross, and checked against the exact engine.
+
+    Example: ``perpmargin advise pair-2022-11-08 --paths 20000``.
+    """
+    from rich.progress import Progress
+
+    from perpmargin.sim.advisor import advise as run_advisor
+    from perpmargin.sim.plan import load_plans
+
+    console = _console()
+    png = _advice_out(out) if out is not None else None  # before the search
+    plans = load_plans(scenario)
+    if not 0 <= variant < len(plans):
+        raise PerpMarginError(f"--variant must be from 0 to {len(plans) - 1}")
+    plan = plans[variant]
+    symbols = [p.symbol for p in plan.positions]
+    allowed = _allowed_modes(allow, symbols)
+    mine = _current_modes(current, [f"{p.symbol} {p.side}" for p in plan.positions])
+    levels = _grid(grid)
+    show = not as_json and console.is_terminal
+    progress_console = Console(stderr=True, markup=False, emoji=False)
+    with Progress(console=progress_console, transient=True, disable=not show) as bar:
+        task = bar.add_task("paths", total=paths)
+        advice = run_advisor(
+            plan,
+            objective=objective,  # type: ignore[arg-type]
+            paths=paths,
+            steps=steps,
+            model=model,  # type: ignore[arg-type]
+            seed=seed,
+            beta=beta,
+            ruin_fraction=ruin_fraction,
+            grid=levels,
+            budget=budget,
+            allowed=allowed,
+            current=mine,
+            confirm_paths=confirm_paths,
+            progress=lambda k: bar.update(task, advance=k),
+            chunk_paths=min(20_000, max(1_000, paths // 50)) if show else 20_000,
+        )
+    page = None
+    if out is not None and png is not None:
+        from perpmargin.report.advice import write_advice_html, write_advice_png
+
+        page = write_advice_html(advice, out)
+        write_advice_png(advice, png)
+    if as_json:
+        from perpmargin.report.jsonout import jsonable
+
+        doc = jsonable(advice.to_dict())
+        if page is not None and png is not None:
+            doc["report"] = {"html": str(page), "png": str(png)}
+        print(json.dumps(doc, default=_json_scalar))
+        return
+    from perpmargin.report.advice import print_advice
+
+    print_advice(advice, console)
+    if page is not None and png is not None:
+        console.print(f"Report: {page.resolve()} and {png.name}")
 
 
 def _bundle_source(path: str) -> str:

@@ -287,3 +287,21 @@ def test_too_many_settings_and_no_fitting_budget_are_refused(
     with pytest.raises(InvalidInput, match="25 settings to search"):
         A.advise(plan, paths=200, steps=4)
     assert A.advise(plan, paths=200, steps=4, grid=(1, 2, 3), confirm_paths=0).settings_count
+
+
+def test_dask_and_cuda_give_the_numba_numbers(dask_client) -> None:  # type: ignore[no-untyped-def]
+    from perpmargin.sim import gpu
+
+    plan = pm.load_plans("pair-2022-11-08")[0]
+    kw = {"paths": 200, "steps": 24, "seed": 3, "confirm_paths": 0, "grid": (1.0, 2.0)}
+    a = A.advise(plan, **kw).to_dict(top=100)
+    b = A.advise(plan, backend="dask", scheduler=dask_client, chunk_paths=60, **kw)
+    assert b.to_dict(top=100) == a
+    if not gpu.available():
+        pytest.skip("no CUDA and no simulator (NUMBA_ENABLE_CUDASIM=1)")
+    c = A.advise(plan, backend="cuda", chunk_paths=100, **kw).to_dict(top=100)
+    for mine, theirs in zip(c["ranked"], a["ranked"], strict=True):
+        assert mine["name"] == theirs["name"]
+        for key in ("liquidation_probability", "ruin_probability", "median_steps_to_liquidation"):
+            assert mine[key] == theirs[key]
+        assert mine["mean_final_equity"] == pytest.approx(theirs["mean_final_equity"], rel=1e-6)

@@ -6,6 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from perpmargin.report.advice import (
+    frontier_figure,
+    print_advice,
+    write_advice_html,
+    write_advice_png,
+)
 from perpmargin.report.common import slug
 from perpmargin.report.html import plan_figure, render_html, write_html
 from perpmargin.report.jsonout import jsonable, plan_result_dict
@@ -15,12 +21,16 @@ if TYPE_CHECKING:
     from perpmargin.sim.results import PlanResult
 
 __all__ = [
+    "frontier_figure",
     "jsonable",
     "outcome_table",
     "plan_figure",
     "plan_result_dict",
+    "print_advice",
     "print_summary",
     "render_html",
+    "write_advice_html",
+    "write_advice_png",
     "write_html",
     "write_report",
 ]

@@ -72,6 +72,20 @@ def advise_path(  # noqa: C901
     iso_cash: np.ndarray,
     pool_step: np.ndarray,
     pool_final: np.ndarray,
+    x: np.ndarray,
+    z: np.ndarray,
+    z_odd: np.ndarray,
+    px: np.ndarray,
+    lo: np.ndarray,
+    closed: np.ndarray,
+    realized: np.ndarray,
+    upnl: np.ndarray,
+    req: np.ndarray,
+    ptr: np.ndarray,
+    m_base: np.ndarray,
+    m_open: np.ndarray,
+    m_req: np.ndarray,
+    m_bk: np.ndarray,
 ) -> None:
     """Walk one path; write its outcomes into the given rows.
 
@@ -82,25 +96,29 @@ def advise_path(  # noqa: C901
     ``iso_step[i, g]`` (step it was liquidated, -1: not) and ``iso_cash[i, g]`` (what it
     adds to the wallet by the end: margin back plus PnL less fees, or the liquidation's
     return), ``pool_step[l]`` and ``pool_final[l]`` (the pool's equity at the end).
+
+    The rest is scratch space the caller provides (numpy arrays on the CPU, local arrays
+    of a GPU thread: :mod:`perpmargin.sim.gpu` compiles this function for the device):
+    ``x``, ``z``, ``z_odd``, ``px`` one slot per asset; ``lo`` (int64), ``closed``
+    (uint8), ``realized``, ``upnl``, ``req`` one per position; ``ptr``, ``m_open``,
+    ``m_bk`` (int64), ``m_base``, ``m_req`` one per subset of positions (``2 ** n``).
     """
     n_assets = log_s0.size
     n_pos = sym.size
     n_grid = iso_margin.shape[1]
     n_masks = level_start.size - 1
-    x = np.empty(n_assets)
-    z = np.empty(n_assets)
-    z_odd = np.empty(n_assets)
-    px = np.empty(n_assets)
-    lo = np.zeros(n_pos, dtype=np.int64)  # each position's nearest live grid margin
-    closed = np.zeros(n_pos, dtype=np.uint8)  # a cross leg closed at its stop or target
-    realized = np.zeros(n_pos)  # what that close added to the pool
-    upnl = np.zeros(n_pos)
-    req = np.zeros(n_pos)
-    ptr = level_start[:-1].copy()  # each pool's smallest size still alive
-    m_base = np.zeros(n_masks)  # per pool, this step: PnL, open legs, requirement
-    m_open = np.zeros(n_masks, dtype=np.int64)
-    m_req = np.zeros(n_masks)
-    m_bk = np.zeros(n_masks, dtype=np.int64)  # open legs whose fee needs the equity
+    for i in range(n_pos):
+        lo[i] = 0  # each position's nearest live grid margin
+        closed[i] = 0  # a cross leg closed at its stop or target
+        realized[i] = 0.0  # what that close added to the pool
+        upnl[i] = 0.0
+        req[i] = 0.0
+    for mask in range(n_masks):
+        ptr[mask] = level_start[mask]  # each pool's smallest size still alive
+        m_base[mask] = 0.0  # per pool, this step: PnL, open legs, requirement
+        m_open[mask] = 0
+        m_req[mask] = 0.0
+        m_bk[mask] = 0  # open legs whose fee needs the equity
     for s in range(n_assets):
         x[s] = log_s0[s]
     for i in range(n_pos):
@@ -250,12 +268,20 @@ def advise_kernel(
     pool_final: np.ndarray,
 ) -> None:
     """:func:`advise_path` for paths ``path_start ..`` (rows 0 .. n_paths - 1)."""
+    n_assets = log_s0.size
+    n_pos = sym.size
+    n_masks = level_start.size - 1
     for k in prange(n_paths):
         advise_path(
             seed, path_start + k, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
             jump_sigma, returns, block, sym, qty, entry, exits, taker, iso_log_liq, iso_margin,
             iso_back, level_start, level_pool, remainder_to_trader, liq_fee, upper, mmr, amount,
             by_qty, fee, fee_bk, iso_step[k], iso_cash[k], pool_step[k], pool_final[k],
+            np.empty(n_assets), np.empty(n_assets), np.empty(n_assets), np.empty(n_assets),
+            np.empty(n_pos, dtype=np.int64), np.empty(n_pos, dtype=np.uint8), np.empty(n_pos),
+            np.empty(n_pos), np.empty(n_pos), np.empty(n_masks, dtype=np.int64),
+            np.empty(n_masks), np.empty(n_masks, dtype=np.int64), np.empty(n_masks),
+            np.empty(n_masks, dtype=np.int64),
         )  # fmt: skip
 
 

@@ -45,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 
 from perpmargin import formulas as F
+from perpmargin.display import money, places_for
 from perpmargin.engine import math as pmath
 from perpmargin.errors import InvalidInput
 from perpmargin.numeric import round_to_step
@@ -151,6 +152,8 @@ class Confirmation:
     fast_final: float | None
     exact_final: float
     exact_first_liquidation: str | None
+    """When the exact engine first liquidated: "step 47" on a simulated path (its steps
+    count from the entry), the bar's time on the plan's own bars; None: never."""
     agrees: bool | None
     """None on the plan's own bars (the Monte Carlo does not walk them)."""
 
@@ -199,6 +202,8 @@ class Advice:
                 return None
             out = dataclasses.asdict(s)
             out["added"] = [str(x) for x in s.added]
+            if not math.isfinite(s.score):  # outside the growth constraint: JSON has no inf
+                out["score"] = None
             return out
 
         return {
@@ -377,8 +382,10 @@ def _simulate(
     count: int,
     steps: int,
     block: int,
+    backend: str = "numba",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(final [C, count], first liquidation step [C, count])`` for paths start.."""
+    """``(final [C, count], first liquidation step [C, count])`` for paths start..
+    (the walk on ``backend``: "numba" or "cuda"; the scoring on the CPU)."""
     n, g_count = grid.margin.shape
     levels = cand.level_pool.size
     iso_step = np.empty((count, n, g_count), dtype=np.int64)
@@ -386,7 +393,12 @@ def _simulate(
     pool_step = np.empty((count, max(levels, 1)), dtype=np.int64)
     pool_final = np.empty((count, max(levels, 1)))
     t = setup.tiers
-    advise_kernels.advise_kernel(
+    kernel: Callable[..., None] = advise_kernels.advise_kernel
+    if backend == "cuda":
+        from perpmargin.sim.gpu import advise_cuda
+
+        kernel = advise_cuda
+    kernel(
         seed, start, count, steps, _MODELS[model], setup.log_s0, setup.drift, setup.chol,
         setup.jump_prob, setup.jump_mu, setup.jump_sigma, setup.returns, block, setup.sym,
         setup.qty, setup.entry, setup.exits, setup.taker, grid.log_liq, grid.margin, grid.back,
@@ -493,12 +505,16 @@ def _per_batch(values: np.ndarray, reduce: Callable[[np.ndarray], np.ndarray]) -
 
 
 def _name(
-    symbols: Sequence[str], sides: Sequence[str], modes: Sequence[str], margins: Sequence[Any]
+    symbols: Sequence[str],
+    sides: Sequence[str],
+    modes: Sequence[str],
+    margins: Sequence[Any],
+    places: int = 2,
 ) -> str:
     parts = []
     for sym, side, mode, m in zip(symbols, sides, modes, margins, strict=True):
         if mode == "isolated":
-            parts.append(f"{sym} {side} isolated ({m:,.2f})")
+            parts.append(f"{sym} {side} isolated ({money(m, places)})")
         else:
             parts.append(f"{sym} {side} cross")
     return ", ".join(parts)
@@ -527,6 +543,8 @@ def advise(
     progress: Callable[[int], None] | None = None,
     chunk_paths: int = 20_000,
     setup: Setup | None = None,
+    backend: str = "numba",
+    scheduler: Any = None,
 ) -> Advice:
     """Search every setting of ``plan`` on the same paths and recommend the best one.
 
@@ -542,7 +560,7 @@ def advise(
         Ruin: ending with at most this fraction of the starting equity (0 to 1).
     grid
         Isolated margins tried, as multiples (>= 1) of each position's initial margin
-        at its leverage.
+        at its leverage (1, the plan's own margin, is always tried).
     budget
         At most this much isolated margin in all (settle asset; default: the wallet).
     allowed
@@ -554,6 +572,11 @@ def advise(
         Simulated paths replayed through the exact engine for each setting compared.
     progress
         Called with the number of paths done after each chunk (it may raise to stop).
+    backend, scheduler
+        Where the paths are walked: ``"numba"`` (this machine's cores), ``"cuda"`` (one
+        GPU thread per path; :mod:`perpmargin.sim.gpu`), ``"dask"`` (chunks of
+        ``chunk_paths`` on a cluster: ``scheduler`` as for
+        :func:`~perpmargin.sim.montecarlo.montecarlo`). The same numbers on each.
     setup
         A calibration to simulate instead of the one fitted to the plan's bars (e.g. a
         what-if with other volatilities or jumps: ``dataclasses.replace`` of
@@ -572,11 +595,15 @@ def advise(
     )
     if isinstance(chunk_paths, bool) or not isinstance(chunk_paths, int) or chunk_paths < 1:
         raise InvalidInput(f"chunk_paths must be a whole number >= 1, was {chunk_paths!r}")
+    if backend not in ("numba", "cuda", "dask"):
+        raise InvalidInput(f"backend must be 'numba', 'cuda' or 'dask', was {backend!r}")
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
     setup = _setup(plan, data, v, setup)
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)):
+        raise InvalidInput(f"steps must be a whole number, was {steps!r}")
     n_steps = int(steps if steps is not None else setup.returns.shape[0])
-    if isinstance(steps, bool) or not 1 <= n_steps <= 10**6:
+    if not 1 <= n_steps <= 10**6:
         raise InvalidInput(f"steps must be from 1 to 1e6, was {steps}")
     block = max(1, min(60, setup.returns.shape[0] - 1))
     if model == "bootstrap" and setup.returns.shape[0] < 3:
@@ -598,9 +625,19 @@ def advise(
         )
     final = np.empty((c_count, paths), dtype=np.float32)
     first = np.empty((c_count, paths), dtype=np.int32)
-    for lo in range(0, paths, chunk_paths):
-        count = min(chunk_paths, paths - lo)
-        f, s = _simulate(setup, g, cand, model, seed, lo, count, n_steps, block)
+    chunks = [
+        (setup, g, cand, model, seed, lo, min(chunk_paths, paths - lo), n_steps, block, backend)
+        for lo in range(0, paths, chunk_paths)
+    ]
+    if backend == "dask":
+        from perpmargin.sim.distributed import map_chunks
+
+        local = [(*c[:-1], "numba") for c in chunks]
+        results = iter(map_chunks(_simulate, local, scheduler))
+    else:
+        results = (_simulate(*c) for c in chunks)
+    for c, (f, s) in zip(chunks, results, strict=True):
+        lo, count = c[5], c[6]
         final[:, lo : lo + count] = f
         first[:, lo : lo + count] = s
         if progress is not None:
@@ -627,7 +664,7 @@ def advise(
         added = tuple(Decimal(0) if k < 0 else g.added[i][k] for i, k in enumerate(row))
         median = float(summary.median_step[c])
         return SettingStats(
-            name=_name(symbols, sides, modes, margins),
+            name=_name(symbols, sides, modes, margins, places_for(setup.settle)),
             modes=modes,
             margins=margins,
             multipliers=mult,
@@ -685,7 +722,15 @@ def advise(
         ranked=ranked,
         comparisons=tuple(comparisons),
         explanation=(),
-        notes=setup.notes,
+        notes=(
+            *setup.notes,
+            *(
+                f"{label} is not among the settings searched (the modes allowed or the "
+                "budget leave it out), so it is not compared"
+                for label, c in named.items()
+                if c is None
+            ),
+        ),
         settings_count=c_count,
         grid=levels,
         initial_margins=im,
@@ -806,7 +851,8 @@ def _levels(grid: Sequence[float]) -> tuple[float, ...]:
         math.isfinite(g) and 1 <= g <= 100 for g in levels
     ):
         raise InvalidInput(f"grid multiples must be from 1 to 100, was {list(grid)}")
-    return levels
+    # 1 (the plan's own margin) is always tried: the user's setting and all isolated
+    return levels if levels[0] == 1.0 else (1.0, *levels)
 
 
 def _allowed(
@@ -983,6 +1029,7 @@ def _checked(
     exact_first = min((x.time for x in liqs), default=None)
     exact_final = float(outcome.final_equity)
     agrees: bool | None = None
+    when = None if exact_first is None else utc_text(exact_first)
     if fast_final is not None and fast_first is not None:
         # step t of the path is bar t + 1 (bar 0 holds the entry)
         step = (
@@ -991,7 +1038,8 @@ def _checked(
             else int((exact_first - market.times[0]) // market.step_ms) - 1
         )
         close = abs(exact_final - fast_final) <= 1e-6 * max(1.0, abs(exact_final)) + 1e-6
-        agrees = step == int(fast_first) and close
+        agrees = bool(step == int(fast_first) and close)
+        when = None if step < 0 else f"step {step}"
     return Confirmation(
         path=where,
         setting=s.name,
@@ -999,7 +1047,7 @@ def _checked(
         exact_liquidated=bool(liqs),
         fast_final=None if fast_final is None else float(fast_final),
         exact_final=exact_final,
-        exact_first_liquidation=None if exact_first is None else utc_text(exact_first),
+        exact_first_liquidation=when,
         agrees=agrees,
     )
 
@@ -1023,27 +1071,59 @@ def _explain(
         f"Recommended: {best.name}. Over {advice.paths:,} {model} paths of "
         f"{advice.steps:,} steps: P(ruin) {pct(best.ruin_probability)}, "
         f"P(liquidation) {pct(best.liquidation_probability)}, CVaR 95 "
-        f"{best.cvar95:,.2f} {advice.settle}, mean final equity "
-        f"{best.mean_final_equity:,.2f} {advice.settle}."
+        f"{money(best.cvar95, places_for(advice.settle))} {advice.settle}, mean final equity "
+        f"{money(best.mean_final_equity, places_for(advice.settle))} {advice.settle}."
     ]
+    places = places_for(advice.settle)
+    named = {
+        "your setting": advice.current,
+        "all isolated": advice.all_isolated,
+        "all cross": advice.all_cross,
+    }
     for comp in advice.comparisons:
-        if comp.other == best.name:
-            lines.append(f"It is {comp.against} ({comp.other}).")
+        other = named[comp.against]
+        if comp.other == best.name or other is None:
+            lines.append(f"It is {comp.against}.")
+            continue
+        event = "liquidation" if advice.objective == "liquidation" else "ruin"
+        counts = (
+            f"it avoids {event} on {comp.saves:,} paths where {comp.against} meets it, and "
+            f"meets it on {comp.costs:,} where {comp.against} does not"
+        )
+        if comp.difference == 0 and comp.ci95 == (0.0, 0.0):
+            lines.append(
+                f"Against {comp.against} ({comp.other}): the same {comp.metric} on every "
+                f"batch of paths; chosen on the next criteria: P(ruin) "
+                f"{pct(best.ruin_probability)} vs {pct(other.ruin_probability)}, "
+                f"P(liquidation) {pct(best.liquidation_probability)} vs "
+                f"{pct(other.liquidation_probability)}, mean final equity "
+                f"{money(best.mean_final_equity, places)} vs "
+                f"{money(other.mean_final_equity, places)} {advice.settle}; {counts}."
+            )
             continue
         verdict = (
             "significantly better than" if comp.significant else "not significantly better than"
         )
         lines.append(
             f"{verdict.capitalize()} {comp.against} ({comp.other}): {comp.metric} "
-            f"{comp.difference:+.4g} (95 % interval {comp.ci95[0]:+.4g} to {comp.ci95[1]:+.4g}); "
-            f"it avoids {'liquidation' if advice.objective == 'liquidation' else 'ruin'} on "
-            f"{comp.saves:,} paths where {comp.against} meets it, and meets it on "
-            f"{comp.costs:,} where {comp.against} does not."
+            f"{_difference(advice.objective, comp.difference, places)} (95 % interval "
+            f"{_difference(advice.objective, comp.ci95[0], places)} to "
+            f"{_difference(advice.objective, comp.ci95[1], places)}); {counts}."
         )
     example = _example(advice, setup, chosen, by_index, out, model, seed, block)
     if example:
         lines.append(example)
     return tuple(lines)
+
+
+def _difference(objective: Objective, value: float, places: int) -> str:
+    """A difference in the objective's metric, in the words' units: percentage points
+    for a probability, money for CVaR, a plain number for log growth."""
+    if objective in ("liquidation", "ruin"):
+        return f"{100 * value:+.2f} points"
+    if objective == "cvar":
+        return ("+" if value >= 0 else "-") + money(abs(value), places)
+    return f"{value:+.4f}"
 
 
 def _example(

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from perpmargin.sim.tiers import TierArrays
 
 __all__ = [
+    "MAX_ADVISE_POSITIONS",
     "MAX_ASSETS",
     "MAX_POSITIONS",
+    "advise_cuda",
     "available",
     "bankruptcy_prices_cuda",
     "liq_prices_cuda",
@@ -39,6 +41,8 @@ MAX_ASSETS = 8
 """Symbols a CUDA Monte Carlo can hold (a thread keeps its prices in registers)."""
 MAX_POSITIONS = 32
 """Positions a CUDA Monte Carlo can hold."""
+MAX_ADVISE_POSITIONS = 8
+"""Positions a CUDA advisor run can hold (a thread keeps a pool per subset: 2 ** 8)."""
 
 if not hasattr(np, "row_stack"):  # numpy 2.5 removed it; numba-cuda 0.30 still calls it
     setattr(np, "row_stack", np.vstack)  # noqa: B010
@@ -181,6 +185,60 @@ def mc_cuda(*args: Any) -> None:
             f"positions, the plan has {log_s0.size} and {sym.size}"
         )
     _launch(_mc_kernel, int(args[2]), args[:-6], args[-6:])
+
+
+def _advise_kernel() -> Any:
+    if "advise" in _KERNEL:
+        return _KERNEL["advise"]
+    from numba import float64, int64, uint8
+
+    from perpmargin.sim import advise_kernels
+
+    advise_path = device(advise_kernels.advise_path)
+    max_assets = MAX_ASSETS
+    max_positions = MAX_ADVISE_POSITIONS
+    max_masks = 1 << MAX_ADVISE_POSITIONS
+
+    @cuda.jit
+    def advise(  # type: ignore[no-untyped-def]
+        seed, path_start, n_paths, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
+        jump_sigma, returns, block, sym, qty, entry, exits, taker, iso_log_liq, iso_margin,
+        iso_back, level_start, level_pool, remainder_to_trader, liq_fee, upper, mmr, amount,
+        by_qty, fee, fee_bk, iso_step, iso_cash, pool_step, pool_final,
+    ):  # fmt: skip
+        k = cuda.grid(1)
+        if k >= n_paths:
+            return
+        advise_path(
+            seed, path_start + k, n_steps, model, log_s0, drift, chol, jump_prob, jump_mu,
+            jump_sigma, returns, block, sym, qty, entry, exits, taker, iso_log_liq, iso_margin,
+            iso_back, level_start, level_pool, remainder_to_trader, liq_fee, upper, mmr,
+            amount, by_qty, fee, fee_bk, iso_step[k], iso_cash[k], pool_step[k],
+            pool_final[k], cuda.local.array(max_assets, float64),
+            cuda.local.array(max_assets, float64), cuda.local.array(max_assets, float64),
+            cuda.local.array(max_assets, float64), cuda.local.array(max_positions, int64),
+            cuda.local.array(max_positions, uint8), cuda.local.array(max_positions, float64),
+            cuda.local.array(max_positions, float64), cuda.local.array(max_positions, float64),
+            cuda.local.array(max_masks, int64), cuda.local.array(max_masks, float64),
+            cuda.local.array(max_masks, int64), cuda.local.array(max_masks, float64),
+            cuda.local.array(max_masks, int64),
+        )  # fmt: skip
+
+    _KERNEL["advise"] = advise
+    return advise
+
+
+def advise_cuda(*args: Any) -> None:
+    """:func:`perpmargin.sim.advise_kernels.advise_kernel` on the GPU, one thread per
+    path: the same arguments (the last four are the host output arrays, filled in
+    place), the same numbers."""
+    log_s0, sym = args[5], args[13]
+    if log_s0.size > MAX_ASSETS or sym.size > MAX_ADVISE_POSITIONS:
+        raise PerpMarginError(
+            f"backend='cuda' advises on at most {MAX_ASSETS} symbols and "
+            f"{MAX_ADVISE_POSITIONS} positions, the plan has {log_s0.size} and {sym.size}"
+        )
+    _launch(_advise_kernel, int(args[2]), args[:-4], args[-4:])
 
 
 def _liq_kernel() -> Any:

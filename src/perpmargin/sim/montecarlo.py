@@ -315,7 +315,8 @@ def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # none seen: the interval starts at 0 exactly (not at a rounding error above it)
+    return (0.0 if k == 0 else max(0.0, centre - half), 1.0 if k == n else min(1.0, centre + half))
 
 
 def _stats(
