@@ -305,3 +305,18 @@ def test_dask_and_cuda_give_the_numba_numbers(dask_client) -> None:  # type: ign
         for key in ("liquidation_probability", "ruin_probability", "median_steps_to_liquidation"):
             assert mine[key] == theirs[key]
         assert mine["mean_final_equity"] == pytest.approx(theirs["mean_final_equity"], rel=1e-6)
+
+
+def test_the_explanation_quotes_the_numbers_it_stands_beside() -> None:
+    plan = pm.load_plans("pair-2022-11-08")[0]
+    advice = A.advise(plan, paths=1000, steps=48, seed=2, confirm_paths=2)
+    text = " ".join(advice.explanation)
+    best = advice.best
+    assert f"P(ruin) {100 * best.ruin_probability:.2f} %" in text
+    own = {c.setting: c for c in advice.confirmations if c.agrees is None}
+    assert f"ends {own[best.name].exact_final:,.2f} USDT." in text  # the plan's own bars
+    cross = advice.all_cross
+    assert cross is not None
+    versus = {c.against: c for c in advice.comparisons}["all cross"]
+    assert f"{100 * versus.difference:+.2f} points" in text
+    assert f"avoids ruin on {versus.saves:,} paths" in text

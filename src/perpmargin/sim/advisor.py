@@ -1113,6 +1113,25 @@ def _explain(
     example = _example(advice, setup, chosen, by_index, out, model, seed, block)
     if example:
         lines.append(example)
+    own = {c.setting: c for c in advice.confirmations if c.agrees is None}
+
+    def fate(c: Confirmation) -> str:
+        hit = f"is liquidated at {c.exact_first_liquidation}"
+        return f"{hit if c.exact_liquidated else 'is not liquidated'} and ends " + money(
+            c.exact_final, places
+        )
+
+    if best.name in own:
+        ends = [
+            f"{label} {fate(own[other.name])}"
+            for label, other in named.items()
+            if other is not None and other.name != best.name and other.name in own
+        ]
+        if ends:
+            lines.append(
+                f"On the plan's own bars (the exact engine): {'; '.join(ends)}; the "
+                f"recommendation {fate(own[best.name])} {advice.settle}."
+            )
     return tuple(lines)
 
 
