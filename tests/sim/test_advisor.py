@@ -320,3 +320,17 @@ def test_the_explanation_quotes_the_numbers_it_stands_beside() -> None:
     versus = {c.against: c for c in advice.comparisons}["all cross"]
     assert f"{100 * versus.difference:+.2f} points" in text
     assert f"avoids ruin on {versus.saves:,} paths" in text
+
+
+def test_progress_counts_the_paths_and_can_stop_the_exact_checks() -> None:
+    plan = pm.load_plans("pair-2022-11-08")[0]
+    seen: list[int] = []
+
+    def progress(k: int) -> None:
+        seen.append(k)
+        if k == 0:
+            raise RuntimeError("stopped between two replays")
+
+    with pytest.raises(RuntimeError, match="between two replays"):
+        A.advise(plan, paths=600, steps=24, chunk_paths=250, confirm_paths=2, progress=progress)
+    assert seen == [250, 250, 100, 0]

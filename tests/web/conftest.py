@@ -21,6 +21,12 @@ TEST_LIMITS = Limits(
     max_job_path_steps=6_000_000,
     job_timeout_s=60.0,
     max_jobs=4,
+    max_advise_paths=5_000,
+    max_advise_work=3_000_000,
+    max_advise_job_paths=20_000,
+    max_advise_job_work=30_000_000,
+    max_advise_cells=500_000,
+    max_advise_confirm_bars=5_000,
 )
 
 

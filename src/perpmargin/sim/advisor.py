@@ -554,8 +554,9 @@ def advise(
         ``"liquidation"``, ``"ruin"``, ``"cvar"`` (minimise) or ``"growth"`` (maximise
         the expected log growth subject to ``P(ruin) <= beta``).
     paths, steps, model, seed
-        The Monte Carlo's (steps: the plan's bars by default; model: ``"gbm"``,
-        ``"jump"`` or ``"bootstrap"``, calibrated on the plan's bars).
+        The Monte Carlo's (paths: 200 to 1e7, 20 batches of at least 10 for the
+        intervals; steps: the plan's bars by default; model: ``"gbm"``, ``"jump"`` or
+        ``"bootstrap"``, calibrated on the plan's bars).
     ruin_fraction
         Ruin: ending with at most this fraction of the starting equity (0 to 1).
     grid
@@ -571,7 +572,8 @@ def advise(
     confirm_paths
         Simulated paths replayed through the exact engine for each setting compared.
     progress
-        Called with the number of paths done after each chunk (it may raise to stop).
+        Called with the number of paths in each chunk as it is done (their sum is the
+        paths done), then with 0 before each exact-engine replay; it may raise to stop.
     backend, scheduler
         Where the paths are walked: ``"numba"`` (this machine's cores), ``"cuda"`` (one
         GPU thread per path; :mod:`perpmargin.sim.gpu`), ``"dask"`` (chunks of
@@ -618,10 +620,11 @@ def advise(
     g = _grid(setup, levels, im, v.settle_precision)
     cand = _candidates(setup, g, allowed_modes, cap)
     c_count = cand.level.size
-    if c_count * paths * 9 > 4 * 2**30:
+    need = c_count * (8 * paths + 16 * min(chunk_paths, paths))  # kept + a chunk's
+    if need > 4 * 2**30:
         raise InvalidInput(
-            f"{c_count:,} settings x {paths:,} paths need "
-            f"{c_count * paths * 9 / 2**30:.1f} GiB; at most 4 GiB: fewer paths or settings"
+            f"{c_count:,} settings x {paths:,} paths need {need / 2**30:.1f} GiB; at most "
+            "4 GiB: fewer paths or settings (or a smaller chunk_paths)"
         )
     final = np.empty((c_count, paths), dtype=np.float32)
     first = np.empty((c_count, paths), dtype=np.int32)
@@ -738,8 +741,9 @@ def advise(
     chosen = {"best": best_c, **{k: c for k, c in named.items() if c is not None}}
     sample = _sample_paths(chosen, out, confirm_paths)
     advice.confirmations = _confirm(
-        plan, data, v, setup, g, cand, model, seed, n_steps, block, chosen, by_index, sample
-    )
+        plan, data, v, setup, g, cand, model, seed, n_steps, block, chosen, by_index, sample,
+        progress,
+    )  # fmt: skip
     advice.explanation = _explain(advice, setup, chosen, by_index, out, model, seed, block)
     return advice
 
@@ -842,6 +846,8 @@ def _money(value: Any, name: str) -> float:
 
 def _levels(grid: Sequence[float]) -> tuple[float, ...]:
     try:
+        if any(isinstance(g, bool) or not isinstance(g, int | float | Decimal) for g in grid):
+            raise TypeError
         levels = tuple(sorted({float(g) for g in grid}))
     except (TypeError, ValueError):
         raise InvalidInput(f"grid must be numbers >= 1, was {grid!r}") from None
@@ -993,8 +999,10 @@ def _confirm(
     chosen: Mapping[str, int],
     by_index: Mapping[int, SettingStats],
     sample: Sequence[int],
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[Confirmation, ...]:
     exact = _exact_plan(plan)
+    tick = progress if progress is not None else (lambda _: None)
     out: list[Confirmation] = []
     settings = sorted(set(chosen.values()))
     for p in sample:
@@ -1005,10 +1013,12 @@ def _confirm(
         market = path_market(setup, logp)
         for c in settings:
             s = by_index[c]
+            tick(0)  # a time limit or a stop is noticed between replays
             run = replay_setting(exact, s.setting, market, venue=v)
             out.append(_checked(f"simulated path {p}", s, run, market, final[c, 0], first[c, 0]))
     for c in settings:
         s = by_index[c]
+        tick(0)
         run = replay_setting(exact, s.setting, data, venue=v)
         out.append(_checked("the plan's own bars", s, run, data, None, None))
     return tuple(out)

@@ -2,8 +2,10 @@
 
 ``liq``, ``check``, ``replay``, ``montecarlo`` and ``venues`` answer as the CLI's
 ``--json`` does (Decimal values as strings); Monte Carlo runs too large for one request
-go to ``/montecarlo/jobs`` and are polled at ``/jobs/{id}``. Every bad input is a 4xx
-with ``{"error": type, "detail": message}``.
+go to ``/montecarlo/jobs`` and are polled at ``/jobs/{id}``. ``advise`` is the mode
+advisor (``perpmargin.advise``: which positions to isolate, with how much margin), at
+once or as a job at ``/advise/jobs``. Every bad input is a 4xx with
+``{"error": type, "detail": message}``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from perpmargin.venues.loader import bundled_venues, load_venue, venue_summary
 from perpmargin.web import service
 from perpmargin.web.jobs import JobManager
 from perpmargin.web.schemas import (
+    AdviseRequest,
     CheckRequest,
     ErrorBody,
     JobStatus,
@@ -181,6 +184,42 @@ def montecarlo_job(req: MonteCarloRequest, request: Request, response: Response)
     return JobStatus(**job.status())
 
 
+@router.post("/advise", summary="The mode advisor, answered at once")
+def advise(req: AdviseRequest, request: Request) -> dict[str, Any]:
+    """Which positions to isolate (with how much margin) and which to pool in cross, for
+    runs within ``max_advise_paths`` paths and ``max_advise_work`` paths x steps x
+    settings: every setting's odds on the same paths, the best by the objective compared
+    with your setting, all isolated and all cross, and checked against the exact engine.
+    The answer is ``Advice.to_dict()`` (the ten best settings in ``ranked``, every one in
+    ``frontier``) with the plan's ``name``."""
+    limits = _limits(request)
+    with _gate(request).hold():
+        out = service.run_advice(req, limits, upload=service.sent_bars(req.bars_csv, limits))
+    if req.save:
+        out["saved_id"] = _store(request).save(
+            "advise",
+            out["name"],
+            req.model_dump(mode="json", exclude={"save"}, exclude_none=True),
+            out,
+        )
+    return out
+
+
+@router.post(
+    "/advise/jobs",
+    summary="The mode advisor as a background job",
+    status_code=status.HTTP_202_ACCEPTED,
+)
+def advise_job(req: AdviseRequest, request: Request, response: Response) -> JobStatus:
+    """Start a run (up to ``max_advise_job_paths``, ``max_advise_job_work``); poll
+    ``/api/v1/jobs/{id}``. With ``save`` the advice is kept (kind ``advise``)."""
+    limits = _limits(request)
+    upload = service.sent_bars(req.bars_csv, limits)
+    job = service.start_advice_job(req, limits, _jobs(request), _store(request), upload)
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return JobStatus(**job.status())
+
+
 @router.get("/jobs/{job_id}", summary="A background job's progress and result")
 def job(job_id: Annotated[str, Path(max_length=64)], request: Request) -> Any:
     """``state``: queued, running, done (with ``result``) or failed (with ``error``)."""
@@ -193,7 +232,7 @@ def job(job_id: Annotated[str, Path(max_length=64)], request: Request) -> Any:
 @router.get("/saved", summary="Saved scenarios, newest first")
 def saved_list(
     request: Request,
-    kind: Annotated[str | None, Query(pattern="^(calculator|compare|odds)$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(calculator|compare|odds|advise)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Scenarios kept in the database (without their results)."""

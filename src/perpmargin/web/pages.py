@@ -1,8 +1,9 @@
-"""The pages: Calculator, Compare, Odds, Venues and Saved (server-rendered, Jinja2).
+"""The pages: Calculator, Compare, Odds, Advisor, Venues and Saved (server-rendered,
+Jinja2).
 
 Forms post to the pages themselves; the numbers come from the same service functions
-as the API. Only the Odds page uses script of its own, to poll its background job (and
-the Saved page asks before it deletes).
+as the API. Only the Odds and Advisor pages use script of their own, to poll their
+background job (and the Saved page asks before it deletes).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from perpmargin.report.jsonout import plan_result_dict
 from perpmargin.sim.data import utc_text
 from perpmargin.venues.loader import bundled_venues, load_venue, venue_summary
 from perpmargin.web import service
-from perpmargin.web.schemas import CheckRequest, MonteCarloRequest, ReplayRequest
+from perpmargin.web.schemas import AdviseRequest, CheckRequest, MonteCarloRequest, ReplayRequest
 from perpmargin.web.store import Store
 
 __all__ = ["error_page", "router", "wants_html"]
@@ -253,6 +254,18 @@ _PLAN_KEYS = (
     "take_profit",
 )
 _ODDS_KEYS = ("paths", "steps", "model", "seed")
+_ADVISE_KEYS = (
+    "objective",
+    "paths",
+    "steps",
+    "model",
+    "seed",
+    "beta",
+    "ruin_fraction",
+    "grid",
+    "budget",
+    "confirm_paths",
+)
 _MAX_KEPT = 200  # characters of one kept value
 
 
@@ -266,8 +279,9 @@ def _kept(source: Any, keys: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
-def _kept_from_inputs(inputs: dict[str, Any]) -> dict[str, str]:
-    """The form's values that reproduce saved ``inputs`` (a ReplayRequest or MonteCarloRequest)."""
+def _kept_from_inputs(inputs: dict[str, Any], keys: tuple[str, ...] = _ODDS_KEYS) -> dict[str, str]:
+    """The form's values that reproduce saved ``inputs`` (a ReplayRequest, MonteCarloRequest
+    or AdviseRequest; ``keys``: the page's own fields besides the plan's)."""
     if inputs.get("scenario"):
         picked = f"{inputs['scenario']}:{inputs.get('variant', 0)}"
         values = {"source": "scenario", "scenario": picked}
@@ -275,7 +289,12 @@ def _kept_from_inputs(inputs: dict[str, Any]) -> dict[str, str]:
         plan = inputs.get("plan") or {}
         given = {k: str(plan[k]) for k in _PLAN_KEYS if plan.get(k) is not None}
         values = {"source": "custom", **given}
-    values.update({k: str(inputs[k]) for k in _ODDS_KEYS if inputs.get(k) is not None})
+    for k in keys:
+        value = inputs.get(k)
+        if isinstance(value, list):  # the advisor's grid
+            values[k] = ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in value)
+        elif value is not None:
+            values[k] = str(value)
     return values
 
 
@@ -409,6 +428,74 @@ def odds_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)])
     return _form_page(request, "odds", ctx)
 
 
+# --------------------------------------------------------------------------- advisor
+
+
+def _advise_fields(form: FormData) -> dict[str, Any]:
+    """The advisor's own fields from its form (the grid: numbers split at commas or
+    spaces)."""
+    fields: dict[str, Any] = {}
+    for key in _ADVISE_KEYS:
+        value = form.get(key)
+        if not isinstance(value, str) or value.strip() == "":
+            continue
+        if key == "grid":
+            fields[key] = [g for g in value.replace(",", " ").split() if g][:50]
+        else:
+            fields[key] = value.strip()
+    return fields
+
+
+@router.get("/advise", response_class=HTMLResponse)
+def advise_form(request: Request) -> HTMLResponse:
+    """The mode advisor: which positions to isolate, with how much margin."""
+    return _form_page(request, "advise", _plan_context(job=None, errors=[]))
+
+
+@router.post("/advise", response_model=None)
+async def advise(request: Request) -> Response:
+    """Start a background advisor run and go to its page."""
+    limits = _limits(request)
+    values: dict[str, str] = {}
+    try:
+        async with request.form() as form:
+            values = _kept(form, _PLAN_KEYS + _ADVISE_KEYS)
+            fields = {**_choice_fields(form), **_advise_fields(form)}
+            text = await _upload_text(form, limits)
+            filename = str(getattr(form.get("file"), "filename", "upload") or "upload")
+        if text is not None:
+            fields["bars_csv"] = text
+            values["uploaded"] = filename[:_MAX_KEPT]
+        req = AdviseRequest.model_validate({**fields, "save": True})
+
+        def start() -> Any:  # parsing and calibrating take a while: off the event loop
+            upload = service.sent_bars(text, limits, "upload")
+            jobs = request.app.state.jobs
+            return service.start_advice_job(req, limits, jobs, _store(request), upload)
+
+        job = await run_in_threadpool(start)
+    except ValidationError as exc:
+        ctx = _plan_context(values, job=None, errors=_validation_lines(exc))
+        return _form_page(request, "advise", ctx, 422)
+    except PerpMarginError as exc:
+        ctx = _plan_context(values, job=None, errors=[str(exc)])
+        return _form_page(request, "advise", ctx, _status(exc))
+    # the job's page shows the form as it was sent: its values travel in the query
+    return RedirectResponse(f"/advise/jobs/{job.id}?{urlencode(values)}", status_code=303)
+
+
+@router.get("/advise/jobs/{job_id}", response_class=HTMLResponse)
+def advise_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)]) -> HTMLResponse:
+    """The job's page: a progress bar, then the recommendation (polled from the API)."""
+    try:
+        status = request.app.state.jobs.get(job_id).status()
+    except KeyError:
+        return error_page(request, 404, f"no job {job_id!r} (jobs end with the server)")
+    values = _kept(request.query_params, _PLAN_KEYS + _ADVISE_KEYS + ("uploaded",))
+    ctx = _plan_context(values, job=status, errors=[])
+    return _form_page(request, "advise", ctx)
+
+
 # ---------------------------------------------------------------------------- venues
 
 
@@ -439,8 +526,8 @@ async def save_scenario(request: Request) -> Response:
         raw = {k: str(form.get(k, "")) for k in ("kind", "inputs", "name")}
     try:
         kind = raw["kind"]
-        if kind not in ("calculator", "compare", "odds"):
-            raise InvalidInput(f"kind must be calculator, compare or odds, was {kind!r}")
+        if kind not in ("calculator", "compare", "odds", "advise"):
+            raise InvalidInput(f"kind must be calculator, compare, odds or advise, was {kind!r}")
         inputs = service.validate_inputs(kind, json.loads(raw["inputs"] or "{}"))
         name = (raw["name"] or kind)[:80]
     except (ValueError, PerpMarginError) as exc:
@@ -493,7 +580,8 @@ def reopen(request: Request, scenario_id: SavedId) -> Response:
             return error_page(request, _status(exc), str(exc))
         return _compare_result(request, result, saved, _kept_from_inputs(saved.inputs))
     last = saved.results[-1].summary if saved.results else None
+    page, keys = ("advise", _ADVISE_KEYS) if saved.kind == "advise" else ("odds", _ODDS_KEYS)
     ctx = _plan_context(
-        _kept_from_inputs(saved.inputs), job=None, errors=[], saved_result=last, saved=saved
+        _kept_from_inputs(saved.inputs, keys), job=None, errors=[], saved_result=last, saved=saved
     )
-    return _form_page(request, "odds", ctx)
+    return _form_page(request, page, ctx)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from perpmargin.limits import FUNDING_RATE_LIMIT
 
 __all__ = [
+    "AdviseRequest",
     "CheckRequest",
     "CustomPlan",
     "ErrorBody",
@@ -49,6 +50,17 @@ def _not_a_boolean(value: Any) -> Any:
 
 Count = Annotated[int, BeforeValidator(_not_a_boolean)]
 """A whole number (paths, steps, a seed, a variant): a boolean is refused."""
+
+
+def _not_a_boolean_number(value: Any) -> Any:
+    """JSON's true is not the number 1 (``"beta": true`` would read as 1.0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+Real = Annotated[float, BeforeValidator(_not_a_boolean_number), Field(allow_inf_nan=False)]
+"""A finite number (a JSON number or a decimal string): a boolean is refused."""
 Name = Annotated[str, Field(min_length=1, max_length=80)]
 
 
@@ -173,8 +185,59 @@ class MonteCarloRequest(PlanChoice):
     save: bool = False
 
 
+Mode = Literal["isolated", "cross"]
+
+
+class AdviseRequest(PlanChoice):
+    """``perpmargin.advise``: which positions to isolate (with how much margin) and which
+    to pool in cross. Every setting is held on the same simulated paths; the best by the
+    objective is compared with your setting, all isolated and all cross, and checked
+    against the exact engine."""
+
+    objective: Literal["liquidation", "ruin", "cvar", "growth"] = Field(
+        "ruin",
+        description="Minimise P(liquidation), P(ruin) or CVaR 95, or maximise the expected "
+        "log growth subject to P(ruin) <= beta.",
+    )
+    paths: Annotated[Count, Field(ge=200, le=10_000_000)] = 10_000
+    steps: Annotated[Count, Field(ge=1, le=1_000_000)] | None = None
+    model: Literal["gbm", "jump", "bootstrap"] = "jump"
+    seed: Annotated[Count, Field(ge=0, le=2**62)] = 0
+    beta: Annotated[Real, Field(ge=0, le=1)] = Field(
+        0.05, description="The growth objective's bound on P(ruin)."
+    )
+    ruin_fraction: Annotated[Real, Field(ge=0, le=1)] = Field(
+        0.1, description="Ruin: ending with at most this fraction of the starting equity."
+    )
+    grid: Annotated[
+        list[Annotated[Real, Field(ge=1, le=100)]], Field(min_length=1, max_length=12)
+    ] = Field(
+        [1.0, 1.5, 2.0, 3.0],
+        description="Isolated margins tried, as multiples of each position's initial "
+        "margin at its leverage.",
+    )
+    budget: Annotated[Real, Field(ge=0, lt=1e15)] | None = Field(
+        None, description="At most this much isolated margin in all (default: the wallet)."
+    )
+    allowed: (
+        Annotated[
+            dict[Name, Annotated[list[Mode], Field(min_length=1, max_length=2)]],
+            Field(max_length=8),
+        ]
+        | None
+    ) = Field(None, description="Symbol -> the modes it may take (default both).")
+    current: Annotated[list[Mode], Field(min_length=1, max_length=8)] | None = Field(
+        None,
+        description="Your setting, one mode per position (default: the plan's first mode).",
+    )
+    confirm_paths: Annotated[Count, Field(ge=0, le=20)] = Field(
+        4, description="Simulated paths replayed through the exact engine."
+    )
+    save: bool = False
+
+
 class JobStatus(BaseModel):
-    """A background Monte Carlo run."""
+    """A background Monte Carlo or advisor run."""
 
     id: str
     state: Literal["queued", "running", "done", "failed"]
@@ -189,7 +252,7 @@ class JobStatus(BaseModel):
 class SaveRequest(_Model):
     """Save a scenario's inputs (and, optionally, a result) under a name."""
 
-    kind: Literal["calculator", "compare", "odds"]
+    kind: Literal["calculator", "compare", "odds", "advise"]
     name: Name
     inputs: dict[str, Any]
     summary: dict[str, Any] | None = None

@@ -10,12 +10,13 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from perpmargin.engine.account import Account
@@ -32,6 +33,7 @@ from perpmargin.venues.loader import bundled_venues, load_venue
 from perpmargin.venues.schema import Venue
 from perpmargin.web.jobs import Job, JobManager
 from perpmargin.web.schemas import (
+    AdviseRequest,
     CheckRequest,
     LiqRequest,
     MonteCarloRequest,
@@ -45,21 +47,28 @@ __all__ = [
     "JobTimeout",
     "LimitExceeded",
     "Limits",
+    "PreparedAdvice",
     "PreparedMonteCarlo",
     "RunGate",
     "ServerBusy",
+    "advice_dict",
+    "advise_settings_bound",
     "bundled_venue",
+    "execute_advice",
     "execute_montecarlo",
     "job_chunk_paths",
     "market_files",
     "plan_and_market",
+    "prepare_advice",
     "prepare_montecarlo",
+    "run_advice",
     "run_check",
     "run_liq",
     "run_montecarlo",
     "run_replay",
     "scenario_catalogue",
     "sent_bars",
+    "start_advice_job",
     "start_montecarlo_job",
     "validate_inputs",
 ]
@@ -84,7 +93,7 @@ class Limits:
     Monte Carlo memory grows with paths (about 120 bytes a path), time with paths x
     steps: ``max_paths`` and ``max_path_steps`` bound a run answered at once,
     ``max_job_paths`` and ``max_job_path_steps`` a background job (one runs at a time).
-    At most ``max_concurrent_runs`` replays and Monte Carlo runs are answered at once
+    At most ``max_concurrent_runs`` replays, Monte Carlo and advisor runs are answered at once
     (another is refused with a 429); ``request_timeout_s`` stops one of them,
     ``job_timeout_s`` a job (checked between chunks of paths, or every 256 bars).
     ``header_timeout_s``: a connection that has not sent a request's headers within that
@@ -92,6 +101,20 @@ class Limits:
     seconds of the headers is answered 408 (a client dripping bytes holds nothing for
     long). ``max_saved_chars``: the largest inputs or result kept in the
     database, in characters of JSON (a comparison's inputs hold its uploaded CSV).
+
+    The mode advisor holds every *setting* of a plan on the same paths: with ``n``
+    positions and a grid of ``G`` margins (1, the plan's own margin, always among them)
+    there are at most ``(G + 1) ** n`` of them
+    (fewer where ``allowed`` fixes a mode), known before it runs. Its time grows with
+    paths x steps x settings, its memory with paths x settings (about 20 bytes each):
+    ``max_advise_paths`` and ``max_advise_work`` (paths x steps x settings) bound a run
+    answered at once (``/api/v1/advise``), ``max_advise_job_paths`` and
+    ``max_advise_job_work`` a background job; ``max_advise_cells`` (paths x settings)
+    bounds both. Its exact-engine confirmations (up to 4 settings, each on
+    ``confirm_paths`` simulated paths of ``steps + 1`` bars and on the plan's own bars)
+    run after the simulation, where no time limit can stop them, so they are bounded up
+    front: at most ``max_advise_confirm_bars`` bars replayed in all (the Decimal engine
+    replays some 5,000 bars a second).
     """
 
     max_body_bytes: int = 5_000_000
@@ -107,10 +130,17 @@ class Limits:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     max_saved_chars: int = 20_000_000
+    max_advise_paths: int = 100_000
+    max_advise_work: int = 1_000_000_000
+    max_advise_job_paths: int = 2_000_000
+    max_advise_job_work: int = 50_000_000_000
+    max_advise_cells: int = 20_000_000
+    max_advise_confirm_bars: int = 100_000
 
 
 class RunGate:
-    """Lets at most ``n`` heavy runs (replays, Monte Carlo answered at once) go at once."""
+    """Lets at most ``n`` heavy runs (replays, Monte Carlo and advisor runs answered at
+    once) go at once."""
 
     def __init__(self, n: int) -> None:
         self.n = n
@@ -443,6 +473,220 @@ def start_montecarlo_job(
     return jobs.submit(req.paths, work, save)
 
 
+# ------------------------------------------------------------------------ the advisor
+
+_CONFIRMED_SETTINGS = 4  # the best, your setting, all isolated, all cross (at most)
+
+
+@dataclass(frozen=True)
+class PreparedAdvice:
+    """A checked advisor request: the plan, its data, the steps and how many settings
+    (at most) it searches."""
+
+    name: str
+    plan: Plan
+    market: MarketData
+    steps: int
+    settings: int
+
+
+def advise_settings_bound(
+    positions: Sequence[str], grid: Sequence[float], allowed: Mapping[str, Sequence[str]] | None
+) -> int:
+    """How many settings the advisor searches at most (before the budget and the wallet
+    leave some out): per position, 1 for cross and one per distinct grid margin for
+    isolated (1, the plan's own margin, is always among them), as ``allowed`` lets it;
+    the product over the positions."""
+    levels = len({float(g) for g in grid} | {1.0})
+    given = allowed or {}
+    count = 1
+    for symbol in positions:
+        modes = set(given.get(symbol, ("isolated", "cross")))
+        count *= ("cross" in modes) + levels * ("isolated" in modes)
+    return count
+
+
+def _check_modes(plan: Plan, req: AdviseRequest) -> None:
+    """``allowed`` and ``current`` checked against the plan's positions, before a run."""
+    symbols = [p.symbol for p in plan.positions]
+    unknown = sorted(set(req.allowed or {}) - set(symbols))
+    if unknown:
+        raise InvalidInput(
+            f"allowed names symbols the plan does not hold: {unknown}; it holds {symbols}"
+        )
+    if req.current is not None and len(req.current) != len(symbols):
+        raise InvalidInput(
+            f"current must give 'isolated' or 'cross' for each of the plan's {len(symbols)} "
+            f"positions ({', '.join(symbols)}), was {req.current}"
+        )
+
+
+def prepare_advice(
+    req: AdviseRequest, limits: Limits, *, job: bool = False, upload: Bars | None = None
+) -> PreparedAdvice:
+    """Resolve the plan, calibrate it and check the request against the limits.
+
+    ``job``: the larger background caps (``max_advise_job_paths``,
+    ``max_advise_job_work``) apply. Bad input and work over a limit raise here, before
+    anything runs.
+    """
+    from perpmargin.sim.advisor import MAX_POSITIONS, MAX_SETTINGS
+    from perpmargin.sim.montecarlo import setup_from_plan
+
+    where = "a background job" if job else "one request (use /api/v1/advise/jobs)"
+    suffix = "_job" if job else ""
+    max_paths = limits.max_advise_job_paths if job else limits.max_advise_paths
+    if req.paths > max_paths:  # checked first: memory grows with paths
+        raise LimitExceeded(
+            f"paths = {req.paths:,} is more than {where} allows "
+            f"(max_advise{suffix}_paths = {max_paths:,})"
+        )
+    plan, market = plan_and_market(req, upload)
+    if len(plan.positions) > MAX_POSITIONS:
+        raise InvalidInput(
+            f"the advisor takes at most {MAX_POSITIONS} positions, the plan has "
+            f"{len(plan.positions)}"
+        )
+    _check_modes(plan, req)
+    setup = setup_from_plan(plan, market)  # NotModelled (a hedge pair) raises here
+    bars = int(setup.returns.shape[0])
+    steps = req.steps if req.steps is not None else bars
+    if req.model == "bootstrap" and bars < 3:
+        raise InvalidInput("the bootstrap needs at least 3 bars of data")
+    symbols = [p.symbol for p in plan.positions]
+    settings = advise_settings_bound(symbols, req.grid, req.allowed)
+    if settings > MAX_SETTINGS:
+        raise InvalidInput(
+            f"{settings:,} settings to search ({len(symbols)} positions, a "
+            f"{len(set(req.grid) | {1.0})}-level margin grid); at most {MAX_SETTINGS:,}: use a "
+            "smaller grid or fix some modes"
+        )
+    cells = req.paths * settings
+    if cells > limits.max_advise_cells:
+        raise LimitExceeded(
+            f"paths x settings = {req.paths:,} x {settings:,} = {cells:,} is more than "
+            f"the server allows (max_advise_cells = {limits.max_advise_cells:,}): fewer "
+            "paths, a smaller grid or fixed modes"
+        )
+    work = cells * steps
+    cap = limits.max_advise_job_work if job else limits.max_advise_work
+    if work > cap:
+        raise LimitExceeded(
+            f"paths x steps x settings = {req.paths:,} x {steps:,} x {settings:,} = "
+            f"{work:,} is more than {where} allows (max_advise{suffix}_work = {cap:,})"
+        )
+    replayed = min(settings, _CONFIRMED_SETTINGS) * (req.confirm_paths * (steps + 1) + len(market))
+    if replayed > limits.max_advise_confirm_bars:
+        raise LimitExceeded(
+            f"the exact-engine confirmations would replay {replayed:,} bars (up to "
+            f"{min(settings, _CONFIRMED_SETTINGS)} settings x ({req.confirm_paths} paths x "
+            f"{steps + 1:,} bars + the plan's {len(market):,})), more than the server allows "
+            f"(max_advise_confirm_bars = {limits.max_advise_confirm_bars:,}): fewer "
+            "confirm_paths, steps or bars"
+        )
+    return PreparedAdvice(plan.name, plan, market, steps, settings)
+
+
+def advise_chunk_paths(paths: int, steps: int, settings: int) -> int:
+    """Paths per chunk of an advisor run: about 50 progress reports a run, and no chunk
+    longer than ``_CHUNK_PATH_STEPS`` setting-path-steps (a timeout or a server stop is
+    noticed within about a second)."""
+    return max(1, min(max(1_000, paths // 50), _CHUNK_PATH_STEPS // max(1, steps * settings)))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars left by :func:`jsonable` (a numpy bool) as Python values."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    return value
+
+
+def advice_dict(advice: Any, name: str) -> dict[str, Any]:
+    """An :class:`~perpmargin.sim.advisor.Advice` as the API answers it: ``to_dict()``
+    with no NaN, infinity (None) or numpy value, and the plan's ``name``."""
+    out: dict[str, Any] = _plain(jsonable(advice.to_dict()))
+    return {"name": name, **out}
+
+
+def execute_advice(
+    prepared: PreparedAdvice,
+    req: AdviseRequest,
+    limits: Limits,
+    progress: Callable[[int], None] | None = None,
+    *,
+    timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """Run a prepared request; stop with :class:`JobTimeout` after ``timeout_s`` seconds
+    (by default ``limits.job_timeout_s``), checked after each chunk of paths.
+
+    ``progress`` is called with the number of paths done in each chunk.
+    """
+    from perpmargin.sim.advisor import advise
+
+    late = _deadline(limits.job_timeout_s if timeout_s is None else timeout_s)
+
+    def tick(done: int) -> None:
+        if progress is not None:
+            progress(done)
+        late(done)
+
+    advice = advise(
+        prepared.plan,
+        objective=req.objective,
+        paths=req.paths,
+        steps=prepared.steps,
+        model=req.model,
+        seed=req.seed,
+        beta=req.beta,
+        ruin_fraction=req.ruin_fraction,
+        grid=tuple(req.grid),
+        budget=req.budget,
+        allowed=req.allowed,
+        current=req.current,
+        confirm_paths=req.confirm_paths,
+        market=prepared.market,
+        progress=tick,
+        chunk_paths=advise_chunk_paths(req.paths, prepared.steps, prepared.settings),
+    )
+    return advice_dict(advice, prepared.name)
+
+
+def run_advice(req: AdviseRequest, limits: Limits, *, upload: Bars | None = None) -> dict[str, Any]:
+    """The mode advisor on the chosen plan, answered at once: within
+    ``limits.max_advise_paths`` and ``max_advise_work``, stopped after
+    ``limits.request_timeout_s``."""
+    prepared = prepare_advice(req, limits, upload=upload)
+    return execute_advice(prepared, req, limits, timeout_s=limits.request_timeout_s)
+
+
+def start_advice_job(
+    req: AdviseRequest,
+    limits: Limits,
+    jobs: JobManager,
+    store: Store,
+    upload: Bars | None = None,
+) -> Job:
+    """Check the request now (bad input raises here), then run the advisor as a
+    background job. With ``req.save`` the finished advice is kept in ``store`` (kind
+    ``advise``, its id in the job)."""
+    prepared = prepare_advice(req, limits, job=True, upload=upload)
+    inputs = req.model_dump(mode="json", exclude={"save"}, exclude_none=True)
+
+    def work(progress: Callable[[int], None]) -> dict[str, Any]:
+        return execute_advice(prepared, req, limits, progress)
+
+    def save(result: dict[str, Any]) -> int | None:
+        return store.save("advise", result["name"], inputs, result) if req.save else None
+
+    return jobs.submit(req.paths, work, save)
+
+
 def sent_bars(text: str | None, limits: Limits, label: str = "bars_csv") -> Bars | None:
     """Bars from CSV text sent with a request (validated in memory, row cap), or None."""
     if text is None:
@@ -463,6 +707,7 @@ _KIND_MODELS: dict[str, type[BaseModel]] = {
     "calculator": CheckRequest,
     "compare": ReplayRequest,
     "odds": MonteCarloRequest,
+    "advise": AdviseRequest,
 }
 
 

@@ -1,8 +1,8 @@
 """Saved scenarios and results: one SQLite file, created on first use, migrated in place.
 
-A *scenario* is what a page or API call was asked (its kind — ``calculator``, ``compare``
-or ``odds`` — a name, and the request as JSON); a *result* is what it gave (the JSON
-answer and, for a comparison, the HTML report). Results belong to a scenario and go
+A *scenario* is what a page or API call was asked (its kind — ``calculator``, ``compare``,
+``odds`` or ``advise`` — a name, and the request as JSON); a *result* is what it gave (the
+JSON answer and, for a comparison, the HTML report). Results belong to a scenario and go
 with it when it is deleted.
 
 The schema version lives in SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS` holds
@@ -43,8 +43,8 @@ __all__ = [
 #: answers use under 10; the JSON encoders that serve them give up near 255).
 MAX_JSON_DEPTH = 32
 
-Kind = Literal["calculator", "compare", "odds"]
-KINDS: tuple[str, ...] = ("calculator", "compare", "odds")
+Kind = Literal["calculator", "compare", "odds", "advise"]
+KINDS: tuple[str, ...] = ("calculator", "compare", "odds", "advise")
 
 #: Schema scripts; ``MIGRATIONS[k]`` takes a file from version ``k`` to ``k + 1``.
 MIGRATIONS: tuple[str, ...] = (
