@@ -44,6 +44,15 @@ def odds(page: Page, out: Path) -> None:
     page.screenshot(path=out / "web-odds.png", full_page=True)
 
 
+def advise(page: Page, out: Path) -> None:
+    page.goto("/advise")
+    page.select_option("[data-testid=scenario]", "pair-2022-11-08:0")
+    page.fill("input[name=paths]", "20000")
+    page.click("[data-testid=run-advise]")
+    page.wait_for_selector("[data-testid=advise-chart] .main-svg", timeout=180_000)
+    page.screenshot(path=out / "web-advise.png", full_page=True)
+
+
 def venues(page: Page, out: Path) -> None:
     page.goto("/venues?venue=binance-usdm")
     page.screenshot(path=out / "web-venues.png")
@@ -65,7 +74,9 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
         page = browser.new_page(base_url=url, viewport={"width": 1280, "height": 900})
         page.set_default_timeout(60_000)
-        for step in (calculator, compare, odds, venues, saved):
+        steps = (calculator, compare, odds, advise, venues, saved)
+        only = set(sys.argv[2:])  # e.g. scripts/screenshots.py docs/img advise
+        for step in (s for s in steps if not only or s.__name__ in only):
             step(page, out)
             print(f"{step.__name__}: done")
         browser.close()
