@@ -201,7 +201,26 @@ def _check_report_dir(path: Path, option: str, files: tuple[str, ...]) -> None:
         _check_out_file(path / name, option)
 
 
-@app.command()
+class _VenuesGroup(_OneLineErrors):
+    """``perpmargin venues``: ``list`` (the default, so ``perpmargin venues [VENUE]``
+    works as before) and ``refresh``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["list", *args]
+        result: list[str] = super().parse_args(ctx, args)
+        return result
+
+
+venues_app = typer.Typer(
+    help="Bundled venues: list them, show one's tiers (the default), or refresh one "
+    "from the exchange's public API.",
+    cls=_VenuesGroup,
+)
+app.add_typer(venues_app, name="venues")
+
+
+@venues_app.command("list")
 def venues(
     venue: str = typer.Argument(None, help="A bundled venue name or a venue JSON file."),
     symbol: str = typer.Option(None, help="Show this symbol's tier table."),
@@ -222,17 +241,16 @@ def venues(
         for col in ("id", "version", "as of", "symbols", "default mode"):
             table.add_column(col)
         for v in rows:
-            table.add_row(
-                v.id, v.version, v.as_of, ", ".join(v.symbols), v.rules.default_margin_mode
-            )
+            names = ", ".join(v.featured)
+            if len(v.symbols) > len(v.featured):  # a tier snapshot's hundreds: a count
+                names += f" (+ {len(v.symbols) - len(v.featured)} more from its tier snapshot)"
+            table.add_row(v.id, v.version, v.as_of, names, v.rules.default_margin_mode)
         console.print(_fold(table))
         return
     v = load_venue(venue)
-    specs = [v.symbol(symbol)] if symbol else list(v.symbols.values())
+    specs = [v.symbol(symbol)] if symbol else [v.symbol(x) for x in v.featured]
     if as_json:
-        doc = venue_summary(v)
-        doc["symbols"] = {s.symbol: doc["symbols"][s.symbol] for s in specs}
-        print(json.dumps(doc))
+        print(json.dumps(venue_summary(v, [s.symbol for s in specs])))
         return
     for s in specs:
         table = Table(
@@ -251,6 +269,83 @@ def venues(
                 f"{t.max_leverage}x",
             )
         console.print(_fold(table))
+
+
+@venues_app.command("refresh")
+def venues_refresh(
+    venue: str = typer.Argument(..., help="The bundled venue to refresh, e.g. bybit-linear."),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="File to write (default: ./<venue>-<date>.json)."),
+    ] = None,
+    symbol: Annotated[
+        list[str] | None,
+        typer.Option(help="Refresh only this symbol (repeatable); default: all perpetuals."),
+    ] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
+) -> None:
+    """Refresh a venue's markets and tiers from the exchange's public API (ccxt, no keys).
+
+    Writes a venue file: the bundled rules with the fresh tables, each dated.
+
+    Example: ``perpmargin venues refresh bybit-linear --out bybit.json``; then
+    ``perpmargin liq --venue bybit.json ...`` or ``pm.load_venue("bybit.json")``.
+    """
+    from datetime import date
+
+    from perpmargin.interop import refresh
+
+    refresh.check_refreshable(venue)
+    day = date.today().isoformat()
+    path = out if out is not None else Path(f"{venue}-{day}.json")
+    _check_out_file(path, "--out")
+    result = refresh.refresh_venue(venue, symbols=symbol or None, today=day)
+    path.write_text(
+        json.dumps(result.document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    diff = result.diff
+    if as_json:
+        doc = {
+            "path": str(path),
+            "venue": venue,
+            "exchange": result.exchange,
+            "symbols": len(result.venue.symbols),
+            "added": list(diff.added),
+            "removed": list(diff.removed),
+            "changed": {c.symbol: c.first_difference for c in diff.tiers if c.changed},
+            "unchanged": [c.symbol for c in diff.tiers if not c.changed],
+            "kept_bundled_tiers": list(result.kept_bundled_tiers),
+            "notes": result.notes,
+        }
+        print(json.dumps(doc))
+        return
+    console = _console()
+
+    def names(items: tuple[str, ...] | list[str], most: int = 20) -> str:
+        more = f", ... (+{len(items) - most})" if len(items) > most else ""
+        return ", ".join(items[:most]) + more
+
+    console.print(
+        f"wrote {path}: {venue} with {len(result.venue.symbols)} symbol(s) from "
+        f"{result.exchange}'s public API, as of {day}"
+    )
+    console.print(f"added ({len(diff.added)}): {names(diff.added) or '-'}")
+    console.print(f"removed ({len(diff.removed)}): {names(diff.removed) or '-'}")
+    changed = [c for c in diff.tiers if c.changed]
+    console.print(f"tiers changed ({len(changed)} of {len(diff.tiers)} bundled symbols):")
+    for c in changed:
+        console.print(f"  {c.symbol}: {c.first_difference}")
+    if result.kept_bundled_tiers:
+        console.print(
+            f"bundled tiers kept, not served publicly ({len(result.kept_bundled_tiers)}): "
+            f"{names(result.kept_bundled_tiers)}"
+        )
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(
+        f"use it: --venue {path} (e.g. perpmargin liq --venue {path} ...) or "
+        f"pm.load_venue({str(path)!r})"
+    )
 
 
 def _other(text: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ BAD_CALLS = [
     (lambda a: a.open("BTCUSDT", "long", "5000", "50000"), pm.InvalidInput, "maximum"),
     (lambda a: a.open("BTCUSDT", "long", "abc", "50000"), pm.InvalidInput, "decimal"),
     (lambda a: a.open("BTCUSDT", "up", "0.1", "50000"), pm.InvalidInput, "side"),
-    (lambda a: a.open("DOGEUSDT", "long", "1", "0.1"), pm.UnknownSymbol, "DOGEUSDT"),
+    (lambda a: a.open("NOSUCHUSDT", "long", "1", "0.1"), pm.UnknownSymbol, "NOSUCHUSDT"),
     (lambda a: a.open("BTCUSDT", "long", "10", "50000"), pm.InsufficientMargin, "needs"),
     # 5,000 ETH x 3,000 = 15 M: tier 5, max 25x, below the 50x set
     (lambda a: a.open("ETHUSDT", "short", "5000", "3000"), pm.LeverageTooHigh, "lower leverage"),
@@ -48,7 +48,7 @@ BAD_CALLS = [
     (lambda a: a.close("BTCUSDT", "50000", qty="1"), pm.InvalidInput, "cannot close"),
     (lambda a: a.close("BTCUSDT", "0"), pm.InvalidInput, "> 0"),
     (lambda a: a.mark({"BTCUSDT": "45000", "ETHUSDT": "nan"}), pm.InvalidInput, "ETHUSDT"),
-    (lambda a: a.mark({"BTCUSDT": "45000", "XRPUSDT": "1"}), pm.UnknownSymbol, "XRPUSDT"),
+    (lambda a: a.mark({"BTCUSDT": "45000", "NOSUCHUSDT": "1"}), pm.UnknownSymbol, "NOSUCHUSDT"),
     (
         lambda a: a.mark({"BTCUSDT": "45000"}, funding_rates={"BTCUSDT": "2"}),
         pm.InvalidInput,

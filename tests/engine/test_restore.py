@@ -64,7 +64,7 @@ def test_restore_sets_mode_leverage_and_mark_and_does_not_liquidate(binance):
         ({"margin_mode": "both", "leverage": 10}, pm.InvalidInput),
         ({"margin_mode": "cross", "leverage": 10, "qty": "0.0005"}, pm.InvalidInput),
         ({"margin_mode": "cross", "leverage": 10, "entry": "nan"}, pm.InvalidInput),
-        ({"margin_mode": "cross", "leverage": 10, "symbol": "DOGEUSDT"}, pm.UnknownSymbol),
+        ({"margin_mode": "cross", "leverage": 10, "symbol": "NOSUCHUSDT"}, pm.UnknownSymbol),
     ],
 )
 def test_bad_restores_are_refused_and_change_nothing(binance, kwargs, error):

@@ -248,7 +248,7 @@ _DELETE = object()
         (("positions", 0, "contracts"), 0.0005, CcxtFormatError, r"positions\[0\].*step"),
         (
             ("positions", 0, "symbol"),
-            "DOGE/USDT:USDT",
+            "NOSUCH/USDT:USDT",
             pm.UnknownSymbol,
             r"positions\[0\]\.symbol",
         ),

@@ -64,7 +64,7 @@ def _round(x: float, step: Decimal, minimum: Decimal) -> Decimal:
 
 
 def _book(venue: pm.Venue, rng: np.random.Generator, spread: float) -> Book:
-    symbols = sorted(venue.symbols)
+    symbols = sorted(venue.featured)
     n = int(rng.integers(1, min(3, len(symbols)) + 1))
     chosen = [symbols[i] for i in sorted(rng.choice(len(symbols), n, replace=False))]
     legs = []

@@ -55,7 +55,7 @@ def _leg():
 @st.composite
 def portfolios(draw):
     venue = pm.load_venue(draw(st.sampled_from(VENUES)))
-    symbols = sorted(venue.symbols)
+    symbols = sorted(venue.featured)
     chosen = draw(
         st.lists(st.sampled_from(symbols), min_size=1, max_size=len(symbols), unique=True)
     )

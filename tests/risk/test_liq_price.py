@@ -266,7 +266,7 @@ BAD = [
     ({"quantity": "-1"}, pm.InvalidInput, "> 0"),
     ({"collateral": "-5"}, pm.InvalidInput, ">= 0"),
     ({"venue": "nowhere"}, pm.UnknownVenue, "bundled"),
-    ({"symbol": "DOGEUSDT"}, pm.UnknownSymbol, "DOGEUSDT"),
+    ({"symbol": "NOSUCHUSDT"}, pm.UnknownSymbol, "NOSUCHUSDT"),
     ({"leverage": "200"}, pm.LeverageTooHigh, "125"),
     ({"margin_mode": "portfolio"}, pm.InvalidInput, "margin_mode"),
     ({"side": "up"}, pm.InvalidInput, "side"),
@@ -335,7 +335,7 @@ def account_state(draw):
         btc = venue.symbol("BTCUSDT")
         alt = replace(btc, symbol="ALTUSDT", ccxt_symbol="ALT/USDT:USDT")
         venue = replace(venue, symbols={**venue.symbols, "ALTUSDT": alt})
-    symbols = sorted(venue.symbols)[:2]
+    symbols = sorted(venue.featured)[:2]
     acct = pm.Account(venue, balance=draw(st.integers(1000, 500_000)))
     hedge = "hedge" in venue.rules.position_modes and draw(st.booleans())
     if hedge:

@@ -55,8 +55,11 @@ def test_binance_btc_tiers_are_the_bracket_table(binance):
 
 def test_ccxt_symbol_resolves(binance):
     assert binance.symbol("BTC/USDT:USDT").symbol == "BTCUSDT"
-    with pytest.raises(pm.UnknownSymbol, match="DOGEUSDT"):
-        binance.symbol("DOGEUSDT")
+    assert binance.symbol("DOGE/USDT:USDT").symbol == "DOGEUSDT"
+    with pytest.raises(pm.UnknownSymbol, match="NOSUCHUSDT"):
+        binance.symbol("NOSUCHUSDT")
+    with pytest.raises(pm.UnknownSymbol, match=r"682 symbols; nearest: DOGEUSDT"):
+        binance.symbol("DOGEUSDTT")
 
 
 def test_unknown_venue_is_typed():

@@ -194,8 +194,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("/api/v1/liq", {"venue": "/etc/passwd", "side": "long", "entry": "5", "qty": "1"}, "passwd"),
     (
         "/api/v1/liq",
-        {"venue": "binance-usdm", "symbol": "DOGEUSDT", "side": "long", "entry": "5", "qty": "1"},
-        "DOGEUSDT",
+        {"venue": "binance-usdm", "symbol": "NOSUCHUSDT", "side": "long", "entry": "5", "qty": "1"},
+        "NOSUCHUSDT",
     ),
     (
         "/api/v1/liq",

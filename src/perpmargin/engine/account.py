@@ -324,12 +324,15 @@ class Account:
             raise InvalidInput(f"venue must be a Venue (see load_venue), was {type(venue)}")
         settles = sorted({spec.settle for spec in venue.symbols.values()})
         if settle is None:
-            if len(settles) > 1:
+            if len(settles) > 1 and venue.default_settle in settles:
+                settle = venue.default_settle
+            elif len(settles) > 1:
                 raise InvalidInput(
                     f"{venue.id} settles symbols in {', '.join(settles)}: pass settle= to pick "
                     "this account's collateral pool (one account per settle asset)"
                 )
-            settle = settles[0]
+            else:
+                settle = settles[0]
         elif settle not in settles:
             raise InvalidInput(
                 f"{venue.id} has no symbol settled in {settle!r}; "

@@ -30,6 +30,19 @@ What is read, per ccxt structure (https://docs.ccxt.com, Unified API):
   ``TICK_SIZE`` precision mode; amounts in contracts), ``limits.amount.min/max``.
   Inverse (coin-margined) markets keep quantities in contracts and their tiers in the
   coin (Binance COIN-M brackets, Bybit inverse risk limits).
+- **Hyperliquid** (ccxt passes ``clearinghouseState`` through in ``info``): ccxt leaves
+  ``markPrice`` empty, so the mark is ``|positionValue / szi|`` of ``info.position``
+  (noted); an isolated position's margin without uPnL is ``leverage.rawUsd + szi x
+  entryPx`` (what the venue's own liquidation price is computed from), else
+  ``marginUsed - unrealizedPnl``; the position's ``maxLeverage`` gives its margin tier
+  (maintenance rate ``1 / (2 x maxLeverage)``, one tier; noted) unless the bundle has
+  ``leverage_tiers`` for it. The balance's ``info.marginSummary`` gives the wallet:
+  ``totalRawUsd + sum(szi x entryPx)`` over its ``assetPositions`` (= ``accountValue``
+  minus the exact uPnL), else ccxt's ``total`` (``accountValue``) minus the positions' uPnL.
+- **Symbols** a venue file lacks come from the bundle's ``markets`` and
+  ``leverage_tiers``; without them the refusal names the keys to add. OKX inverse swaps
+  (``BTC/USD:BTC``) have no bundled venue file: they are built from the bundle's market
+  and tiers on okx-swap's rules.
 - **Balance and money** are in the positions' settle currency (USDT, USDC, or the coin
   of inverse contracts); one import is one collateral pool.
 
@@ -365,7 +378,7 @@ def _margin_mode(doc: Mapping[str, Any], where: str) -> MarginMode:
 
 # complexity waived (C901): one branch per field of ccxt's position shapes and their venue variants
 def _position(  # noqa: C901
-    doc: Any, i: int, venue: Venue, notes: list[str]
+    doc: Any, i: int, venue: Venue, notes: list[str], given: _Given | None = None
 ) -> tuple[ImportedPosition | None, bool]:
     where = f"positions[{i}]"
     if not isinstance(doc, Mapping):
@@ -380,10 +393,7 @@ def _position(  # noqa: C901
     try:
         spec = venue.symbol(sym)
     except UnknownSymbol:
-        raise UnknownSymbol(
-            f"{where}.symbol {sym!r} is not listed by {venue.id}; pass fetch_markets and "
-            "fetch_leverage_tiers output for it"
-        ) from None
+        raise UnknownSymbol(_unlisted(where, sym, venue, given)) from None
     side = doc.get("side")
     if side not in ("long", "short"):
         raise CcxtFormatError(f"{where}.side must be 'long' or 'short', was {side!r}")
@@ -410,8 +420,19 @@ def _position(  # noqa: C901
     mark = field_decimal(doc, "markPrice", where, required=False, positive=True)
     if mark is None:
         mark = field_decimal(doc, "lastPrice", where, required=False, positive=True)
+    hl = _hyperliquid_info(doc)
+    if mark is None and hl is not None:
+        mark = _hyperliquid_mark(hl, f"{where}.info.position")
+        if mark is not None:
+            notes.append(
+                f"{where} ({sym}): mark {mark} = |positionValue / szi| of info.position "
+                "(ccxt gives no markPrice for Hyperliquid)"
+            )
     if mark is None:
-        raise CcxtFormatError(f"{where}.markPrice is missing (and no lastPrice)")
+        raise CcxtFormatError(
+            f"{where}.markPrice is missing (and no lastPrice, nor Hyperliquid's "
+            "info.position.positionValue and szi)"
+        )
     mode = _margin_mode(doc, where)
     leverage = field_decimal(doc, "leverage", where, required=False, positive=True)
     if leverage is None:
@@ -427,7 +448,11 @@ def _position(  # noqa: C901
         info: Mapping[str, Any] = doc["info"] if isinstance(doc.get("info"), Mapping) else {}
         wallet = field_decimal(info, "isolatedWallet", f"{where}.info", required=False)
         position_margin = field_decimal(doc, "positionMargin", where, required=False)
-        if wallet is not None:
+        hl_margin = None if hl is None else _hyperliquid_margin(hl, f"{where}.info.position")
+        if hl_margin is not None:
+            margin, how = hl_margin
+            notes.append(f"{where} ({sym}): isolated margin {margin} = {how}")
+        elif wallet is not None:
             margin = wallet
         elif position_margin is not None:
             margin = position_margin
@@ -466,6 +491,163 @@ def _position(  # noqa: C901
     )
 
 
+# ----------------------------------------------------------------------------- hyperliquid
+
+
+def _hyperliquid_info(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Hyperliquid's raw ``assetPositions[]`` entry as ccxt keeps it in ``info``: its
+    ``position`` (``coin``, ``szi``, ``positionValue``, ...), or ``info`` itself."""
+    info = doc.get("info")
+    if not isinstance(info, Mapping):
+        return None
+    inner = info.get("position")
+    if isinstance(inner, Mapping) and "szi" in inner:
+        return inner
+    return info if "szi" in info and "positionValue" in info else None
+
+
+def _hyperliquid_mark(hl: Mapping[str, Any], where: str) -> Decimal | None:
+    szi = field_decimal(hl, "szi", where, required=False)
+    value = field_decimal(hl, "positionValue", where, required=False, non_negative=True)
+    if szi is None or value is None or szi == 0 or value == 0:
+        return None
+    with engine_context():
+        return abs(value / szi)
+
+
+def _hyperliquid_margin(hl: Mapping[str, Any], where: str) -> tuple[Decimal, str] | None:
+    """An isolated position's margin without uPnL: ``rawUsd + szi x entryPx`` (exact),
+    else ``marginUsed - unrealizedPnl`` (the venue's uPnL is rounded to 6 places)."""
+    lev = hl.get("leverage")
+    if not isinstance(lev, Mapping) or lev.get("type") != "isolated":
+        return None
+    szi = field_decimal(hl, "szi", where, required=False)
+    entry = field_decimal(hl, "entryPx", where, required=False, positive=True)
+    raw = field_decimal(lev, "rawUsd", f"{where}.leverage", required=False)
+    with engine_context():
+        if raw is not None and szi is not None and entry is not None:
+            return raw + szi * entry, "info.position.leverage.rawUsd + szi x entryPx"
+        used = field_decimal(hl, "marginUsed", where, required=False)
+        upnl = field_decimal(hl, "unrealizedPnl", where, required=False)
+        if used is not None and upnl is not None:
+            return used - upnl, "info.position.marginUsed - unrealizedPnl"
+    return None
+
+
+def _hyperliquid_wallet(info: Mapping[str, Any], summary: Mapping[str, Any]) -> Decimal | None:
+    """``totalRawUsd + sum(szi x entryPx)``: the account value less the exact uPnL."""
+    raw = field_decimal(summary, "totalRawUsd", "balance.info.marginSummary", required=False)
+    legs = info.get("assetPositions")
+    if raw is None or not isinstance(legs, list):
+        return None
+    total = raw
+    with engine_context():
+        for j, leg in enumerate(legs):
+            pos = leg.get("position") if isinstance(leg, Mapping) else None
+            if not isinstance(pos, Mapping):
+                return None
+            w = f"balance.info.assetPositions[{j}].position"
+            szi = field_decimal(pos, "szi", w, required=False)
+            if szi is None or szi == 0:
+                continue
+            entry = field_decimal(pos, "entryPx", w, required=False, positive=True)
+            if entry is None:
+                return None
+            total += szi * entry
+    if total < 0:
+        raise CcxtFormatError(f"balance.info.marginSummary gives a negative wallet {total}")
+    return total
+
+
+def _hyperliquid_tiers(docs: Sequence[Any], venue: Venue, tiers: Any, notes: list[str]) -> Any:
+    """Add a one-tier table from each Hyperliquid position's ``maxLeverage`` (the margin
+    tier the venue applied when the snapshot was taken) for symbols without tiers."""
+    if venue.liquidation.maintenance_rule != "half_initial_at_max_leverage":
+        return tiers
+    have = dict(tiers) if isinstance(tiers, Mapping) else {}
+    added: dict[str, Any] = {}
+    for i, doc in enumerate(docs):
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("symbol"), str):
+            continue
+        hl = _hyperliquid_info(doc)
+        sym = doc["symbol"]
+        if hl is None or sym in have or sym in added:
+            continue
+        where = f"positions[{i}].info.position"
+        max_lev = field_decimal(hl, "maxLeverage", where, required=False, positive=True)
+        if max_lev is None:
+            continue
+        with engine_context():
+            mmr = 1 / (2 * max_lev)
+        added[sym] = [
+            {"tier": 1, "minNotional": 0, "maxNotional": None,
+             "maintenanceMarginRate": str(mmr), "maxLeverage": str(max_lev)}
+        ]  # fmt: skip
+        notes.append(
+            f"{sym}: margin tier from {where}.maxLeverage {max_lev} (maintenance rate "
+            f"1 / (2 x {max_lev}) = {mmr}); one tier: the venue's tiers for larger "
+            "notionals are not in the snapshot (add leverage_tiers to use them)"
+        )
+    if not added:
+        return tiers
+    return {**have, **added}
+
+
+@dataclass(frozen=True)
+class _Given:
+    """Which ccxt symbols the bundle has a market / leverage tiers for."""
+
+    markets: frozenset[str]
+    tiers: frozenset[str]
+
+    @staticmethod
+    def of(markets: Any, tiers: Any) -> _Given:
+        syms: set[str] = set()
+        if isinstance(markets, Mapping | list):
+            for m in markets.values() if isinstance(markets, Mapping) else markets:
+                if isinstance(m, Mapping) and isinstance(m.get("symbol"), str):
+                    syms.add(m["symbol"])
+        tier_syms = frozenset(str(k) for k in tiers) if isinstance(tiers, Mapping) else frozenset()
+        return _Given(frozenset(syms), tier_syms)
+
+
+def _unlisted(where: str, sym: str, venue: Venue, given: _Given | None) -> str:
+    """Why ``sym`` cannot be modelled, and which bundle keys to add."""
+    g = given or _Given(frozenset(), frozenset())
+    missing = [
+        (fn, key)
+        for fn, key, have in (
+            ("fetch_markets", "markets", sym in g.markets),
+            ("fetch_leverage_tiers", "leverage_tiers", sym in g.tiers),
+        )
+        if not have
+    ]
+    if not missing:
+        return (
+            f"{where}.symbol {sym!r} is not listed by {venue.id}, and the bundle's 'markets' "
+            f"entry for it is not a perpetual swap (type 'swap'): add the swap's fetch_markets "
+            "output"
+        )
+    what = " and ".join(fn for fn, _ in missing)
+    keys = " and ".join(repr(key) for _, key in missing)
+    msg = (
+        f"{where}.symbol {sym!r} is not listed by {venue.id}; add the output of {what} for "
+        f"{sym} to the bundle (key{'s' if len(missing) > 1 else ''} {keys})"
+    )
+    if len(missing) == 1:
+        have_fn = "fetch_leverage_tiers" if missing[0][1] == "markets" else "fetch_markets"
+        msg += f"; the bundle has its {have_fn} output only"
+    settles = {s.settle for s in venue.symbols.values()}
+    if _inverse_symbol(sym) and not any(s.contract == "inverse" for s in venue.symbols.values()):
+        msg += (
+            f" ({sym} is an inverse, coin-margined contract; {venue.id} lists "
+            f"{'/'.join(sorted(settles))}-settled contracts only and no bundled venue file "
+            "holds this exchange's inverse contracts, so they are built from the bundle's "
+            f"markets and leverage_tiers on {venue.id}'s rules)"
+        )
+    return msg
+
+
 def _settle_total(balance: Mapping[str, Any], settle: str) -> Decimal:
     entry = balance.get(settle)
     if isinstance(entry, Mapping) and entry.get("total") is not None:
@@ -485,6 +667,9 @@ def _raw_wallet(balance: Mapping[str, Any], settle: str) -> Decimal | None:
         return None
     if "walletBalance" in info:  # written by perpmargin's balance_to_ccxt
         return field_decimal(info, "walletBalance", "balance.info", non_negative=True)
+    summary = info.get("marginSummary")
+    if isinstance(summary, Mapping):  # Hyperliquid clearinghouseState
+        return _hyperliquid_wallet(info, summary)
     assets = info.get("assets")
     if not isinstance(assets, list):
         return None
@@ -506,6 +691,12 @@ def _wallet(
         raise CcxtFormatError("balance must be an object (fetch_balance output)")
     raw = _raw_wallet(balance, settle)
     if raw is not None:
+        info = balance.get("info")
+        if isinstance(info, Mapping) and isinstance(info.get("marginSummary"), Mapping):
+            return raw, (
+                "balance.info.marginSummary.totalRawUsd + sum(szi x entryPx) of "
+                "balance.info.assetPositions (Hyperliquid: accountValue - exact uPnL)"
+            )
         return raw, f"balance.info wallet balance of {settle}"
     total = _settle_total(balance, settle)
     if kind == "wallet":
@@ -565,23 +756,22 @@ def account_from_ccxt(  # noqa: C901
     """
     if balance_kind not in ("equity", "wallet"):
         raise InvalidInput(f"balance_kind must be 'equity' or 'wallet', was {balance_kind!r}")
-    rules = venue_from_ccxt(
-        venue,
-        markets=read_json(markets, "markets") if markets is not None else None,
-        leverage_tiers=(
-            read_json(leverage_tiers, "leverage_tiers") if leverage_tiers is not None else None
-        ),
-    )
+    base = venue if isinstance(venue, Venue) else load_venue(venue)
+    markets_doc = read_json(markets, "markets") if markets is not None else None
+    tiers_doc = read_json(leverage_tiers, "leverage_tiers") if leverage_tiers is not None else None
     docs = read_json(positions, "positions")
     if isinstance(docs, Mapping) and "positions" in docs:
         docs = docs["positions"]
     if not isinstance(docs, list):
         raise CcxtFormatError("positions must be a list of ccxt position objects")
     notes: list[str] = []
+    tiers_doc = _hyperliquid_tiers(docs, base, tiers_doc, notes)
+    rules = venue_from_ccxt(base, markets=markets_doc, leverage_tiers=tiers_doc)
+    given = _Given.of(markets_doc, tiers_doc)
     imported: list[ImportedPosition] = []
     hedge = False
     for i, doc in enumerate(docs):
-        pos, hedged = _position(doc, i, rules, notes)
+        pos, hedged = _position(doc, i, rules, notes, given)
         if pos is not None:
             imported.append(pos)
             hedge = hedge or hedged
@@ -670,6 +860,7 @@ def load_ccxt_bundle(path: str | Path) -> dict[str, Any]:
         "balance_kind",
         "comment",
         "source",
+        "_source",
     }
     unknown = sorted(set(doc) - allowed)
     if unknown:

@@ -193,6 +193,8 @@ def _symbol_on(venue: Venue, symbol: str) -> SymbolSpec:
         matches = [
             s for s in venue.symbols.values() if s.base.upper() == base and s.contract == "linear"
         ]
+        if len(matches) > 1:  # BTCUSDT and BTCUSDC: the venue's default collateral
+            matches = [s for s in matches if s.settle == venue.default_settle]
         if len(matches) == 1:
             return matches[0]
         raise

@@ -45,8 +45,10 @@ class TierArrays:
 
     @classmethod
     def from_venue(cls, venue: Venue, symbols: Sequence[str] | None = None) -> TierArrays:
-        """Arrays of ``venue``'s tiers (every listed symbol by default, in that order)."""
-        names = tuple(venue.symbol(s).symbol for s in (symbols or sorted(venue.symbols)))
+        """Arrays of ``venue``'s tiers (by default the symbols its file lists itself,
+        :attr:`~perpmargin.venues.schema.Venue.featured`, sorted; a tier snapshot's
+        hundreds of others are taken when named)."""
+        names = tuple(venue.symbol(s).symbol for s in (symbols or sorted(venue.featured)))
         specs = [venue.symbol(s) for s in names]
         k = max(len(sp.tiers.tiers) for sp in specs)
         shape = (len(specs), k)

@@ -6,8 +6,10 @@ parse exactly. Every error names the file and the field that failed.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -27,7 +29,7 @@ from perpmargin.venues.schema import (
     VenueRules,
 )
 
-__all__ = ["bundled_venues", "load_venue", "parse_tiers", "venue_summary"]
+__all__ = ["bundled_venues", "load_venue", "parse_tiers", "venue_summary", "with_snapshot"]
 
 SCHEMA = "perpmargin.venue/1"
 _MM_CONTINUITY_TOLERANCE = Decimal("0.01")  # settle-asset units; data rounded MMRs (Hyperliquid)
@@ -49,12 +51,26 @@ def load_venue(name_or_path: str | Path) -> Venue:
     VenueDataError
         The file fails validation; the message names the file and the field.
     """
+    if isinstance(name_or_path, str) and name_or_path in bundled_venues():
+        return _bundled(name_or_path)
+    return _load(name_or_path)
+
+
+@functools.cache
+def _bundled(name: str) -> Venue:
+    """A bundled venue, parsed once a process (Venue and its tables are immutable;
+    Binance's 682-symbol tier snapshot takes ~0.1 s to read)."""
+    return _load(name)
+
+
+def _load(name_or_path: str | Path) -> Venue:
     text: str
     label: str
     if isinstance(name_or_path, str) and name_or_path in bundled_venues():
         res = resources.files("perpmargin.venues") / "data" / f"{name_or_path}.json"
         text = res.read_text(encoding="utf-8")
         label = f"{name_or_path}.json"
+        folder: Any = resources.files("perpmargin.venues") / "data" / "snapshots"
     else:
         path = Path(name_or_path)
         if not path.is_file():
@@ -64,17 +80,76 @@ def load_venue(name_or_path: str | Path) -> Venue:
             )
         text = path.read_text(encoding="utf-8")
         label = str(path)
+        folder = path.parent  # a user's file names a snapshot beside it (or a bundled one)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise VenueDataError(f"{label}: not valid JSON ({exc})") from None
+    if isinstance(doc, dict) and "tier_snapshot" in doc:
+        doc = with_snapshot(doc, folder, label)
     return parse_venue(doc, label)
+
+
+_SNAPSHOT_GRID = (
+    "unknown: the tier snapshot holds no price or quantity grid, so prices and sizes of "
+    "this symbol are not rounded to the venue's (tick and step 1e-8) and no order-size "
+    "limit is applied"
+)
+
+
+def with_snapshot(doc: dict[str, Any], folder: Any, label: str) -> dict[str, Any]:
+    """``doc`` with every symbol of its ``tier_snapshot`` (a gzip JSON file in ``folder``)
+    that it does not list itself: the snapshot's tiers, a linear contract settled in
+    its quote, and no price or size grid (said in ``grid_source``). Symbols the venue
+    file lists keep their own tables."""
+    name = doc["tier_snapshot"]
+    if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(".json.gz"):
+        raise VenueDataError(f"{label}.tier_snapshot must be a file name ending .json.gz")
+    bundled = resources.files("perpmargin.venues") / "data" / "snapshots" / name
+    here = folder / name
+    try:
+        # a user's copy of a bundled file may name the bundled snapshot without copying it
+        raw = (here if here.is_file() or not bundled.is_file() else bundled).read_bytes()
+        snap = json.loads(gzip.decompress(raw))
+    except (OSError, ValueError) as exc:
+        raise VenueDataError(f"{label}.tier_snapshot {name}: cannot be read ({exc})") from None
+    where = f"{label}.tier_snapshot {name}"
+    if not isinstance(snap, dict) or snap.get("schema") != "perpmargin.tier-snapshot/1":
+        raise VenueDataError(f"{where}: not a perpmargin tier snapshot")
+    symbols = dict(_req(doc, "symbols", label))
+    for sym, entry in _req(snap, "symbols", where).items():
+        if sym in symbols:
+            continue
+        ccxt_symbol = str(_req(entry, "ccxt_symbol", f"{where}.{sym}"))
+        pair, _, settle = ccxt_symbol.partition(":")
+        base, _, quote = pair.partition("/")
+        symbols[sym] = {
+            "ccxt_symbol": ccxt_symbol,
+            "base": base,
+            "quote": quote,
+            "settle": settle,
+            "contract": "linear",
+            "tick_size": "0.00000001",
+            "step_size": "0.00000001",
+            "min_quantity": "0.00000001",
+            "max_quantity": "1000000000000",
+            "grid_source": _SNAPSHOT_GRID,
+            "tier_basis": "notional",
+            "tiers": _req(entry, "tiers", f"{where}.{sym}"),
+            "tiers_source": str(_req(snap, "source", where)),
+            "tiers_as_of": str(_req(snap, "as_of", where)),
+        }
+    own = {str(s.get("settle")) for s in doc["symbols"].values() if isinstance(s, Mapping)}
+    default = doc.get("default_settle", own.pop() if len(own) == 1 else None)
+    listed = sorted(doc["symbols"])
+    return {**doc, "symbols": symbols, "default_settle": default, "_listed": listed}
 
 
 _KEYS: dict[str, frozenset[str]] = {
     "venue": frozenset(
         ("schema", "id", "name", "version", "as_of", "source", "settle_precision", "rules",
-         "fees", "liquidation", "funding", "symbols", "historical_tiers", "missing")
+         "fees", "liquidation", "funding", "symbols", "historical_tiers", "missing",
+         "tier_snapshot", "default_settle", "_listed")
     ),
     "rules": frozenset(
         ("default_leverage", "default_margin_mode", "default_position_mode",
@@ -442,18 +517,36 @@ def parse_venue(doc: Any, label: str) -> Venue:
         funding_interval_hours=funding_h,
         symbols=symbols,
         path=label,
+        default_settle=_default_settle(doc, label),
+        listed=tuple(str(x) for x in doc.get("_listed", ())),
     )
 
 
-def venue_summary(venue: Venue) -> dict[str, Any]:
+def _default_settle(doc: Mapping[str, Any], label: str) -> str | None:
+    value = doc.get("default_settle")
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in {
+        str(s.get("settle")) for s in doc["symbols"].values() if isinstance(s, Mapping)
+    }:
+        raise VenueDataError(f"{label}.default_settle must be a settle asset of its symbols")
+    return value
+
+
+def venue_summary(venue: Venue, symbols: Sequence[str] | None = None) -> dict[str, Any]:
     """A venue's symbols and tier tables as JSON-ready data (Decimals as strings), with
-    where and when each table was read (``perpmargin venues NAME --json``, the web app)."""
+    where and when each table was read (``perpmargin venues NAME --json``, the web app).
+
+    Tables of ``symbols`` (by default :attr:`~perpmargin.venues.schema.Venue.featured`:
+    the file's own, not a snapshot's hundreds); ``all_symbols`` names every one."""
+    shown = [venue.symbol(x) for x in (symbols if symbols is not None else venue.featured)]
     return {
         "id": venue.id,
         "name": venue.name,
         "version": venue.version,
         "as_of": venue.as_of,
         "default_margin_mode": venue.rules.default_margin_mode,
+        "all_symbols": sorted(venue.symbols),
         "symbols": {
             s.symbol: {
                 "ccxt_symbol": s.ccxt_symbol,
@@ -479,6 +572,6 @@ def venue_summary(venue: Venue) -> dict[str, Any]:
                     for t in s.tiers.tiers
                 ],
             }
-            for s in venue.symbols.values()
+            for s in shown
         },
     }

@@ -8,6 +8,7 @@ inverse ones. Rates are fractions (``0.004`` = 0.4 %).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -269,6 +270,17 @@ class Venue:
     funding_interval_hours: int
     symbols: Mapping[str, SymbolSpec]
     path: str = ""
+    default_settle: str | None = None
+    """The collateral an account opens in when its symbols settle in several assets
+    and none is named (the settle asset of the symbols the venue file lists itself)."""
+    listed: tuple[str, ...] = ()
+    """The symbols the venue file lists itself, with their grids (the rest come from a
+    tier snapshot: see :func:`perpmargin.venues.loader.with_snapshot`); empty: all."""
+
+    @property
+    def featured(self) -> tuple[str, ...]:
+        """:attr:`listed`, or every symbol when the file has no snapshot."""
+        return self.listed or tuple(sorted(self.symbols))
 
     def symbol(self, name: str) -> SymbolSpec:
         """Return the spec for a venue id (``BTCUSDT``) or ccxt symbol (``BTC/USDT:USDT``)."""
@@ -280,8 +292,13 @@ class Venue:
         for s in self.symbols.values():
             if s.ccxt_symbol == name:
                 return s
-        known = ", ".join(sorted(self.symbols))
-        raise UnknownSymbol(f"{self.id} lists no symbol {name!r}; known: {known}")
+        names = sorted(self.symbols)
+        if len(names) <= 12:
+            known = f"known: {', '.join(names)}"
+        else:  # a whole venue: the nearest names, not hundreds
+            near = difflib.get_close_matches(name.upper(), names, n=5, cutoff=0.6)
+            known = f"{len(names)} symbols" + (f"; nearest: {', '.join(near)}" if near else "")
+        raise UnknownSymbol(f"{self.id} lists no symbol {name!r}; {known}")
 
     def with_tiers(self, symbol: str, tiers: Sequence[Mapping[str, object]]) -> Venue:
         """Return a copy whose ``symbol`` uses ``tiers`` (what-if work, old tables).

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from perpmargin.errors import InvalidInput
 from perpmargin.report.html import render_html
 from perpmargin.report.jsonout import plan_result_dict
 from perpmargin.venues.loader import bundled_venues, load_venue, venue_summary
@@ -97,11 +98,18 @@ def venues() -> list[dict[str, Any]]:
 
 
 @router.get("/venues/{venue}", summary="One venue's symbols and tier tables")
-def venue(venue: Annotated[str, Path(max_length=80)]) -> Any:
-    """Tier tables with their source and date (``perpmargin venues NAME --json``)."""
+def venue(
+    venue: Annotated[str, Path(max_length=80)],
+    symbol: Annotated[list[str] | None, Query(max_length=80)] = None,
+) -> Any:
+    """Tier tables with their source and date (``perpmargin venues NAME --json``): those
+    of ``symbol`` (repeatable), by default the venue file's own; ``all_symbols`` names
+    every symbol the venue has a table for."""
     if venue not in bundled_venues():
         return not_found(f"no bundled venue {venue!r}; known: {', '.join(bundled_venues())}")
-    return venue_summary(load_venue(venue))
+    if symbol is not None and len(symbol) > 50:
+        raise InvalidInput("at most 50 symbols at once")
+    return venue_summary(load_venue(venue), symbol)
 
 
 @router.get("/market", summary="Bundled market data files")

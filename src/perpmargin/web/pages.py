@@ -502,12 +502,20 @@ def advise_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)
 @router.get("/venues", response_class=HTMLResponse)
 def venues_page(request: Request) -> HTMLResponse:
     """Every bundled venue's tier tables, with their source and date."""
-    picked = request.query_params.get("venue")
+    picked = request.query_params.get("venue") or None
+    symbol = (request.query_params.get("symbol") or "").strip()[:80] or None
     names = bundled_venues()
     if picked is not None and picked not in names:
         return error_page(request, 404, f"no bundled venue {picked!r}")
-    shown = [venue_summary(load_venue(n)) for n in ([picked] if picked else names)]
-    return _form_page(request, "venues", {"shown": shown, "picked": picked})
+    try:
+        shown = [
+            venue_summary(load_venue(n), [symbol] if symbol and picked else None)
+            for n in ([picked] if picked else names)
+        ]
+    except PerpMarginError as exc:  # an unknown symbol: say so, with the nearest names
+        return error_page(request, 404, str(exc))
+    ctx = {"shown": shown, "picked": picked, "symbol": symbol}
+    return _form_page(request, "venues", ctx)
 
 
 # ----------------------------------------------------------------------------- saved
