@@ -1,7 +1,8 @@
 """Kernels of the mode advisor: every margin setting of a plan on the same paths.
 
-One simulated path (the Monte Carlo's own steps: :func:`perpmargin.sim.mc_kernels.
-advance_prices`) is walked once, and on it every way of holding the plan's positions:
+One simulated path (the Monte Carlo's own steps: the same random numbers and rule as
+:func:`perpmargin.sim.mc_kernels.simulate_path`, checked path by path in the tests) is
+walked once, and on it every way of holding the plan's positions:
 
 - each position **isolated** with each margin of the grid (its liquidation level is
   static: its own first passage);
@@ -30,7 +31,15 @@ from perpmargin.sim.compiled import (
     unrealized_pnl,
 )
 from perpmargin.sim.kernels import leg_requirement
-from perpmargin.sim.mc_kernels import LIQUIDATED, NO_EXIT, advance_prices, exit_cash, first_exit
+from perpmargin.sim.mc_kernels import (
+    LIQUIDATED,
+    NO_EXIT,
+    exit_cash,
+    first_exit,
+    normal,
+    normal_pair,
+    uniform,
+)
 
 __all__ = ["advise_kernel", "score_kernel", "summary_kernel"]
 
@@ -129,10 +138,28 @@ def advise_path(  # noqa: C901
         pool_step[lvl] = -1
     b0 = 0
     for t in range(n_steps):
-        b0 = advance_prices(
-            seed, path, t, model, drift, chol, jump_prob, jump_mu, jump_sigma, returns, block,
-            b0, x, z, z_odd,
-        )  # fmt: skip
+        # the step: as simulate_path's (written out: a shared inlined function made both
+        # kernels 2x slower; tests/sim/test_advisor.py checks they walk the same paths)
+        if model == 2:
+            if t % block == 0:
+                b0 = int(uniform(seed, path, t, 7) * (returns.shape[0] - block))
+            for s in range(n_assets):
+                x[s] += returns[b0 + t % block, s]
+        else:
+            if t % 2 == 0:  # one polar-method pair serves this step and the next
+                pair = t >> 1
+                for s in range(n_assets):
+                    z[s], z_odd[s] = normal_pair(seed, path, pair, s)
+            else:
+                for s in range(n_assets):
+                    z[s] = z_odd[s]
+            for s in range(n_assets):
+                acc = drift[s]
+                for j in range(s + 1):
+                    acc += chol[s, j] * z[j]
+                x[s] += acc
+                if model == 1 and uniform(seed, path, t, 4 * s + 2) <= jump_prob[s]:
+                    x[s] += jump_mu[s] + jump_sigma[s] * normal(seed, path, t, s + n_assets)
         for i in range(n_pos):
             b = x[sym[i]]
             # isolated: grid margins ascend, so liquidation levels recede (NaN last):

@@ -94,54 +94,6 @@ def normal(seed: int, path: int, step: int, asset: int) -> float:
     return z0 if step % 2 == 0 else z1
 
 
-@njit(cache=True, inline="always")
-def advance_prices(
-    seed: int,
-    path: int,
-    t: int,
-    model: int,
-    drift: np.ndarray,
-    chol: np.ndarray,
-    jump_prob: np.ndarray,
-    jump_mu: np.ndarray,
-    jump_sigma: np.ndarray,
-    returns: np.ndarray,
-    block: int,
-    b0: int,
-    x: np.ndarray,
-    z: np.ndarray,
-    z_odd: np.ndarray,
-) -> int:
-    """Move the log prices ``x`` of path ``path`` by step ``t`` (the one rule of a
-    simulated step, shared by every Monte Carlo kernel; :func:`log_price_paths
-    <perpmargin.sim.montecarlo.log_price_paths>` is its numpy check). ``model``: 0 GBM,
-    1 GBM with jumps, 2 block bootstrap of ``returns`` (``b0``: the current block's first
-    row, returned for the next step). ``z`` and ``z_odd`` hold a polar pair between an
-    even step and the next."""
-    n_assets = drift.size
-    if model == 2:
-        if t % block == 0:
-            b0 = int(uniform(seed, path, t, 7) * (returns.shape[0] - block))
-        for s in range(n_assets):
-            x[s] += returns[b0 + t % block, s]
-        return b0
-    if t % 2 == 0:  # one polar-method pair serves this step and the next
-        pair = t >> 1
-        for s in range(n_assets):
-            z[s], z_odd[s] = normal_pair(seed, path, pair, s)
-    else:
-        for s in range(n_assets):
-            z[s] = z_odd[s]
-    for s in range(n_assets):
-        acc = drift[s]
-        for j in range(s + 1):
-            acc += chol[s, j] * z[j]
-        x[s] += acc
-        if model == 1 and uniform(seed, path, t, 4 * s + 2) <= jump_prob[s]:
-            x[s] += jump_mu[s] + jump_sigma[s] * normal(seed, path, t, s + n_assets)
-    return b0
-
-
 NO_EXIT, LIQUIDATED, STOPPED, TOOK_PROFIT = 0, 1, 2, 3
 
 
@@ -250,10 +202,26 @@ def simulate_path(  # noqa: C901
     c_final = 0.0
     b0 = 0
     for t in range(n_steps):
-        b0 = advance_prices(
-            seed, path, t, model, drift, chol, jump_prob, jump_mu, jump_sigma, returns, block,
-            b0, x, z, z_odd,
-        )  # fmt: skip
+        if model == 2:
+            if t % block == 0:
+                b0 = int(uniform(seed, path, t, 7) * (returns.shape[0] - block))
+            for s in range(n_assets):
+                x[s] += returns[b0 + t % block, s]
+        else:
+            if t % 2 == 0:  # one polar-method pair serves this step and the next
+                pair = t >> 1
+                for s in range(n_assets):
+                    z[s], z_odd[s] = normal_pair(seed, path, pair, s)
+            else:
+                for s in range(n_assets):
+                    z[s] = z_odd[s]
+            for s in range(n_assets):
+                acc = drift[s]
+                for j in range(s + 1):
+                    acc += chol[s, j] * z[j]
+                x[s] += acc
+                if model == 1 and uniform(seed, path, t, 4 * s + 2) <= jump_prob[s]:
+                    x[s] += jump_mu[s] + jump_sigma[s] * normal(seed, path, t, s + n_assets)
         for i in range(n_pos):
             if alive[i] == 0:
                 continue
