@@ -105,3 +105,20 @@ def test_the_venues_page_and_api_find_any_symbol(tmp_path: Path) -> None:
     api = client.get("/api/v1/venues/binance-usdm?symbol=LTCUSDT&symbol=SOLUSDC").json()
     assert sorted(api["symbols"]) == ["LTCUSDT", "SOLUSDC"]
     assert len(api["all_symbols"]) == 682
+
+
+def test_the_check_says_when_a_symbol_has_no_grid() -> None:
+    sol = pm.check_trade(
+        symbol="SOLUSDT", side="long", entry="150", stop="140", leverage="5",
+        balance="10000", risk="1%", venue="binance-usdm",
+    ).venues[0]  # fmt: skip
+    iso = sol.modes[0]
+    grid = [i for i in iso.checklist if i.name == "price grid"]
+    assert len(grid) == 1
+    assert "not rounded" in grid[0].reason
+    assert iso.status == "PASS"  # a fact beside the numbers, not a failed check
+    btc = pm.check_trade(
+        symbol="BTCUSDT", side="long", entry="50000", stop="48000", leverage="5",
+        balance="10000", risk="1%", venue="binance-usdm",
+    ).venues[0]  # fmt: skip
+    assert not [i for i in btc.modes[0].checklist if i.name == "price grid"]

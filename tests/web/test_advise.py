@@ -305,3 +305,36 @@ def test_advisor_job_page_keeps_the_form_and_the_run_reopens(client: TestClient)
     assert embedded is not None
     assert json.loads(embedded.group(1)) == status["result"]
     assert client.get("/advise/jobs/unknown").status_code == 404
+
+
+def test_the_advisor_page_takes_allowed_modes_and_your_setting(client: TestClient) -> None:
+    """The page's form reaches ``allowed`` and ``current`` (they were API-only)."""
+    sent = {
+        "source": "scenario",
+        "scenario": f"{PAIR}:0",
+        "paths": "400",
+        "steps": "24",
+        "grid": "1 2",
+        "confirm_paths": "0",
+        "allowed": "BTCUSDT=isolated; ETHUSDT=isolated, cross",
+        "current": "isolated, cross",
+    }
+    started = client.post("/advise", data=sent, follow_redirects=False)
+    assert started.status_code == 303
+    job_url = started.headers["location"]
+    job_id = job_url.split("/advise/jobs/")[1].split("?")[0]
+    page = client.get(job_url)
+    assert 'value="BTCUSDT=isolated; ETHUSDT=isolated, cross"' in page.text
+    for _ in range(600):
+        status = client.get(f"/api/v1/jobs/{job_id}").json()
+        if status["state"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert status["state"] == "done", status
+    result = status["result"]
+    assert all(s["modes"][0] == "isolated" for s in result["ranked"])  # BTC never cross
+    assert result["current"]["modes"] == ["isolated", "cross"]
+    bad = client.post("/advise", data={**sent, "allowed": "BTCUSDT=hedge"})
+    assert bad.status_code == 422
+    assert "hedge" in bad.text
+    assert 'value="BTCUSDT=hedge"' in bad.text  # the form keeps it

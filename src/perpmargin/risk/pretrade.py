@@ -425,6 +425,16 @@ def _check_venue(
     )
     unit = "contracts" if cv is not None else spec.base
     sized_at: int | None = None
+    if spec.grid_source.startswith("unknown"):  # a fact beside the numbers, not a check
+        items.append(
+            CheckItem(
+                "price grid",
+                "WARN",
+                f"{v.id} publishes no tick or step for {spec.symbol} in the data bundled "
+                "(its tier table comes from a snapshot): size and prices are not rounded "
+                "to the venue's grid; refresh the venue (perpmargin venues refresh) for them",
+            )
+        )
     if fixed_qty is not None:
         qty = round_to_step(fixed_qty, spec.step_size, "down")
         items.append(
@@ -543,7 +553,9 @@ def _check_venue(
         open_loss=open_loss,
         cost_to_open=im + open_loss,
         modes=tuple(modes),
-        status=_worst(m.status for m in modes) if modes else _worst(i.status for i in items),
+        status=_worst(m.status for m in modes)
+        if modes
+        else _worst(i.status for i in items if i.name not in _FACTS),
     )
 
 
@@ -680,7 +692,7 @@ def _mode_check(
     )
 
 
-_FACTS = ("mode chosen", "worst case")
+_FACTS = ("mode chosen", "worst case", "price grid")
 """Checklist items that state a fact of the mode, not a check: they never set the status."""
 
 

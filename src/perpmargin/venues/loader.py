@@ -348,6 +348,7 @@ def _parse_symbol(
         tiers_source=str(doc.get("tiers_source", "")),
         tiers_as_of=str(doc.get("tiers_as_of", "")),
         contract_value=None if cv is None else to_decimal(cv, f"{where}.contract_value"),
+        grid_source=str(doc.get("grid_source", "")),
     )
 
 

@@ -119,6 +119,9 @@ class SymbolSpec:
     tiers_source: str = ""
     tiers_as_of: str = ""
     contract_value: Decimal | None = None
+    grid_source: str = ""
+    """Where the tick, step and size limits were read; "unknown: ..." when the venue
+    file has none for the symbol (a tier snapshot's), so nothing is rounded to a grid."""
 
     @property
     def inverse_value(self) -> Decimal | None:

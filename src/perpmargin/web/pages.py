@@ -265,6 +265,8 @@ _ADVISE_KEYS = (
     "grid",
     "budget",
     "confirm_paths",
+    "allowed",
+    "current",
 )
 _MAX_KEPT = 200  # characters of one kept value
 
@@ -441,6 +443,18 @@ def _advise_fields(form: FormData) -> dict[str, Any]:
             continue
         if key == "grid":
             fields[key] = [g for g in value.replace(",", " ").split() if g][:50]
+        elif key == "current":  # "isolated, cross": one mode per position
+            fields[key] = [m for m in value.replace(",", " ").split() if m][:50]
+        elif key == "allowed":  # "BTCUSDT=isolated; ETHUSDT=isolated cross"
+            allowed: dict[str, Any] = {}
+            for part in value.split(";")[:50]:
+                symbol, sep, modes = part.partition("=")
+                if part.strip():
+                    # a part without "=" reaches the schema as is and is refused there
+                    allowed[symbol.strip()] = (
+                        [m for m in modes.replace(",", " ").split() if m] if sep else modes
+                    )
+            fields[key] = allowed
         else:
             fields[key] = value.strip()
     return fields
