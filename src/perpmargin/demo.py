@@ -50,8 +50,10 @@ def run_bundled(names: list[str] | None = None) -> list[PlanResult]:
     return results
 
 
-def main(out_dir: str | Path = "report") -> None:
-    """Print the table for the bundled scenarios and write the report."""
+def main(out_dir: str | Path = "report", advise_paths: int = 20_000) -> None:
+    """Print the table for the bundled scenarios and write the report; then stress the
+    example portfolio and ask the mode advisor about the 2022-11-08 pair
+    (``advise_paths`` simulated paths)."""
     probe = Console()
     console = probe if probe.is_terminal else Console(width=200)
     results = run_bundled()
@@ -68,6 +70,24 @@ def main(out_dir: str | Path = "report") -> None:
     console.print(f"Report: [bold]{html}[/bold] (+ {len(paths) - 1} PNG charts)")
     stress_page = stress_example(out_dir, console)
     console.print(f"Stress: [bold]{escape(str(stress_page.resolve()))}[/bold] (+ stress.png)")
+    advice_page = advise_example(out_dir, console, advise_paths)
+    console.print(f"Advice: [bold]{escape(str(advice_page.resolve()))}[/bold] (+ advice.png)")
+
+
+ADVISED = "pair-2022-11-08"
+
+
+def advise_example(out_dir: str | Path, console: Console, paths: int) -> Path:
+    """The mode advisor on the bundled BTC long + ETH short pair of 2022-11-08: every
+    setting on the same paths, the recommendation, its checks in the exact engine."""
+    from perpmargin.report.advice import print_advice, write_advice_html, write_advice_png
+    from perpmargin.sim.advisor import advise
+
+    advice = advise(load_plans(ADVISED)[0], paths=paths, seed=0)
+    print_advice(advice, console, top=5)
+    out = Path(out_dir)
+    write_advice_png(advice, out / "advice.png")
+    return write_advice_html(advice, out / "advice.html")
 
 
 def stress_example(out_dir: str | Path, console: Console) -> Path:
