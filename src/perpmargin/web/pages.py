@@ -9,6 +9,7 @@ background job (and the Saved page asks before it deletes).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -386,48 +387,67 @@ def odds_form(request: Request) -> HTMLResponse:
 @router.post("/odds", response_model=None)
 async def odds(request: Request) -> Response:
     """Start a background run and go to its page."""
+    return await _start_job(
+        request, "odds", _ODDS_KEYS, _odds_fields, MonteCarloRequest, service.start_montecarlo_job
+    )
+
+
+def _odds_fields(form: FormData) -> dict[str, Any]:
+    return {k: str(form.get(k)) for k in _ODDS_KEYS if form.get(k) not in (None, "")}
+
+
+async def _start_job(
+    request: Request,
+    page: str,
+    keys: tuple[str, ...],
+    own_fields: Callable[[FormData], dict[str, Any]],
+    model: Any,
+    start_job: Callable[..., Any],
+) -> Response:
+    """A job page's form (Odds, Advisor) -> its checked request, started as a saved
+    background job; the job's page gets the values sent (in its query). Bad input shows
+    the form again with what was entered."""
     limits = _limits(request)
     values: dict[str, str] = {}
     try:
         async with request.form() as form:
-            values = _kept(form, _PLAN_KEYS + _ODDS_KEYS)
-            fields = _choice_fields(form)
-            for key in _ODDS_KEYS:
-                if form.get(key) not in (None, ""):
-                    fields[key] = str(form.get(key))
+            values = _kept(form, _PLAN_KEYS + keys)
+            fields = {**_choice_fields(form), **own_fields(form)}
             text = await _upload_text(form, limits)
             filename = str(getattr(form.get("file"), "filename", "upload") or "upload")
         if text is not None:
             fields["bars_csv"] = text
             values["uploaded"] = filename[:_MAX_KEPT]
-        req = MonteCarloRequest.model_validate({**fields, "save": True})
+        req = model.model_validate({**fields, "save": True})
 
         def start() -> Any:  # parsing and calibrating take a while: off the event loop
             upload = service.sent_bars(text, limits, "upload")
-            jobs = request.app.state.jobs
-            return service.start_montecarlo_job(req, limits, jobs, _store(request), upload)
+            return start_job(req, limits, request.app.state.jobs, _store(request), upload)
 
         job = await run_in_threadpool(start)
     except ValidationError as exc:
         ctx = _plan_context(values, job=None, errors=_validation_lines(exc))
-        return _form_page(request, "odds", ctx, 422)
+        return _form_page(request, page, ctx, 422)
     except PerpMarginError as exc:
         ctx = _plan_context(values, job=None, errors=[str(exc)])
-        return _form_page(request, "odds", ctx, _status(exc))
-    # the job's page shows the form as it was sent: its values travel in the query
-    return RedirectResponse(f"/odds/jobs/{job.id}?{urlencode(values)}", status_code=303)
+        return _form_page(request, page, ctx, _status(exc))
+    return RedirectResponse(f"/{page}/jobs/{job.id}?{urlencode(values)}", status_code=303)
+
+
+def _job_page(request: Request, page: str, keys: tuple[str, ...], job_id: str) -> HTMLResponse:
+    """A running or finished job on its page, under the form as it was sent."""
+    try:
+        status = request.app.state.jobs.get(job_id).status()
+    except KeyError:
+        return error_page(request, 404, f"no job {job_id!r} (jobs end with the server)")
+    values = _kept(request.query_params, _PLAN_KEYS + keys + ("uploaded",))
+    return _form_page(request, page, _plan_context(values, job=status, errors=[]))
 
 
 @router.get("/odds/jobs/{job_id}", response_class=HTMLResponse)
 def odds_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)]) -> HTMLResponse:
     """The job's page: a progress bar, then the odds (polled from the API)."""
-    try:
-        status = request.app.state.jobs.get(job_id).status()
-    except KeyError:
-        return error_page(request, 404, f"no job {job_id!r} (jobs end with the server)")
-    values = _kept(request.query_params, _PLAN_KEYS + _ODDS_KEYS + ("uploaded",))
-    ctx = _plan_context(values, job=status, errors=[])
-    return _form_page(request, "odds", ctx)
+    return _job_page(request, "odds", _ODDS_KEYS, job_id)
 
 
 # --------------------------------------------------------------------------- advisor
@@ -469,45 +489,15 @@ def advise_form(request: Request) -> HTMLResponse:
 @router.post("/advise", response_model=None)
 async def advise(request: Request) -> Response:
     """Start a background advisor run and go to its page."""
-    limits = _limits(request)
-    values: dict[str, str] = {}
-    try:
-        async with request.form() as form:
-            values = _kept(form, _PLAN_KEYS + _ADVISE_KEYS)
-            fields = {**_choice_fields(form), **_advise_fields(form)}
-            text = await _upload_text(form, limits)
-            filename = str(getattr(form.get("file"), "filename", "upload") or "upload")
-        if text is not None:
-            fields["bars_csv"] = text
-            values["uploaded"] = filename[:_MAX_KEPT]
-        req = AdviseRequest.model_validate({**fields, "save": True})
-
-        def start() -> Any:  # parsing and calibrating take a while: off the event loop
-            upload = service.sent_bars(text, limits, "upload")
-            jobs = request.app.state.jobs
-            return service.start_advice_job(req, limits, jobs, _store(request), upload)
-
-        job = await run_in_threadpool(start)
-    except ValidationError as exc:
-        ctx = _plan_context(values, job=None, errors=_validation_lines(exc))
-        return _form_page(request, "advise", ctx, 422)
-    except PerpMarginError as exc:
-        ctx = _plan_context(values, job=None, errors=[str(exc)])
-        return _form_page(request, "advise", ctx, _status(exc))
-    # the job's page shows the form as it was sent: its values travel in the query
-    return RedirectResponse(f"/advise/jobs/{job.id}?{urlencode(values)}", status_code=303)
+    return await _start_job(
+        request, "advise", _ADVISE_KEYS, _advise_fields, AdviseRequest, service.start_advice_job
+    )
 
 
 @router.get("/advise/jobs/{job_id}", response_class=HTMLResponse)
 def advise_job(request: Request, job_id: Annotated[str, PathParam(max_length=64)]) -> HTMLResponse:
     """The job's page: a progress bar, then the recommendation (polled from the API)."""
-    try:
-        status = request.app.state.jobs.get(job_id).status()
-    except KeyError:
-        return error_page(request, 404, f"no job {job_id!r} (jobs end with the server)")
-    values = _kept(request.query_params, _PLAN_KEYS + _ADVISE_KEYS + ("uploaded",))
-    ctx = _plan_context(values, job=status, errors=[])
-    return _form_page(request, "advise", ctx)
+    return _job_page(request, "advise", _ADVISE_KEYS, job_id)
 
 
 # ---------------------------------------------------------------------------- venues

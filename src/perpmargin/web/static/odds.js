@@ -2,17 +2,6 @@
 "use strict";
 
 const COLORS = { isolated: "#1f6fb4", cross: "#e8710a" };
-const GIVE_UP_AFTER = 4; // failed polls in a row (about 5 s) before the page says the server is gone
-
-function fmt(x, digits = 2) {
-  return x === null || x === undefined ? "—" : Number(x).toLocaleString("en-US", { maximumFractionDigits: digits });
-}
-
-function esc(text) {
-  const div = document.createElement("div");
-  div.textContent = String(text);
-  return div.innerHTML;
-}
 
 function renderOdds(result, out) {
   const modes = Object.keys(result.modes);
@@ -50,60 +39,4 @@ function renderOdds(result, out) {
   Plotly.newPlot("odds-chart", traces, layout, { displaylogo: false, responsive: true });
 }
 
-async function poll(section) {
-  const id = section.dataset.job;
-  const bar = document.getElementById("progress");
-  const text = document.getElementById("progress-text");
-  const out = document.getElementById("odds-out");
-  let misses = 0;
-  for (;;) {
-    let response, job;
-    try {
-      response = await fetch(`/api/v1/jobs/${id}`, { cache: "no-store" });
-      job = await response.json();
-      misses = 0;
-    } catch (err) {
-      // the server is gone (stopped, or the network): say so rather than freeze
-      misses += 1;
-      if (misses >= GIVE_UP_AFTER) {
-        text.dataset.state = "lost";
-        text.textContent = "the server is not answering";
-        out.innerHTML = `<div class="errors" role="alert" data-testid="server-gone">The server stopped ` +
-          `answering (it was stopped, or the connection is down), so this run's progress is unknown. ` +
-          `Jobs end with the server: start it again and rerun the plan.</div>`;
-        return;
-      }
-      text.textContent = `the server is not answering (try ${misses} of ${GIVE_UP_AFTER})…`;
-      await new Promise((r) => setTimeout(r, 500 * misses));
-      continue;
-    }
-    if (!response.ok) {
-      text.dataset.state = "failed";
-      text.textContent = String(job.detail);
-      out.innerHTML = `<div class="errors" role="alert" data-testid="errors">${esc(job.detail)}</div>`;
-      return;
-    }
-    bar.max = job.total_paths;
-    bar.value = job.done_paths;
-    text.textContent = `${job.state}: ${fmt(job.done_paths, 0)} of ${fmt(job.total_paths, 0)} paths, ${fmt(job.elapsed_s, 1)} s`;
-    if (job.state === "done") {
-      text.dataset.state = "done";
-      renderOdds(job.result, out);
-      if (job.saved_id) out.insertAdjacentHTML("beforeend", `<p>Saved as <a href="/saved/${job.saved_id}">#${job.saved_id}</a>.</p>`);
-      return;
-    }
-    if (job.state === "failed") {
-      text.dataset.state = "failed";
-      out.innerHTML = `<div class="errors" role="alert" data-testid="errors">${esc(job.error)}</div>`;
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 400));
-  }
-}
-
-document.addEventListener("DOMContentLoaded", () => {
-  const section = document.getElementById("job");
-  if (section) poll(section);
-  const saved = document.getElementById("saved-result");
-  if (saved) renderOdds(JSON.parse(saved.textContent), document.getElementById("odds-out"));
-});
+jobPage("odds-out", renderOdds);
