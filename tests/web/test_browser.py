@@ -8,7 +8,6 @@ is missing). Without one these tests skip, unless ``PERPMARGIN_REQUIRE_BROWSER``
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,7 @@ import pytest
 
 import perpmargin as pm
 from perpmargin.sim.data import load_bars
-from perpmargin.web import create_app
-from perpmargin.web.local import CHROMIUM_ARGS, find_chromium, running
-
-from .conftest import TEST_LIMITS
+from perpmargin.web.local import find_chromium
 
 CHROMIUM = find_chromium()
 if CHROMIUM is None:
@@ -30,34 +26,7 @@ if CHROMIUM is None:
         "no Chromium (install Debian's chromium, or run make test)", allow_module_level=True
     )
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = tmp_path_factory.mktemp("browser") / "perpmargin.db"
-    with running(create_app(db, TEST_LIMITS)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: object, base_url: str) -> Iterator[object]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert errors == [], f"script errors on the page: {errors}"
+pytest.importorskip("playwright.sync_api")
 
 
 def test_calculator_fails_a_stop_beyond_liquidation(page: object) -> None:

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from perpmargin.sim.advisor import advise
 from perpmargin.sim.plan import load_plans
-from perpmargin.web import create_app
-from perpmargin.web.local import CHROMIUM_ARGS, find_chromium, running
+from perpmargin.web.local import find_chromium
 from perpmargin.web.service import advice_dict
-
-from .conftest import TEST_LIMITS
 
 CHROMIUM = find_chromium()
 if CHROMIUM is None:
@@ -30,36 +26,9 @@ if CHROMIUM is None:
         "no Chromium (install Debian's chromium, or run make test)", allow_module_level=True
     )
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 PAIR = "pair-2022-11-08"
-
-
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = tmp_path_factory.mktemp("browser-advise") / "perpmargin.db"
-    with running(create_app(db, TEST_LIMITS)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Any, base_url: str) -> Iterator[Any]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert errors == [], f"script errors on the page: {errors}"
 
 
 def _run_pair(page: Any, paths: str = "600", steps: str = "48") -> None:
