@@ -194,20 +194,29 @@ def test_a_hedged_pair_is_held_in_cross() -> None:
 @pytest.mark.parametrize(
     ("venue", "symbol", "bars"),
     [
+        ("binance-usdm", "BTCUSDT", BTC),
         ("bybit-linear", "BTCUSDT", BTC),  # the fee to close at the bankruptcy price
         ("binance-coinm", "BTCUSD_PERP", BTC),  # inverse: money in BTC
+        ("bybit-inverse", "BTCUSD", BTC),
+        ("gate-futures", "BTC_USDT", BTC),
+        ("dydx-v4", "BTC-USD", BTC),
+        # not OKX and Hyperliquid, whose liquidation remainder goes to the trader: there a
+        # cross pool's is settled at the step's end price here and at the crossing in the
+        # engine, and an isolated one's differs by cents (the advice reports these paths
+        # as disagreeing; a known gap)
     ],
 )
 def test_every_checked_path_agrees_with_the_exact_engine(venue, symbol, bars) -> None:  # type: ignore[no-untyped-def]
+    inverse = pm.load_venue(venue).symbol(symbol).contract == "inverse"
     doc = {
         "name": f"{venue} check",
         "venue": venue,
-        "balance": "10000" if venue != "binance-coinm" else "1",
+        "balance": "1" if inverse else "10000",
         "bars": {symbol: bars},
         "positions": [
             {
-                "symbol": symbol, "side": "long", "leverage": 25,
-                "size": {"margin": "1500" if venue != "binance-coinm" else "0.1"},
+                "symbol": symbol, "side": "long", "leverage": 20,
+                "size": {"margin": "0.1" if inverse else "1500"},
             }
         ],
     }  # fmt: skip

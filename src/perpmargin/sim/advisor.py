@@ -38,7 +38,7 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -52,7 +52,14 @@ from perpmargin.numeric import round_to_step
 from perpmargin.sim import advise_kernels, kernels
 from perpmargin.sim.fast import Portfolio, liquidation_prices
 from perpmargin.sim.market import MarketData, load_market
-from perpmargin.sim.montecarlo import Setup, _wilson, log_price_paths, setup_from_plan
+from perpmargin.sim.montecarlo import (
+    MODEL_CODES,
+    Model,
+    Setup,
+    log_price_paths,
+    setup_from_plan,
+    wilson_interval,
+)
 from perpmargin.sim.plan import MarginModeName, Plan, Setting
 from perpmargin.sim.replay import replay_setting
 from perpmargin.sim.sizing import size_position
@@ -66,13 +73,13 @@ __all__ = [
     "Confirmation",
     "SettingStats",
     "advise",
+    "check_current",
     "path_market",
+    "settings_bound",
 ]
 
 Objective = Literal["liquidation", "ruin", "cvar", "growth"]
-Model = Literal["gbm", "jump", "bootstrap"]
 OBJECTIVES: tuple[Objective, ...] = ("liquidation", "ruin", "cvar", "growth")
-_MODELS = {"gbm": 0, "jump": 1, "bootstrap": 2}
 MAX_SETTINGS = 20_000
 MAX_POSITIONS = 8
 BATCHES = 20
@@ -187,7 +194,6 @@ class Advice:
     settings_count: int = 0
     grid: tuple[float, ...] = ()
     initial_margins: tuple[Decimal, ...] = ()
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def confirmed(self) -> bool:
@@ -314,6 +320,33 @@ class _Candidates:
     level_pool: np.ndarray  # [L]
 
 
+def _choices(allowed: Sequence[tuple[MarginModeName, ...]], n_levels: int) -> list[list[int]]:
+    """Per position, what a setting may give it: -1 the pool, g >= 0 grid margin g."""
+    return [
+        ([-1] if "cross" in modes else []) + (list(range(n_levels)) if "isolated" in modes else [])
+        for modes in allowed
+    ]
+
+
+def settings_bound(
+    symbols: Sequence[str],
+    grid: Sequence[float],
+    allowed: Mapping[str, Sequence[str]] | None = None,
+) -> int:
+    """How many settings :func:`advise` searches for positions on ``symbols`` at most
+    (before the budget and the wallet leave some out), with its checks of ``grid`` and
+    ``allowed`` and its refusal beyond :data:`MAX_SETTINGS`: a caller (the web app) can
+    bound the work before running."""
+    levels = _levels(grid)
+    count = math.prod(len(c) for c in _choices(_allowed(symbols, allowed), len(levels)))
+    if count > MAX_SETTINGS:
+        raise InvalidInput(
+            f"{count:,} settings to search ({len(symbols)} positions, a {len(levels)}-level "
+            f"margin grid); at most {MAX_SETTINGS:,}: use a smaller grid or fix some modes"
+        )
+    return count
+
+
 def _candidates(
     setup: Setup,
     grid: _Grid,
@@ -322,20 +355,7 @@ def _candidates(
 ) -> _Candidates:
     n = setup.sym.size
     wallet = setup.balance
-    choices = []
-    for i in range(n):
-        opts: list[int] = []
-        if "cross" in allowed[i]:
-            opts.append(-1)
-        if "isolated" in allowed[i]:
-            opts.extend(range(len(grid.multipliers)))
-        choices.append(opts)
-    count = math.prod(len(c) for c in choices)
-    if count > MAX_SETTINGS:
-        raise InvalidInput(
-            f"{count:,} settings to search ({n} positions, a {len(grid.multipliers)}-level "
-            f"margin grid); at most {MAX_SETTINGS:,}: use a smaller grid or fix some modes"
-        )
+    choices = _choices(allowed, len(grid.multipliers))
     rows, masks, pools = [], [], []
     for combo in itertools.product(*choices):
         iso = sum(grid.margin[i, g] for i, g in enumerate(combo) if g >= 0)
@@ -399,7 +419,7 @@ def _simulate(
 
         kernel = advise_cuda
     kernel(
-        seed, start, count, steps, _MODELS[model], setup.log_s0, setup.drift, setup.chol,
+        seed, start, count, steps, MODEL_CODES[model], setup.log_s0, setup.drift, setup.chol,
         setup.jump_prob, setup.jump_mu, setup.jump_sigma, setup.returns, block, setup.sym,
         setup.qty, setup.entry, setup.exits, setup.taker, grid.log_liq, grid.margin, grid.back,
         cand.level_start, cand.level_pool, setup.remainder_to_trader, t.liquidation_fee,
@@ -612,8 +632,9 @@ def advise(
         raise InvalidInput("the bootstrap needs at least 3 bars of data")
     symbols = tuple(p.symbol for p in plan.positions)
     sides = tuple(p.side for p in plan.positions)
-    allowed_modes = _allowed(plan, allowed)
-    mine = _current(plan, current)
+    settings_bound(symbols, levels, allowed)  # refuses too many settings
+    allowed_modes = _allowed(symbols, allowed)
+    mine = check_current(plan, current)
     wallet = float(setup.balance)
     cap = wallet if budget is None else _money(budget, "budget")
     im = _initial_margins(plan, v, data)
@@ -674,9 +695,9 @@ def advise(
             added=added,
             pool=float(cand.pool[c]),
             liquidation_probability=float(p_liq[c]),
-            liquidation_ci=_wilson(int(summary.counts[c, 0]), paths),
+            liquidation_ci=wilson_interval(int(summary.counts[c, 0]), paths),
             ruin_probability=float(p_ruin[c]),
-            ruin_ci=_wilson(int(summary.counts[c, 1]), paths),
+            ruin_ci=wilson_interval(int(summary.counts[c, 1]), paths),
             mean_final_equity=float(mean_final[c]),
             expected_return=float(mean_final[c] / start - 1.0),
             cvar95=float(cvar[c]),
@@ -765,8 +786,8 @@ def _check(
     """The advisor's parameters checked: (beta, ruin_fraction, grid levels)."""
     if objective not in OBJECTIVES:
         raise InvalidInput(f"objective must be one of {OBJECTIVES}, was {objective!r}")
-    if model not in _MODELS:
-        raise InvalidInput(f"model must be one of {tuple(_MODELS)}, was {model!r}")
+    if model not in MODEL_CODES:
+        raise InvalidInput(f"model must be one of {tuple(MODEL_CODES)}, was {model!r}")
     for name, value in (("paths", paths), ("seed", seed), ("confirm_paths", confirm_paths)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInput(f"{name} must be a whole number, was {value!r}")
@@ -862,24 +883,26 @@ def _levels(grid: Sequence[float]) -> tuple[float, ...]:
 
 
 def _allowed(
-    plan: Plan, allowed: Mapping[str, Sequence[str]] | None
+    symbols: Sequence[str], allowed: Mapping[str, Sequence[str]] | None
 ) -> list[tuple[MarginModeName, ...]]:
     out: list[tuple[MarginModeName, ...]] = []
     given = dict(allowed or {})
-    unknown = set(given) - {p.symbol for p in plan.positions}
+    unknown = set(given) - set(symbols)
     if unknown:
         raise InvalidInput(f"allowed names symbols the plan does not hold: {sorted(unknown)}")
-    for pos in plan.positions:
-        modes = tuple(given.get(pos.symbol, ("isolated", "cross")))
+    for symbol in symbols:
+        modes = tuple(given.get(symbol, ("isolated", "cross")))
         if not modes or any(m not in ("isolated", "cross") for m in modes):
             raise InvalidInput(
-                f"{pos.symbol}: allowed modes are 'isolated' and/or 'cross', was {list(modes)}"
+                f"{symbol}: allowed modes are 'isolated' and/or 'cross', was {list(modes)}"
             )
         out.append(tuple(m for m in ("isolated", "cross") if m in modes))
     return out
 
 
-def _current(plan: Plan, current: Sequence[str] | None) -> tuple[str, ...]:
+def check_current(plan: Plan, current: Sequence[str] | None) -> tuple[str, ...]:
+    """The user's setting: one mode per position (default: the plan's first mode for
+    each), or :class:`InvalidInput`."""
     if current is None:
         return (plan.modes[0],) * len(plan.positions)
     mine = tuple(current)
@@ -956,15 +979,20 @@ def _sample_paths(chosen: Mapping[str, int], out: _Outcomes, k: int) -> list[int
 
 def path_market(setup: Setup, log_prices: np.ndarray, start: int = 0) -> MarketData:
     """Bars that walk one simulated path (``log_prices[step, asset]``, real prices) as the
-    Monte Carlo does: a first bar at the entry prices (where the positions open), then
-    one flat bar per step at the step's prices, so the replay moves every symbol together
-    in a straight line from one step to the next. Step t is bar t + 1."""
+    Monte Carlo does: bar t opens at step t - 1's prices (the entry's for t = 0: the
+    positions open there) and closes at step t's, with its high and low at the open, so
+    the replay's walk through a bar (open, extremes, close) is one straight segment for
+    every symbol at once and nothing gaps between bars. (They are a path's steps, not
+    real bars: a close may lie outside their high and low.) Step t is bar t."""
     s0 = np.exp(setup.log_s0 * setup.flip)
     trade = {}
     for a, sym in enumerate(setup.symbols):
-        prices = np.concatenate([[s0[a]], np.exp(log_prices[:, a])])
-        trade[sym] = [(_dec(c),) * 4 for c in prices]
-    times = start + np.arange(log_prices.shape[0] + 1, dtype=np.int64) * setup.step_ms
+        closes = np.exp(log_prices[:, a])
+        opens = np.concatenate([[s0[a]], closes[:-1]])
+        trade[sym] = [
+            (_dec(o), _dec(o), _dec(o), _dec(c)) for o, c in zip(opens, closes, strict=True)
+        ]
+    times = start + np.arange(log_prices.shape[0], dtype=np.int64) * setup.step_ms
     return MarketData(
         times=times,
         step_ms=setup.step_ms,
@@ -1041,12 +1069,8 @@ def _checked(
     agrees: bool | None = None
     when = None if exact_first is None else utc_text(exact_first)
     if fast_final is not None and fast_first is not None:
-        # step t of the path is bar t + 1 (bar 0 holds the entry)
-        step = (
-            -1
-            if exact_first is None
-            else int((exact_first - market.times[0]) // market.step_ms) - 1
-        )
+        # step t of the path is bar t (see path_market)
+        step = -1 if exact_first is None else int((exact_first - market.times[0]) // market.step_ms)
         close = abs(exact_final - fast_final) <= 1e-6 * max(1.0, abs(exact_final)) + 1e-6
         agrees = bool(step == int(fast_first) and close)
         when = None if step < 0 else f"step {step}"

@@ -61,10 +61,19 @@ from perpmargin.sim.tiers import TierArrays
 from perpmargin.venues.loader import load_venue
 from perpmargin.venues.schema import Venue
 
-__all__ = ["ModeStats", "MonteCarloResult", "Setup", "montecarlo", "setup_from_plan"]
+__all__ = [
+    "MODEL_CODES",
+    "ModeStats",
+    "MonteCarloResult",
+    "Setup",
+    "montecarlo",
+    "setup_from_plan",
+    "wilson_interval",
+]
 
 Model = Literal["gbm", "jump", "bootstrap"]
-_MODELS = {"gbm": 0, "jump": 1, "bootstrap": 2}
+MODEL_CODES = {"gbm": 0, "jump": 1, "bootstrap": 2}
+"""A model's number in the kernels (``model`` argument)."""
 
 
 @dataclass(frozen=True)
@@ -308,7 +317,9 @@ class MonteCarloResult:
         }
 
 
-def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval (95 % by default) of a probability seen ``k`` times in
+    ``n`` trials."""
     if n == 0:
         return (0.0, 1.0)
     p = k / n
@@ -330,7 +341,7 @@ def _stats(
     counts, _ = np.histogram(steps[hit], bins=edges)
     return ModeStats(
         liquidation_probability=float(hit.mean()) if n else 0.0,
-        ci95=_wilson(int(hit.sum()), n),
+        ci95=wilson_interval(int(hit.sum()), n),
         exit_probability=float((exits >= 0).mean()) if n else 0.0,
         mean_final_equity=float(final.mean()),
         loss_var95=float(var95),
@@ -422,7 +433,7 @@ def _run_chunk(
         start,
         count,
         steps,
-        _MODELS[model],
+        MODEL_CODES[model],
         setup.log_s0,
         setup.drift,
         setup.chol,
@@ -478,8 +489,8 @@ def montecarlo(
     ``chunk_paths`` paths as tasks on ``scheduler``: a ``Client``, an address, or None
     for a local cluster). The same call gives the same paths on every backend.
     """
-    if model not in _MODELS:
-        raise InvalidInput(f"model must be one of {tuple(_MODELS)}, was {model!r}")
+    if model not in MODEL_CODES:
+        raise InvalidInput(f"model must be one of {tuple(MODEL_CODES)}, was {model!r}")
     if backend not in ("numpy", "numba", "cuda", "dask"):
         raise InvalidInput(f"backend must be 'numpy', 'numba', 'cuda' or 'dask', was {backend!r}")
     if isinstance(chunk_paths, bool) or not isinstance(chunk_paths, int) or chunk_paths < 1:

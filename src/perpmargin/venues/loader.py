@@ -37,8 +37,16 @@ _MM_CONTINUITY_TOLERANCE = Decimal("0.01")  # settle-asset units; data rounded M
 
 def bundled_venues() -> list[str]:
     """Names of the venue files shipped with the package."""
+    return list(_bundled_names())
+
+
+@functools.cache
+def _bundled_names() -> tuple[str, ...]:
+    # the package's files do not change while it runs: one directory listing a process
     root = resources.files("perpmargin.venues") / "data"
-    return sorted(p.name[: -len(".json")] for p in root.iterdir() if p.name.endswith(".json"))
+    return tuple(
+        sorted(p.name[: -len(".json")] for p in root.iterdir() if p.name.endswith(".json"))
+    )
 
 
 def load_venue(name_or_path: str | Path) -> Venue:
@@ -51,7 +59,7 @@ def load_venue(name_or_path: str | Path) -> Venue:
     VenueDataError
         The file fails validation; the message names the file and the field.
     """
-    if isinstance(name_or_path, str) and name_or_path in bundled_venues():
+    if isinstance(name_or_path, str) and name_or_path in _bundled_names():
         return _bundled(name_or_path)
     return _load(name_or_path)
 

@@ -493,32 +493,11 @@ class PreparedAdvice:
 def advise_settings_bound(
     positions: Sequence[str], grid: Sequence[float], allowed: Mapping[str, Sequence[str]] | None
 ) -> int:
-    """How many settings the advisor searches at most (before the budget and the wallet
-    leave some out): per position, 1 for cross and one per distinct grid margin for
-    isolated (1, the plan's own margin, is always among them), as ``allowed`` lets it;
-    the product over the positions."""
-    levels = len({float(g) for g in grid} | {1.0})
-    given = allowed or {}
-    count = 1
-    for symbol in positions:
-        modes = set(given.get(symbol, ("isolated", "cross")))
-        count *= ("cross" in modes) + levels * ("isolated" in modes)
-    return count
+    """How many settings the advisor searches at most: its own count and checks
+    (:func:`perpmargin.sim.advisor.settings_bound`)."""
+    from perpmargin.sim.advisor import settings_bound
 
-
-def _check_modes(plan: Plan, req: AdviseRequest) -> None:
-    """``allowed`` and ``current`` checked against the plan's positions, before a run."""
-    symbols = [p.symbol for p in plan.positions]
-    unknown = sorted(set(req.allowed or {}) - set(symbols))
-    if unknown:
-        raise InvalidInput(
-            f"allowed names symbols the plan does not hold: {unknown}; it holds {symbols}"
-        )
-    if req.current is not None and len(req.current) != len(symbols):
-        raise InvalidInput(
-            f"current must give 'isolated' or 'cross' for each of the plan's {len(symbols)} "
-            f"positions ({', '.join(symbols)}), was {req.current}"
-        )
+    return settings_bound(positions, grid, allowed)
 
 
 def prepare_advice(
@@ -530,7 +509,7 @@ def prepare_advice(
     ``max_advise_job_work``) apply. Bad input and work over a limit raise here, before
     anything runs.
     """
-    from perpmargin.sim.advisor import MAX_POSITIONS, MAX_SETTINGS
+    from perpmargin.sim.advisor import MAX_POSITIONS, check_current, settings_bound
     from perpmargin.sim.montecarlo import setup_from_plan
 
     where = "a background job" if job else "one request (use /api/v1/advise/jobs)"
@@ -547,20 +526,14 @@ def prepare_advice(
             f"the advisor takes at most {MAX_POSITIONS} positions, the plan has "
             f"{len(plan.positions)}"
         )
-    _check_modes(plan, req)
+    symbols = [p.symbol for p in plan.positions]
+    settings = settings_bound(symbols, req.grid, req.allowed)  # checks grid and allowed
+    check_current(plan, req.current)
     setup = setup_from_plan(plan, market)  # NotModelled (a hedge pair) raises here
     bars = int(setup.returns.shape[0])
     steps = req.steps if req.steps is not None else bars
     if req.model == "bootstrap" and bars < 3:
         raise InvalidInput("the bootstrap needs at least 3 bars of data")
-    symbols = [p.symbol for p in plan.positions]
-    settings = advise_settings_bound(symbols, req.grid, req.allowed)
-    if settings > MAX_SETTINGS:
-        raise InvalidInput(
-            f"{settings:,} settings to search ({len(symbols)} positions, a "
-            f"{len(set(req.grid) | {1.0})}-level margin grid); at most {MAX_SETTINGS:,}: use a "
-            "smaller grid or fix some modes"
-        )
     cells = req.paths * settings
     if cells > limits.max_advise_cells:
         raise LimitExceeded(
