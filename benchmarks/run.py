@@ -10,6 +10,13 @@
   stays in the L2 caches (as fast as from memory: the kernel is compute-bound).
 - ``liq_price_per_s``: vectorised liquidation prices (numba); ``liq_price_scalar_per_s``:
   the exact Decimal calculator (``pm.liquidation_price``) on the same inputs.
+- ``cross_liq_positions_per_s_per_thread``: cross liquidation prices of 10-position
+  Binance accounts (each position's price with the other nine held), numba on one thread,
+  the pool's set-up inside the kernel; with ``--freqtrade PYTHON`` (an interpreter with
+  freqtrade installed) ``cross_liq_ratio_to_freqtrade_per_thread`` divides it by
+  freqtrade's Binance ``dry_run_liquidation_price`` calls/s for one position of such an
+  account (``benchmarks/freqtrade_baseline.py``, run in the same run); the same for
+  isolated.
 - ``mc_path_steps_per_s``: Monte Carlo, one asset, GBM, both modes checked every step.
 - ``dask_speedup_2_workers``: the same Monte Carlo on a LocalCluster, 2 workers vs 1.
 - ``replay_1y_1m_seconds``: one single-position plan, a year of 1-minute bars (block
@@ -22,7 +29,7 @@
   the same kernel walking every bar through open -> adverse -> favourable -> close.
 - ``gpu_*`` are null, with the reason, when no GPU is present.
 
-Usage: python benchmarks/run.py [--quick] [--json]
+Usage: python benchmarks/run.py [--quick] [--json] [--freqtrade /path/to/python]
 """
 
 from __future__ import annotations
@@ -307,21 +314,80 @@ def bench_sweep(n_combos: int, sweep_bars: int, out: dict) -> None:
     out["sweep_speedup_over_every_bar"] = every / seconds
 
 
+CROSS_SYMBOLS = (
+    "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT",
+    "DOGEUSDT", "ADAUSDT", "LTCUSDT", "LINKUSDT", "AVAXUSDT",
+)  # fmt: skip
+"""The ten symbols of freqtrade's cross case (benchmarks/freqtrade_baseline.py)."""
+
+
+def bench_cross_liq(n_accounts: int, out: dict, freqtrade: str | None) -> None:
+    """Cross liquidation prices of 10-position Binance accounts on ONE thread (every
+    position's price, the others held at their marks), beside freqtrade's Binance
+    ``dry_run_liquidation_price`` for one position of such an account (its own run)."""
+    import numba
+
+    venue = pm.load_venue("binance-usdm")
+    tiers = TierArrays.from_venue(venue, CROSS_SYMBOLS)
+    rng = np.random.default_rng(1)
+    per = len(CROSS_SYMBOLS)
+    marks = np.array([60000, 3000, 150, 0.6, 600, 0.15, 0.45, 80, 15, 35], dtype=float)
+    offsets = np.arange(0, n_accounts * per + 1, per, dtype=np.int64)
+    n = int(offsets[-1])
+    sym = np.tile(np.arange(per, dtype=np.int32), n_accounts)
+    entry = marks[sym] * rng.uniform(0.95, 1.05, n)
+    qty = 1000.0 / marks[sym] * rng.uniform(0.5, 2.0, n) * rng.choice([-1.0, 1.0], n)
+    book = Portfolio(offsets, sym, qty, entry, np.zeros(n), rng.uniform(1e3, 1e4, n_accounts))
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        liquidation_prices(book, marks, tiers, "cross")
+        seconds = _best(lambda: liquidation_prices(book, marks, tiers, "cross"))
+        iso = _best(lambda: liquidation_prices(book, marks, tiers, "isolated"))
+    finally:
+        numba.set_num_threads(threads)
+    out["cross_liq_positions_per_s_per_thread"] = n / seconds
+    out["isolated_liq_positions_per_s_per_thread"] = n / iso
+    if freqtrade is None:
+        out["not_measured"]["freqtrade"] = "run with --freqtrade PYTHON (freqtrade installed)"
+        return
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).with_name("freqtrade_baseline.py")
+    done = subprocess.run(
+        [freqtrade, str(script), "--quick"], capture_output=True, text=True, check=True
+    )
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    out["freqtrade_cross_liq_calls_per_s"] = float(theirs["cross_liq_calls_per_s"])
+    out["freqtrade_isolated_liq_calls_per_s"] = float(theirs["isolated_liq_calls_per_s"])
+    out["cross_liq_ratio_to_freqtrade_per_thread"] = (
+        out["cross_liq_positions_per_s_per_thread"] / out["freqtrade_cross_liq_calls_per_s"]
+    )
+    out["isolated_liq_ratio_to_freqtrade_per_thread"] = (
+        out["isolated_liq_positions_per_s_per_thread"] / out["freqtrade_isolated_liq_calls_per_s"]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller Monte Carlo and Dask runs")
     parser.add_argument("--json", action="store_true", help="only the JSON line")
+    parser.add_argument(
+        "--freqtrade", metavar="PYTHON", help="an interpreter with freqtrade, for the baseline"
+    )
     args = parser.parse_args()
     out: dict = {
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
     }
+    out["not_measured"] = {}
     bench_revalue(20_000_000, out)
+    bench_cross_liq(200_000, out, args.freqtrade)
     bench_mc(100_000 if args.quick else 400_000, out)
     bench_dask(200_000 if args.quick else 800_000, out)
     bench_sweep(10_000, 43_200 if args.quick else 525_600, out)
     from perpmargin.sim.gpu import available
 
-    out["not_measured"] = {}
     if not available() or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         out["gpu_positions_per_s"] = None
         out["gpu_mc_path_steps_per_s"] = None

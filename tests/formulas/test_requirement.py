@@ -53,6 +53,16 @@ def test_bybit_initial_margin_and_fee_to_close_at_the_bankruptcy_price():
         assert F.close_fee_price(D(50500), bankrupt, False) == D(50500)
 
 
+def test_margin_ratio_is_requirement_over_balance_and_one_without_balance():
+    with engine_context():
+        # Binance FAQ: margin ratio = maintenance margin / margin balance
+        assert F.margin_ratio(D(1340), D(2680)) == D("0.5")
+        assert F.margin_ratio(D(1340), D(0)) == D(1)
+        assert F.margin_ratio(D(1340), D(-5)) == D(1)
+    assert F.margin_ratio(1.0, 4.0) == 0.25
+    assert F.margin_ratio(1.0, -4.0) == 1.0
+
+
 rates = st.decimals(min_value=D("0.001"), max_value=D("0.5"), places=4)
 
 

@@ -92,6 +92,13 @@ DeleverageHook = Callable[["Account", str, PositionSide, Decimal, Decimal], Deci
 quantity the opposite side took over (see :class:`perpmargin.engine.clearing.Clearinghouse`)."""
 
 
+def pool_ratio(requirement: Decimal, balance: Decimal) -> Decimal:
+    """A pool's margin ratio (:func:`perpmargin.formulas.margin_ratio`) in the engine's
+    context."""
+    with engine_context():
+        return F.margin_ratio(requirement, balance)
+
+
 def _time_ms(time: TimeLike) -> int | None:
     if time is None:
         return None
@@ -388,8 +395,23 @@ class Account:
     # ------------------------------------------------------------------ plumbing
 
     def _emit(self, cls: type[Event], **fields: Any) -> Event:
-        event = cls(seq=len(self._ledger), time=self._time, **fields)
-        self._ledger.append(event)
+        """Append an event; a mark update right after another one replaces it (the
+        ledger's compact mark log: between two changes of state only the latest marks of
+        each symbol are kept, and the replaced update's ``seq`` is reused)."""
+        ledger = self._ledger
+        if cls is MarksUpdated and ledger and type(ledger[-1]) is MarksUpdated:
+            prev = ledger[-1]
+            assert isinstance(prev, MarksUpdated)
+            merged = MarksUpdated(
+                seq=prev.seq,
+                time=self._time,
+                marks={**prev.marks, **fields["marks"]},
+                last={**prev.last, **fields["last"]},
+            )
+            ledger[-1] = merged
+            return merged
+        event = cls(seq=len(ledger), time=self._time, **fields)
+        ledger.append(event)
         if cls is not MarksUpdated:
             self._revision += 1
         return event
@@ -409,6 +431,7 @@ class Account:
             dict(self._orders),
             self._next_order_id,
             len(self._ledger),
+            self._ledger[-1] if self._ledger else None,
             self._insurance_fund.balance,
             len(self._insurance_fund.history),
             self._insurance_net,
@@ -434,6 +457,7 @@ class Account:
                 self._orders,
                 self._next_order_id,
                 ledger_len,
+                last_event,
                 fund_balance,
                 fund_hist_len,
                 self._insurance_net,
@@ -444,6 +468,8 @@ class Account:
                 self._cooldown_until,
             ) = saved
             del self._ledger[ledger_len:]
+            if last_event is not None:  # a mark update merged into it is undone too
+                self._ledger[-1] = last_event
             self._insurance_fund.balance = fund_balance
             del self._insurance_fund.history[fund_hist_len:]
             raise
@@ -624,7 +650,15 @@ class Account:
     @property
     def equity(self) -> Decimal:
         """Wallet balance + unrealised PnL ("margin balance")."""
-        return self.wallet_balance + self.unrealized_pnl
+        return self.equity_at()
+
+    def equity_at(self, prices: Mapping[str, Decimal] | None = None) -> Decimal:
+        """Equity if the marks were ``prices`` (symbol -> mark; other symbols held at
+        their marks); changes nothing. Without ``prices``: :attr:`equity`."""
+        at = self._marks if not prices else {**self._marks, **prices}
+        with engine_context():
+            upnl = sum((self._upnl(leg, at[leg.symbol]) for leg in self._legs.values()), ZERO)
+        return self.wallet_balance + upnl
 
     @property
     def cross_equity(self) -> Decimal:
@@ -671,12 +705,8 @@ class Account:
         0 with no cross position. When cross equity is <= 0 with positions open the
         ratio is reported as 1 (the account is liquidatable).
         """
-        with engine_context():
-            if not self._cross_legs():
-                return ZERO
-            eq = self.cross_equity
-            mm = self.cross_maintenance_margin
-            return mm / eq if eq > 0 else ONE
+        reading = self.pool_readings().get("cross")
+        return ZERO if reading is None else pool_ratio(*reading)
 
     def net_quantity(self, symbol: str) -> Decimal:
         """Signed base quantity held in ``symbol`` (longs +, shorts -; 0 when flat)."""
@@ -718,16 +748,32 @@ class Account:
         Keys: ``"cross"`` (when cross legs are open) and ``"SYMBOL side"`` for each
         isolated leg. A pool is liquidated at >= 1; a pool with no balance left is 1.
         """
+        return {key: pool_ratio(*reading) for key, reading in self.pool_readings().items()}
+
+    def pool_readings(
+        self, prices: Mapping[str, Decimal] | None = None
+    ) -> dict[str, tuple[Decimal, Decimal]]:
+        """(maintenance requirement, margin balance) of every margin pool if the marks were
+        ``prices`` (symbol -> mark; others held); changes nothing. Keys as
+        :meth:`margin_ratios`, whose ratios are :func:`pool_ratio` of these."""
+        at = self._marks if not prices else {**self._marks, **prices}
         with engine_context():
-            out: dict[str, Decimal] = {}
-            if self._cross_legs():
-                out["cross"] = self.margin_ratio
+            out: dict[str, tuple[Decimal, Decimal]] = {}
+            cross = self._cross_legs()
+            if cross:
+                balance = self._cross_wallet
+                mm = ZERO
+                for leg in cross:
+                    balance += self._upnl(leg, at[leg.symbol])
+                    mm += self._requirement(leg, at[leg.symbol])
+                out["cross"] = (mm, balance)
             for (symbol, side), leg in sorted(self._legs.items()):
                 if leg.margin_mode != "isolated":
                     continue
-                balance = leg.isolated_margin + self._upnl(leg)
-                mm = self._requirement(leg, self._marks[symbol])
-                out[f"{symbol} {side}"] = mm / balance if balance > 0 else ONE
+                out[f"{symbol} {side}"] = (
+                    self._requirement(leg, at[symbol]),
+                    leg.isolated_margin + self._upnl(leg, at[symbol]),
+                )
             return out
 
     @property
@@ -820,7 +866,7 @@ class Account:
             upnl = self._upnl(leg)
             if leg.margin_mode == "isolated":
                 balance = leg.isolated_margin + upnl
-                ratio = mm / balance if balance > 0 else ONE
+                ratio = F.margin_ratio(mm, balance)
             else:
                 ratio = self.margin_ratio
             return PositionView(
@@ -1721,10 +1767,9 @@ class Account:
                 if abs(r) >= ONE:
                     raise InvalidInput(f"funding rate of {s} must be a fraction, was {r}")
             self._set_time(time)
-            start = len(self._ledger)
             self._set_marks(marks)
             self._last.update(last)
-            self._emit(MarksUpdated, marks=marks, last=last)
+            start = self._emit(MarksUpdated, marks=marks, last=last).seq
             for s, r in sorted(rates.items()):
                 self._settle_funding(s, r)
             liquidation.check(self._book, set(marks) | set(rates))
@@ -1758,7 +1803,7 @@ class Account:
             if mark_price is not None:
                 mark = self._price(mark_price, "mark_price")
                 self._set_marks({spec.symbol: mark})
-                self._emit(MarksUpdated, marks={spec.symbol: mark}, last={})
+                start = self._emit(MarksUpdated, marks={spec.symbol: mark}, last={}).seq
             self._settle_funding(spec.symbol, r)
             liquidation.check(self._book)
             return self._ledger[start:]

@@ -88,6 +88,12 @@ def requirement(notional: N, rate: N, amount: N, fee_to_close: N) -> N:
     return maintenance_margin(notional, rate, amount) + fee_to_close
 
 
+def margin_ratio(requirement: N, balance: N) -> N:
+    """A pool's margin ratio: maintenance requirement / margin balance. The pool is
+    liquidated at >= 1; a pool with no balance left (<= 0) reads 1."""
+    return requirement / balance if balance > 0 else requirement - requirement + 1
+
+
 def requirement_line(
     abs_quantity: N, rate: N, amount: N, fee_rate: N, bankruptcy_price: N, at_bankruptcy: bool
 ) -> tuple[N, N]:

@@ -581,6 +581,15 @@ def _liquidation_prices(
     mode: Literal["isolated", "cross"],
     backend: Backend,
 ) -> np.ndarray:
+    if mode == "cross" and backend == "numba":  # the pool's set-up inside the kernel
+        out = np.empty(p.n_positions)
+        kernels.cross_liq_kernel(p.offsets, p.sym, p.qty, p.entry, p.balance, m,
+                                 *tiers.args(), out)  # fmt: skip
+        return out
+    if mode == "cross" and backend == "cuda":
+        from perpmargin.sim.gpu import cross_liq_prices_cuda
+
+        return cross_liq_prices_cuda(p, m, tiers)
     collateral, bk_collateral = _collaterals(p, m, tiers, mode)
     if mode == "isolated":  # a fee to close held in the margin is set aside (Bybit)
         bk_collateral = bk_collateral - p.fee_reserve

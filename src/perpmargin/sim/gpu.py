@@ -280,6 +280,37 @@ def liq_prices_cuda(
     return out
 
 
+def _cross_liq_kernel() -> Any:
+    if "cross_liq" in _KERNEL:
+        return _KERNEL["cross_liq"]
+    from perpmargin.sim import kernels
+
+    account = device(kernels.cross_liq_account)
+
+    @cuda.jit
+    def cross_liq(  # type: ignore[no-untyped-def]
+        offsets, sym, qty, entry, balance, marks, upper, mmr, amount, n_tiers, by_qty, fee,
+        fee_bk, out,
+    ):  # fmt: skip
+        a = cuda.grid(1)
+        if a < offsets.size - 1:
+            account(a, offsets, sym, qty, entry, balance, marks, upper, mmr, amount, n_tiers,
+                    by_qty, fee, fee_bk, out)  # fmt: skip
+
+    _KERNEL["cross_liq"] = cross_liq
+    return cross_liq
+
+
+def cross_liq_prices_cuda(portfolio: Portfolio, marks: np.ndarray, tiers: TierArrays) -> np.ndarray:
+    """:func:`perpmargin.sim.kernels.cross_liq_kernel` on the GPU, one thread per account
+    (the CPU kernel's per-account function compiled for the device)."""
+    p = portfolio
+    out = np.empty(p.n_positions)
+    inputs = (p.offsets, p.sym, p.qty, p.entry, p.balance, marks, *tiers.args())
+    _launch(_cross_liq_kernel, p.n_accounts, inputs, (out,))
+    return out
+
+
 def _bankruptcy_kernel() -> Any:
     if "bk" in _KERNEL:
         return _KERNEL["bk"]

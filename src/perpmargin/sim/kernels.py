@@ -443,6 +443,69 @@ def liq_price_kernel(
 
 
 @njit(cache=True, inline="always")
+def cross_liq_account(
+    a: int,
+    offsets: np.ndarray,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    balance: np.ndarray,
+    marks: np.ndarray,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    fee_bk: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Cross liquidation price of every position of account ``a``, the others held at
+    ``marks``: the pool's equity and requirement in two passes over the account, then
+    each position's collateral (the pool without its own uPnL and requirement) into
+    :func:`liq_price_one`. One source for the CPU kernel and the CUDA one."""
+    lo, hi = offsets[a], offsets[a + 1]
+    eq = balance[a]
+    for i in range(lo, hi):
+        eq += unrealized_pnl(qty[i], entry[i], marks[sym[i]])
+    mm = 0.0
+    for i in range(lo, hi):
+        mm += leg_requirement(sym[i], qty[i], marks[sym[i]], eq, upper, mmr, amount, by_qty,
+                              fee, fee_bk)  # fmt: skip
+    for i in range(lo, hi):
+        s = sym[i]
+        m = marks[s]
+        own = unrealized_pnl(qty[i], entry[i], m)
+        req = leg_requirement(s, qty[i], m, eq, upper, mmr, amount, by_qty, fee, fee_bk)
+        out[i] = liq_price_one(s, qty[i], entry[i], eq - own - (mm - req), eq - own, upper,
+                               mmr, amount, n_tiers, by_qty, fee, fee_bk)  # fmt: skip
+
+
+@njit(cache=True, parallel=True)
+def cross_liq_kernel(
+    offsets: np.ndarray,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    balance: np.ndarray,
+    marks: np.ndarray,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    n_tiers: np.ndarray,
+    by_qty: np.ndarray,
+    fee: np.ndarray,
+    fee_bk: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Cross liquidation price of every position (NaN: none > 0), accounts in parallel,
+    everything computed inside the kernel (no per-position set-up in numpy)."""
+    for a in prange(offsets.size - 1):
+        cross_liq_account(a, offsets, sym, qty, entry, balance, marks, upper, mmr, amount,
+                          n_tiers, by_qty, fee, fee_bk, out)  # fmt: skip
+
+
+@njit(cache=True, inline="always")
 def bankruptcy_one(q: float, e: float, backing: float) -> float:
     """The price at which ``backing`` + q x (price - e) is zero (NaN: none > 0)."""
     p = bankruptcy_price(q, e, backing)

@@ -27,13 +27,15 @@ tick (:mod:`perpmargin.sim.intrabar`) and what a run returns (:mod:`perpmargin.s
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from perpmargin.engine.account import Account
@@ -52,6 +54,7 @@ from perpmargin.engine.insurance import InsuranceFund
 from perpmargin.engine.position import PositionView
 from perpmargin.errors import InsufficientMargin, InvalidInput, PerpMarginError
 from perpmargin.numeric import ZERO, nearest_step
+from perpmargin.sim import quiet
 from perpmargin.sim.data import utc_text
 from perpmargin.sim.intrabar import first_liquidation, waypoints
 from perpmargin.sim.market import MarketData, load_market
@@ -107,8 +110,13 @@ class _Run:
         fund: InsuranceFund | None,
         counterparty_quantities: tuple[tuple[Decimal, ...], ...] = (),
         setting: Setting | None = None,
+        *,
+        skip_quiet: bool = True,
     ) -> None:
         self.plan, self.venue, self.market, self.mode = plan, venue, market, mode
+        self.skip_quiet = skip_quiet
+        self.funding_bars = sorted(market.funding)
+        self.quiet_bars = 0  # bars read at once (quiet stretches)
         # each position's mode, and margin added to an isolated one when it opens
         self.modes: tuple[MarginModeName, ...] = (
             setting.modes if setting is not None else (mode,) * len(plan.positions)
@@ -174,6 +182,11 @@ class _Run:
         self.bar_low = plan.balance
         self.bar_ratio = ZERO
         self._views: dict[tuple[str, str], tuple[int, PositionView | None]] = {}
+        names = ["time", "equity", "equity_low", "wallet", "margin_ratio", "insurance_fund"]
+        for slot in self.slots:
+            key = f"{slot.plan.symbol} {slot.plan.side}"
+            names += [f"{key} margin", f"{key} liq"]
+        self.columns: dict[str, list[float]] = {name: [] for name in names}
 
     # -- engine calls
 
@@ -257,7 +270,7 @@ class _Run:
         dd = self.peak - equity
         if dd > self.max_dd:
             self.max_dd = dd
-            self.max_dd_pct = dd / self.peak * 100 if self.peak > 0 else ZERO
+            self.max_dd_pct = _drawdown_pct(dd, self.peak)
         ratios = self.acct.margin_ratios()
         if ratios:
             self.bar_ratio = max(self.bar_ratio, *ratios.values())
@@ -502,6 +515,284 @@ class _Run:
                 {s: paths[s][1][step] for s in self.symbols},
             )
 
+    # -- quiet stretches (perpmargin.sim.quiet)
+
+    def _quiet_symbols(self) -> dict[str, int] | None:
+        """Each plan symbol's exposure sign (+1/-1/0) when this state can be read at once,
+        else None (see :mod:`perpmargin.sim.quiet` for what is walked)."""
+        if self.house is not None or self.hedge:
+            return None
+        for slot in self.slots:
+            if slot.state == "open" and any(
+                trig.at_price is None and j not in slot.fired
+                for j, trig in enumerate(slot.plan.add_margin)
+            ):
+                return None
+        signs: dict[str, int] = {}
+        cross = 0
+        for s in self.symbols:
+            net = self.acct.net_quantity(s)
+            signs[s] = 1 if net > 0 else -1 if net < 0 else 0
+            if net:
+                if self.venue.symbol(s).inverse_value is not None:
+                    return None
+                cross += self.acct.margin_mode(s) == "cross"
+        return signs if cross <= 1 else None
+
+    def _quiet_end(self, i: int) -> int:
+        """The first bar >= ``i`` with a planned entry or a funding time (or the end)."""
+        end = len(self.market)
+        for slot in self.slots:
+            if slot.state == "waiting" and i <= slot.index < end:
+                end = slot.index
+        k = bisect.bisect_left(self.funding_bars, i)
+        if k < len(self.funding_bars):
+            end = min(end, self.funding_bars[k])
+        return end
+
+    def _quiet_triggers(self) -> list[tuple[str, bool, Decimal]]:
+        out = self._triggers()
+        for slot in self.slots:
+            if slot.state == "open":
+                for j, trig in enumerate(slot.plan.add_margin):
+                    if j not in slot.fired and trig.at_price is not None:
+                        out.append((slot.plan.symbol, True, trig.at_price))
+        return out
+
+    def _quiet_length(
+        self, i: int, j: int, signs: Mapping[str, int], bars: Mapping[str, quiet.ScaledBars]
+    ) -> tuple[int, dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """How many bars from ``i`` (at most ``j - i``) are quiet, and each symbol's
+        running (lowest, highest) mark over them (the current mark included)."""
+        hulls: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
+        for s in self.symbols:
+            for on_mark in (False, True):
+                current = (self.markp if on_mark else self.last)[s]
+                scaled = bars[s].to_int(current)
+                if scaled is None:  # pinned at a trigger between the data's decimals
+                    return 0, {}
+                table = bars[s].mark if on_mark else bars[s].trade
+                low = np.minimum(np.minimum.accumulate(table[i:j, 2]), scaled)
+                high = np.maximum(np.maximum.accumulate(table[i:j, 1]), scaled)
+                hulls[(s, on_mark)] = (low, high)
+        limit = j - i
+        for s, on_mark, price in self._quiet_triggers():
+            low, high = hulls[(s, on_mark)]
+            at = price.scaleb(bars[s].places)
+            reached = (low <= int(at.to_integral_value(ROUND_FLOOR))) & (
+                high >= int(at.to_integral_value(ROUND_CEILING))
+            )
+            hit = np.flatnonzero(reached[:limit])
+            if hit.size:
+                limit = int(hit[0])
+        marks = {s: hulls[(s, True)] for s in self.symbols}
+
+        def safe(m: int) -> bool:
+            corner = {
+                s: quiet.to_decimal(marks[s][0][m] if sign > 0 else marks[s][1][m], bars[s].places)
+                for s, sign in signs.items()
+                if sign
+            }
+            return not corner or not self.acct.liquidates_at(corner)
+
+        if limit == 0 or safe(limit - 1):
+            return limit, marks
+        lo, hi = 0, limit - 1  # the first unsafe bar lies in [lo, hi]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if safe(mid):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo, marks
+
+    def quiet_stretch(self, i: int) -> int:
+        """Read the quiet bars from ``i`` at once (:mod:`perpmargin.sim.quiet`) and return
+        how many; 0 when bar ``i`` must be walked."""
+        signs = self._quiet_symbols()
+        if signs is None or not self.markp:
+            return 0
+        end = self._quiet_end(i)
+        if end <= i:
+            return 0
+        bars = {s: quiet.scaled_bars(self.market, s) for s in self.symbols}
+        window = 64
+        while True:
+            j = min(end, i + window)
+            n, hulls = self._quiet_length(i, j, signs, bars)
+            if n < j - i or j == end:
+                break
+            window *= 4
+        if n == 0:
+            return 0
+        done = self._read_quiet(i, n, signs, bars, hulls)
+        self.quiet_bars += done
+        return done
+
+    def _quiet_points(
+        self, i: int, n: int, signs: Mapping[str, int], bars: Mapping[str, quiet.ScaledBars]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Every symbol's (marks, last prices) at the 4 points of bars i..i+n-1, in
+        walking order (:func:`perpmargin.sim.intrabar.waypoints`), scaled."""
+        marks, last = {}, {}
+        for s in self.symbols:
+            hint = next(
+                (
+                    x.plan.sign
+                    for x in self.slots
+                    if x.plan.symbol == s and x.state in ("waiting", "resting")
+                ),
+                0,
+            )
+            order = waypoints(
+                0, 1, 2, 3, exposure=signs[s], order=self.plan.intrabar, side_hint=hint
+            )
+            marks[s] = bars[s].mark[i : i + n][:, order].reshape(-1)
+            last[s] = bars[s].trade[i : i + n][:, order].reshape(-1)
+        return marks, last
+
+    def _quiet_probes(
+        self,
+        i: int,
+        n: int,
+        signs: Mapping[str, int],
+        bars: Mapping[str, quiet.ScaledBars],
+        hulls: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    ) -> tuple[quiet.Probe, list[tuple[quiet.Probe, quiet.Probe]]] | None:
+        """The engine's equity and each pool's (requirement, balance) as exact lines over
+        the stretch: probed at its first point and one price unit away, then checked at the
+        stretch's lowest, highest and middle marks (None if a check fails)."""
+        acct = self.acct
+        held = [s for s, sign in signs.items() if sign]
+        places = {s: bars[s].places for s in self.symbols}
+        base = {s: self.market.mark[s][i][0] for s in self.symbols}
+        start = {s: int(bars[s].to_int(p) or 0) for s, p in base.items()}
+        moved = {s: {**base, s: base[s] + Decimal(1).scaleb(-places[s])} for s in held}
+        money = (self.peak, self.max_dd, self.min_equity, acct.equity)
+        eq0 = acct.equity_at(base)
+        equity = quiet.make_probe(
+            eq0,
+            start,
+            {s: acct.equity_at(moved[s]) - eq0 for s in held},
+            max(quiet.places_of(x) for x in money),
+        )
+        pools0 = acct.pool_readings(base)
+        pools_moved = {s: acct.pool_readings(moved[s]) for s in held}
+        pools = []
+        for key, (mm0, bal0) in pools0.items():
+            steps_mm = {s: pools_moved[s][key][0] - mm0 for s in held}
+            steps_bal = {s: pools_moved[s][key][1] - bal0 for s in held}
+            p = max(map(quiet.places_of, (mm0, bal0, *steps_mm.values(), *steps_bal.values())))
+            pools.append(
+                (
+                    quiet.make_probe(mm0, start, steps_mm, p),
+                    quiet.make_probe(bal0, start, steps_bal, p),
+                )
+            )
+        lo = {s: quiet.to_decimal(hulls[s][0][n - 1], places[s]) for s in self.symbols}
+        hi = {s: quiet.to_decimal(hulls[s][1][n - 1], places[s]) for s in self.symbols}
+        mid = {s: (lo[s] + hi[s]) / 2 for s in self.symbols}
+        for point in (lo, hi, mid):
+            if acct.equity_at(point) != equity.value_at(point, places):
+                return None
+            readings = list(acct.pool_readings(point).values())
+            lines = [(mm.value_at(point, places), bal.value_at(point, places)) for mm, bal in pools]
+            if readings != lines:
+                return None
+        return equity, pools
+
+    def _quiet_track(self, equity: quiet.Probe, eq: np.ndarray, times: np.ndarray) -> None:
+        """The run's lowest equity, peak and drawdown over the points, in walking order."""
+        places = equity.places
+        k = int(np.argmin(eq))
+        if quiet.to_decimal(eq[k], places) < self.min_equity:
+            self.min_equity = quiet.to_decimal(eq[k], places)
+            self.min_time = int(times[k // 4])
+        with_peak = quiet.prepend(int(self.peak.scaleb(places)), eq)
+        peaks = np.maximum.accumulate(with_peak)[1:]
+        drawdowns = peaks - with_peak[1:]
+        k = int(np.argmax(drawdowns))
+        if quiet.to_decimal(drawdowns[k], places) > self.max_dd:
+            self.max_dd = quiet.to_decimal(drawdowns[k], places)
+            self.max_dd_pct = _drawdown_pct(self.max_dd, quiet.to_decimal(peaks[k], places))
+        self.peak = quiet.to_decimal(peaks[-1], places)
+
+    def _quiet_legs(self, i: int, n: int) -> dict[str, np.ndarray]:
+        """Each planned leg's (margin, liquidation price) columns over the stretch."""
+        out = {}
+        for slot in self.slots:
+            key = f"{slot.plan.symbol} {slot.plan.side}"
+            margin, liq = self._leg_now(slot)
+            view = self._views[(slot.plan.symbol, slot.plan.side)][1]
+            if view is not None and view.side == slot.plan.side and view.margin_mode == "cross":
+                closes = self.market.mark[slot.plan.symbol]
+                out[f"{key} margin"] = np.array(
+                    [_cross_leg_margin(view, closes[b][3]) for b in range(i, i + n)]
+                )
+            else:
+                out[f"{key} margin"] = np.full(n, margin)
+            out[f"{key} liq"] = np.full(n, liq)
+        return out
+
+    def _read_quiet(
+        self,
+        i: int,
+        n: int,
+        signs: Mapping[str, int],
+        bars: Mapping[str, quiet.ScaledBars],
+        hulls: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    ) -> int:
+        """Record bars i..i+n-1 from the engine's probed readings; 0 if a check fails."""
+        acct = self.acct
+        probes = self._quiet_probes(i, n, signs, bars, hulls)
+        if probes is None:
+            return 0
+        equity, pools = probes
+        marks, last = self._quiet_points(i, n, signs, bars)
+        eq = equity.at(marks)
+        by_bar = eq.reshape(n, 4)
+        opening = quiet.prepend(int(acct.equity.scaleb(equity.places)), by_bar[:-1, 3])
+        lows = np.minimum(opening, by_bar.min(axis=1))
+        ratio = np.zeros(n)
+        for mm, bal in pools:
+            requirements, balances = mm.at(marks), bal.at(marks)
+            if not (balances > requirements).all():
+                return 0  # cannot happen in a quiet stretch; walk to be sure
+            ratios = quiet.exact_floats(requirements, balances)  # formulas.margin_ratio
+            ratio = np.maximum(ratio, ratios.reshape(n, 4).max(axis=1))
+        times = self.market.times[i : i + n]
+        self._quiet_track(equity, eq, times)
+        scale = 10**equity.places
+        columns = {
+            "time": times.astype(np.float64),
+            "equity": quiet.exact_floats(by_bar[:, 3], scale),
+            "equity_low": quiet.exact_floats(lows, scale),
+            "wallet": np.full(n, float(acct.wallet_balance)),
+            "margin_ratio": ratio,
+            "insurance_fund": np.full(n, float(acct.insurance_fund.balance)),
+            **self._quiet_legs(i, n),
+        }
+        for name, values in columns.items():
+            self.columns[name].extend(values.tolist())
+        # the engine at the stretch's end, each symbol's previous mark as the walk left it
+        self.time = int(times[-1])
+        places = {s: bars[s].places for s in self.symbols}
+        previous = {}
+        for s in self.symbols:
+            differs = np.flatnonzero(marks[s] != marks[s][-1])
+            if differs.size:
+                previous[s] = quiet.to_decimal(marks[s][differs[-1]], places[s])
+            elif self.markp[s].scaleb(places[s]) != marks[s][-1]:
+                previous[s] = self.markp[s]
+        if previous:
+            acct.mark(previous, time=self.time)
+        self.bar_low = quiet.to_decimal(lows[-1], equity.places)
+        self._mark(
+            {s: quiet.to_decimal(marks[s][-1], places[s]) for s in self.symbols},
+            {s: quiet.to_decimal(last[s][-1], places[s]) for s in self.symbols},
+        )
+        return n
+
     def _leg_now(self, slot: _Slot) -> tuple[float, float]:
         """(margin, liquidation price) of a planned leg at the current marks.
 
@@ -522,16 +813,17 @@ class _Run:
         if view.margin_mode == "isolated":
             liq = view.liquidation_price
             return float(view.isolated_margin), float("nan") if liq is None else float(liq)
-        margin = view.quantity * self.markp[pos.symbol] / view.leverage
+        margin = _cross_leg_margin(view, self.markp[pos.symbol])
         cross_symbols = {x.plan.symbol for x in self.slots if x.state == "open"}
         liq = (
             self.acct.liquidation_price(pos.symbol, side)
             if len(cross_symbols) > 1
             else view.liquidation_price
         )
-        return float(margin), float("nan") if liq is None else float(liq)
+        return margin, float("nan") if liq is None else float(liq)
 
-    def record(self) -> dict[str, float]:
+    def record(self) -> None:
+        """Append this bar's row to the series (float64 copies of the engine's numbers)."""
         acct = self.acct
         row = {
             "time": float(self.time),
@@ -544,7 +836,32 @@ class _Run:
         for slot in self.slots:
             key = f"{slot.plan.symbol} {slot.plan.side}"
             row[f"{key} margin"], row[f"{key} liq"] = self._leg_now(slot)
-        return row
+        for name, value in row.items():
+            self.columns[name].append(value)
+
+    def series(self) -> pd.DataFrame:
+        """The recorded rows: time (int ms), then float64 columns."""
+        series = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in self.columns.items()})
+        series["time"] = series["time"].astype("int64")
+        return series
+
+    def walk(self, advance: Callable[[int], None] = lambda k: None) -> None:
+        """Replay every bar: quiet stretches at once (:meth:`quiet_stretch`, unless the
+        run was made with ``skip_quiet=False``), the others through :meth:`run_bar`.
+        ``advance`` is called with the bars done, about every 256."""
+        n, i, done = len(self.market), 0, 0
+        while i < n:
+            k = self.quiet_stretch(i) if self.skip_quiet else 0
+            if k == 0:
+                self.run_bar(i)
+                self.record()
+                k = 1
+            i += k
+            done += k
+            if done >= 256:
+                advance(done)
+                done = 0
+        advance(done)
 
     def counterparty_outcomes(self) -> tuple[CounterpartyOutcome, ...]:
         """Each counterparty's end of the run."""
@@ -639,6 +956,16 @@ class _Run:
         )
 
 
+def _cross_leg_margin(view: PositionView, mark: Decimal) -> float:
+    """The margin a cross leg is charted with: its initial margin at the mark."""
+    return float(view.quantity * mark / view.leverage)
+
+
+def _drawdown_pct(drawdown: Decimal, peak: Decimal) -> Decimal:
+    """Drawdown in percent of the peak equity (0 without a positive peak)."""
+    return drawdown / peak * 100 if peak > 0 else ZERO
+
+
 def _liquidations(ledger: tuple[Event, ...]) -> tuple[LiquidationInfo, ...]:
     return tuple(
         LiquidationInfo(
@@ -664,6 +991,7 @@ def replay(
     venue: Venue | None = None,
     insurance_fund: Callable[[], InsuranceFund] | None = None,
     progress: bool | Callable[[int], None] | None = None,
+    skip_quiet: bool = True,
 ) -> PlanResult:
     """Replay ``plan`` once per margin mode in ``plan.modes`` and return every run.
 
@@ -681,6 +1009,10 @@ def replay(
         Show a progress bar on stderr; by default only on a terminal for long replays.
         A function instead is called with the number of bars just replayed (every 256
         bars of each mode) and may raise to stop the replay (the web app's time limit).
+    skip_quiet
+        Read stretches of bars in which nothing can happen at once
+        (:mod:`perpmargin.sim.quiet`; the same numbers to the last bit). False walks
+        every bar through the engine (the reference the tests compare with).
     """
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
@@ -707,24 +1039,26 @@ def replay(
     with bar_ctx as advance:
         for mode in plan.modes:
             fund = insurance_fund() if insurance_fund is not None else None
-            run = _Run(plan, v, data, mode, result.quantities, fund, result.counterparty_quantities)
-            rows = []
-            for i in range(n):
-                run.run_bar(i)
-                rows.append(run.record())
-                if i % 256 == 255:
-                    advance(256)
-            advance(n % 256)
-            series = pd.DataFrame(rows)
-            series["time"] = series["time"].astype("int64")
+            run = _Run(
+                plan,
+                v,
+                data,
+                mode,
+                result.quantities,
+                fund,
+                result.counterparty_quantities,
+                skip_quiet=skip_quiet,
+            )
+            run.walk(advance)
             result.runs[mode] = ModeRun(
                 mode,
                 run.acct,
                 run.outcome(),
-                series,
+                run.series(),
                 counterparties=run.counterparty_outcomes(),
                 deleveragings=tuple(run.house.deleveragings) if run.house is not None else (),
                 clearinghouse=run.house,
+                quiet_bars=run.quiet_bars,
             )
     return result
 
@@ -735,6 +1069,7 @@ def replay_setting(
     market: MarketData | None = None,
     *,
     venue: Venue | None = None,
+    skip_quiet: bool = True,
 ) -> ModeRun:
     """Replay ``plan`` once with each position held as ``setting`` says (modes mixed in
     one account; an isolated position gets its extra margin as it opens).
@@ -753,14 +1088,9 @@ def replay_setting(
     v = venue if venue is not None else load_venue(plan.venue)
     quantities = tuple(size_position(plan, v, data, pos)[0] for pos in plan.positions)
     label: MarginModeName = "isolated" if set(setting.modes) == {"isolated"} else "cross"
-    run = _Run(plan, v, data, label, quantities, None, setting=setting)
-    rows = []
-    for i in range(len(data)):
-        run.run_bar(i)
-        rows.append(run.record())
-    series = pd.DataFrame(rows)
-    series["time"] = series["time"].astype("int64")
-    return ModeRun(label, run.acct, run.outcome(), series)
+    run = _Run(plan, v, data, label, quantities, None, setting=setting, skip_quiet=skip_quiet)
+    run.walk()
+    return ModeRun(label, run.acct, run.outcome(), run.series(), quiet_bars=run.quiet_bars)
 
 
 class _progress:

@@ -171,6 +171,10 @@ class ModeRun:
     With counterparties in the plan: ``counterparties`` says how each ended,
     ``deleveragings`` lists every auto-deleveraging fill in order, and ``clearinghouse``
     holds every account (``account`` is its ``"trader"``).
+
+    ``quiet_bars``: how many bars were read at once as quiet stretches
+    (:mod:`perpmargin.sim.quiet`) instead of walked point by point; the numbers are the
+    same either way.
     """
 
     mode: MarginModeName
@@ -180,6 +184,7 @@ class ModeRun:
     counterparties: tuple[CounterpartyOutcome, ...] = ()
     deleveragings: tuple[Deleveraging, ...] = ()
     clearinghouse: Clearinghouse | None = None
+    quiet_bars: int = 0
 
     @property
     def events(self) -> list[Event]:
