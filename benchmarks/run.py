@@ -104,7 +104,7 @@ def bench_revalue(n: int, out: dict) -> None:
 
     def many() -> None:  # the kernel itself, without revalue()'s per-call checks
         for _ in range(250):
-            kernels.revalue_blocked_kernel(*inputs, marks, *tables, 512, *outputs)
+            kernels.revalue_searched_kernel(*inputs, marks, *tables, *outputs)
 
     out["revalue_in_cache_positions_per_s"] = 250 * small.n_positions / _best(many)
     # vectorised liquidation prices vs the exact scalar calculator, same inputs

@@ -336,15 +336,11 @@ def _revalue_numba(
     width, qbound, rate, amt = kernels.search_tables(
         tiers.upper, tiers.mmr, tiers.amount, tiers.n_tiers, tiers.by_qty, tiers.fee, marks
     )
-    kernels.revalue_blocked_kernel(
+    kernels.revalue_searched_kernel(
         p.offsets, p.sym, p.qty, p.entry, p.margin, p.balance, marks,
-        width, qbound, rate, amt, _BLOCK_ACCOUNTS, *outputs,
+        width, qbound, rate, amt, *outputs,
     )  # fmt: skip
     return out
-
-
-_BLOCK_ACCOUNTS = 2048
-"""Accounts per parallel task of the revaluation (its buffers stay in the L2 cache)."""
 
 
 def _revalue_dask(
