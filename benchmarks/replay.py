@@ -14,7 +14,9 @@ Three workloads:
 
 Figures: ``*_bars_per_s`` = bars per second and per mode (bars x modes / seconds) of the
 whole replay (quiet stretches read at once, the other bars walked: critical-point search
-along each segment, funding, recording the series). Baselines measured in the same run:
+along each segment, funding, recording the series), best of 3 after one untimed run;
+``*_first_replay_bars_per_s``: one replay of a newly loaded market, which turns its
+prices into exact integers once. Baselines measured in the same run:
 
 - ``walk``: the same replay with ``skip_quiet=False`` (every bar walked through the
   engine, four marks a bar) -- the results are checked equal to the last bit;
@@ -186,6 +188,10 @@ def _real(out: dict[str, float], label: str, bars: Bars | None) -> None:
     out[f"{label}_walk_bars_per_s"] = bar_modes / walk_seconds
     out[f"{label}_ratio_to_walk"] = walk_seconds / seconds
     out[f"{label}_quiet_share"] = sum(r.quiet_bars for r in read.runs.values()) / bar_modes
+    _, fresh = _held_long(bars)  # a new market: its prices turned into integers once
+    start = time.perf_counter()
+    replay(plan, fresh, progress=False)
+    out[f"{label}_first_replay_bars_per_s"] = bar_modes / (time.perf_counter() - start)
 
 
 def _freqtrade(python: str, out: dict[str, float]) -> None:
