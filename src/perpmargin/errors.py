@@ -26,6 +26,7 @@ __all__ = [
     "LeverageChangeError",
     "LeverageTooHigh",
     "MarginRemovalNotAllowed",
+    "MissingParameter",
     "ModeSwitchError",
     "NoPosition",
     "NotModelled",
@@ -55,6 +56,11 @@ class UnknownSymbol(InvalidInput, KeyError):
 
 class UnknownVenue(InvalidInput):
     """No bundled venue of that name and no such file."""
+
+
+class MissingParameter(InvalidInput):
+    """A rule needs a venue parameter that no source publishes (or that the loaded file
+    leaves out): the message says which, and how to supply it."""
 
 
 class NotModelled(InvalidInput):

@@ -46,6 +46,9 @@ Which venue each rule serves
 - :func:`close_fee_price`: Bybit values the fee to close counted in maintenance at the
   bankruptcy price; OKX and Gate at the mark (``close_fee_basis`` in the venue file);
   Binance, Hyperliquid and dYdX count no fee to close.
+- :func:`haircut_slice`, :func:`collateral_value`, :func:`equity_ratio`: unified
+  (portfolio-margin) accounts: Binance PM, Bybit UTA, OKX multi-currency, Hyperliquid PM
+  (:mod:`perpmargin.engine.unified`).
 - :func:`settle_liquidation`: every venue; what is left after the fee goes to the
   insurance fund (Binance, Bybit, Gate) or back to the trader (``remainder_to``).
 
@@ -58,6 +61,7 @@ compiles everything listed in :data:`RULES`.
 """
 
 from perpmargin.formulas.arith import positive_part, smaller
+from perpmargin.formulas.collateral import collateral_value, equity_ratio, haircut_slice
 from perpmargin.formulas.prices import (
     bankruptcy_price,
     line_root,
@@ -107,8 +111,11 @@ __all__ = [
     "capped",
     "close_fee",
     "close_fee_price",
+    "collateral_value",
+    "equity_ratio",
     "estimated_close_fee",
     "funding_payment",
+    "haircut_slice",
     "initial_margin",
     "inverse_average_entry",
     "inverse_pnl",
@@ -143,8 +150,11 @@ RULES = (
     capped,
     close_fee,
     close_fee_price,
+    collateral_value,
+    equity_ratio,
     estimated_close_fee,
     funding_payment,
+    haircut_slice,
     initial_margin,
     inverse_average_entry,
     inverse_pnl,

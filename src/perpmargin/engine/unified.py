@@ -1,0 +1,601 @@
+"""A unified (portfolio-margin) account: several assets, one collateral pool, one ratio.
+
+The third margin mode of the large venues (Binance Portfolio Margin, Bybit's Unified
+Trading Account, OKX multi-currency margin): every asset the account holds backs every
+position. Per asset, the net balance X = wallet + the uPnL of the futures that settle
+in it is valued at the asset's USD index price; a positive X counts at the venue's
+haircut (:func:`perpmargin.formulas.haircut_slice`, tiered in coin or in USD value), a
+negative X (a liability) in full (:func:`perpmargin.formulas.collateral_value`). The
+sum is the adjusted equity. Each position's maintenance margin is its futures venue's
+own tiered requirement (:func:`perpmargin.engine.math.requirement`) in its settle asset,
+times that asset's index price. The venue's ratio (:class:`UnifiedRules`: Binance's
+uniMMR = adjusted equity / maintenance, Bybit's account MM rate = maintenance / margin
+balance, OKX's margin ratio) and its trigger say whether the account is liquidated; an
+account whose adjusted equity is negative is liquidated too (Binance's second trigger;
+Bybit's ratio reads 1 there).
+
+So a BTC balance held as collateral beside a BTC long falls twice when BTC falls, and a
+USDT-margined position's loss is a USDT liability counted against every other asset.
+
+Money is exact (Decimal); every change of a balance is a :class:`Booking` in the ledger,
+so each asset's balance is its bookings' sum and what the trader pays the venue (fees)
+or the counterparties (PnL) is booked against them (:attr:`UnifiedAccount.venue_income`,
+:attr:`UnifiedAccount.counterparty_pnl`). Every mutator is atomic: a refused call
+(typed error) changes nothing.
+
+Not modelled yet (said in the rules' notes and in errors): margin loans and their MM,
+open orders (Binance's OpenLoss, Bybit's order loss), risk-based portfolio margin
+(Bybit PM, OKX PM, Deribit PM scenario grids), funding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, Literal
+
+from perpmargin import formulas as F
+from perpmargin.engine import math as pmath
+from perpmargin.errors import InsufficientMargin, InvalidInput, NoPosition, UnknownSymbol
+from perpmargin.numeric import ZERO, Number, engine_context, round_to_step, to_decimal
+from perpmargin.venues.loader import load_venue
+from perpmargin.venues.schema import SymbolSpec, Venue
+from perpmargin.venues.unified import (
+    CollateralTier,
+    UnifiedRules,
+    load_unified,
+    parse_collateral_tiers,
+)
+
+__all__ = [
+    "AssetReading",
+    "Booking",
+    "PositionReading",
+    "UnifiedAccount",
+    "UnifiedReading",
+]
+
+Side = Literal["long", "short"]
+ASSET_STEP = Decimal("1e-8")
+"""Smallest unit of an asset balance a conversion credits (8 decimals, as the venues'
+coin balances)."""
+
+
+@dataclass(frozen=True)
+class Booking:
+    """One change of one asset balance (asset units; + credits the trader)."""
+
+    seq: int
+    kind: Literal["deposit", "withdraw", "convert", "fee", "realized_pnl", "liquidation_fee"]
+    asset: str
+    amount: Decimal
+    symbol: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AssetReading:
+    """One asset of a reading: asset units, then USD (index price x)."""
+
+    asset: str
+    wallet: Decimal
+    unrealized_pnl: Decimal
+    net: Decimal
+    index_price: Decimal
+    value: Decimal
+    collateral: Decimal
+
+
+@dataclass(frozen=True)
+class PositionReading:
+    """One position of a reading (settle-asset units; maintenance also in USD)."""
+
+    symbol: str
+    side: Side
+    quantity: Decimal
+    entry_price: Decimal
+    mark_price: Decimal
+    settle: str
+    unrealized_pnl: Decimal
+    maintenance: Decimal
+    maintenance_usd: Decimal
+
+
+@dataclass(frozen=True)
+class UnifiedReading:
+    """The account at a set of prices: equity without and with haircuts, maintenance
+    (USD), the venue's ratio (None when it is undefined: no maintenance on an
+    equity-over-requirement ratio) and whether the account is liquidated."""
+
+    rules: str
+    ratio_name: str
+    ratio: Decimal | None
+    liquidated: bool
+    trigger: str
+    equity: Decimal
+    adjusted_equity: Decimal
+    maintenance: Decimal
+    assets: tuple[AssetReading, ...]
+    positions: tuple[PositionReading, ...]
+    notes: tuple[str, ...] = ()
+
+    def words(self) -> str:
+        """The reading in one line, its numbers as printed beside it."""
+        ratio = "undefined (no maintenance)" if self.ratio is None else f"{self.ratio:.4f}"
+        state = "LIQUIDATED" if self.liquidated else "not liquidated"
+        return (
+            f"{self.ratio_name} {ratio} ({self.trigger}): {state}; adjusted equity "
+            f"{self.adjusted_equity:,.2f} USD of {self.equity:,.2f}, maintenance "
+            f"{self.maintenance:,.2f} USD"
+        )
+
+
+@dataclass
+class _Leg:
+    spec: SymbolSpec
+    venue: Venue
+    side: Side
+    quantity: Decimal
+    entry: Decimal
+
+
+@dataclass
+class _State:
+    balances: dict[str, Decimal]
+    index: dict[str, Decimal]
+    marks: dict[str, Decimal]
+    legs: dict[str, _Leg]
+    ledger: list[Booking] = field(default_factory=list)
+    venue_income: dict[str, Decimal] = field(default_factory=dict)
+    counterparty: dict[str, Decimal] = field(default_factory=dict)
+
+
+def _number(value: Number, name: str, **kw: bool) -> Decimal:
+    return to_decimal(value, name, **kw)
+
+
+def _asset_name(asset: object) -> str:
+    if not isinstance(asset, str) or not asset.strip() or not asset.isascii():
+        raise InvalidInput(f"an asset is named by its ticker (e.g. 'BTC'), not {asset!r}")
+    return asset.strip().upper()
+
+
+class UnifiedAccount:
+    """A unified account on one venue's rules (see the module docstring).
+
+    Parameters
+    ----------
+    rules
+        :class:`UnifiedRules` or a bundled name (``"binance-pm"``, ``"bybit-uta"``,
+        ``"okx-multi-currency"``) or a file path.
+    balances
+        Opening wallet balance per asset (asset units, >= 0).
+    index_prices
+        USD index price per asset held (every asset needs one, stablecoins included:
+        nothing is assumed to be worth 1).
+    collateral
+        Haircut tiers per asset (``[(floor, cap, rate), ...]`` in the rules' unit, cap
+        ``""`` = none), replacing or adding to the rules' own: how a user supplies the
+        rates a venue publishes only live.
+    venues
+        The futures venues to trade (default: the rules' ``futures`` files).
+    """
+
+    def __init__(
+        self,
+        rules: UnifiedRules | str,
+        balances: Mapping[str, Number],
+        index_prices: Mapping[str, Number],
+        *,
+        collateral: Mapping[str, Any] | None = None,
+        venues: Sequence[Venue] | None = None,
+    ) -> None:
+        self._rules = rules if isinstance(rules, UnifiedRules) else load_unified(rules)
+        self._venues = (
+            tuple(venues)
+            if venues is not None
+            else tuple(load_venue(v) for v in self._rules.futures)
+        )
+        self._collateral: dict[str, tuple[CollateralTier, ...]] = {}
+        for asset, rows in (collateral or {}).items():
+            name = _asset_name(asset)
+            self._collateral[name] = parse_collateral_tiers(
+                [list(r) if isinstance(r, tuple) else r for r in rows], f"collateral.{name}"
+            )
+        if not isinstance(balances, Mapping) or not isinstance(index_prices, Mapping):
+            raise InvalidInput("balances and index_prices are mappings of asset to number")
+        state = _State({}, {}, {}, {})
+        for asset, price in index_prices.items():
+            state.index[_asset_name(asset)] = _number(price, f"index price of {asset}",
+                                                      positive=True)  # fmt: skip
+        self._state = state
+        for asset, amount in balances.items():
+            if _number(amount, f"balance of {asset}", non_negative=True) > 0:
+                self.deposit(asset, amount)
+        self.reading()  # every asset has a price and a haircut, or say so now
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        s = self._state
+        saved = _State(
+            dict(s.balances),
+            dict(s.index),
+            dict(s.marks),
+            {k: replace(leg) for k, leg in s.legs.items()},  # specs and venues are frozen
+            list(s.ledger),
+            dict(s.venue_income),
+            dict(s.counterparty),
+        )
+        try:
+            with engine_context():
+                yield
+        except BaseException:
+            self._state = saved
+            raise
+
+    def _book(
+        self, kind: Any, asset: str, amount: Decimal, symbol: str | None = None, note: str = ""
+    ) -> None:
+        s = self._state
+        s.balances[asset] = s.balances.get(asset, ZERO) + amount
+        s.ledger.append(Booking(len(s.ledger), kind, asset, amount, symbol, note))
+        if kind in ("fee", "liquidation_fee"):
+            s.venue_income[asset] = s.venue_income.get(asset, ZERO) - amount
+        elif kind == "realized_pnl":
+            s.counterparty[asset] = s.counterparty.get(asset, ZERO) - amount
+
+    def _spec(self, symbol: str) -> tuple[SymbolSpec, Venue]:
+        for venue in self._venues:
+            if symbol in venue.symbols:
+                return venue.symbol(symbol), venue
+        listed = ", ".join(v.id for v in self._venues)
+        raise UnknownSymbol(f"{symbol!r} is not listed by {listed}")
+
+    def _tiers(self, asset: str) -> tuple[CollateralTier, ...]:
+        found = self._collateral.get(asset)
+        return found if found is not None else self._rules.tiers(asset)
+
+    def _price(self, asset: str, index: Mapping[str, Decimal]) -> Decimal:
+        price = index.get(asset)
+        if price is None:
+            raise InvalidInput(f"no index price for {asset}: pass index_prices={{'{asset}': ...}}")
+        return price
+
+    # ------------------------------------------------------------------ readings
+
+    @property
+    def rules(self) -> UnifiedRules:
+        """The venue's unified-account rules this account follows."""
+        return self._rules
+
+    @property
+    def balances(self) -> dict[str, Decimal]:
+        """Wallet balance per asset (asset units; negative: owed)."""
+        return dict(self._state.balances)
+
+    @property
+    def ledger(self) -> tuple[Booking, ...]:
+        """Every balance change, in order."""
+        return tuple(self._state.ledger)
+
+    @property
+    def venue_income(self) -> dict[str, Decimal]:
+        """Fees the venue collected, per asset."""
+        return dict(self._state.venue_income)
+
+    @property
+    def counterparty_pnl(self) -> dict[str, Decimal]:
+        """PnL the other side of every close booked, per asset."""
+        return dict(self._state.counterparty)
+
+    def positions(self) -> list[tuple[str, Side, Decimal, Decimal]]:
+        """(symbol, side, quantity, entry) of every open position."""
+        return [
+            (s, leg.side, leg.quantity, leg.entry) for s, leg in sorted(self._state.legs.items())
+        ]
+
+    def reading(
+        self,
+        marks: Mapping[str, Number] | None = None,
+        index_prices: Mapping[str, Number] | None = None,
+    ) -> UnifiedReading:
+        """The account at its prices, or at ``marks`` / ``index_prices`` given here
+        (others held); changes nothing."""
+        s = self._state
+        with engine_context():
+            at_marks = {**s.marks, **{k: _number(v, f"mark of {k}", positive=True)
+                                      for k, v in (marks or {}).items()}}  # fmt: skip
+            index = {**s.index, **{_asset_name(k): _number(v, f"index price of {k}", positive=True)
+                                   for k, v in (index_prices or {}).items()}}  # fmt: skip
+            upnl: dict[str, Decimal] = {}
+            positions = []
+            maintenance = ZERO
+            for symbol, leg in sorted(s.legs.items()):
+                mark = at_marks[symbol]
+                sign = 1 if leg.side == "long" else -1
+                cv = leg.spec.inverse_value
+                u = pmath.unrealized_pnl(sign, leg.quantity, leg.entry, mark, cv)
+                mm = pmath.requirement(leg.spec.tiers, leg.quantity, mark, contract_value=cv)
+                settle = leg.spec.settle
+                upnl[settle] = upnl.get(settle, ZERO) + u
+                mm_usd = mm * self._price(settle, index)
+                maintenance += mm_usd
+                positions.append(PositionReading(symbol, leg.side, leg.quantity, leg.entry,
+                                                 mark, settle, u, mm, mm_usd))  # fmt: skip
+            assets = []
+            equity = adjusted = ZERO
+            for asset in sorted(set(s.balances) | set(upnl)):
+                wallet = s.balances.get(asset, ZERO)
+                u = upnl.get(asset, ZERO)
+                net = wallet + u
+                price = self._price(asset, index)
+                value = net * price
+                counted = F.collateral_value(value, self._haircut(asset, net, price))
+                equity += value
+                adjusted += counted
+                assets.append(AssetReading(asset, wallet, u, net, price, value, counted))
+            return self._judge(equity, adjusted, maintenance, tuple(assets), tuple(positions))
+
+    def _haircut(self, asset: str, net: Decimal, price: Decimal) -> Decimal:
+        """The haircut value (USD) of a positive net holding."""
+        if net <= 0:
+            return net * price
+        usd = self._rules.haircut_unit == "usd_value"
+        amount = net * price if usd else net
+        counted = sum(
+            (F.haircut_slice(amount, t.floor, t.cap, t.rate) for t in self._tiers(asset)), ZERO
+        )
+        return counted if usd else counted * price
+
+    def _judge(
+        self,
+        equity: Decimal,
+        adjusted: Decimal,
+        maintenance: Decimal,
+        assets: tuple[AssetReading, ...],
+        positions: tuple[PositionReading, ...],
+    ) -> UnifiedReading:
+        rules = self._rules
+        notes = list(rules.notes)
+        ratio: Decimal | None
+        if rules.ratio_kind == "equity_over_requirement":
+            ratio = F.equity_ratio(adjusted, maintenance) if maintenance > 0 else None
+        else:
+            ratio = F.margin_ratio(maintenance, adjusted)
+        liquidated = adjusted < 0 or (ratio is not None and rules.liquidated(ratio))
+        if liquidated and adjusted < 0 and (ratio is None or not rules.liquidated(ratio)):
+            notes.append("adjusted equity is below 0: liquidated whatever the ratio")
+        return UnifiedReading(rules.id, rules.ratio_name, ratio, liquidated,
+                              rules.trigger_words(), equity, adjusted, maintenance, assets,
+                              positions, tuple(notes))  # fmt: skip
+
+    def liquidation_moves(
+        self, *, step: Number = "0.01", lowest: Number = "-0.99", highest: Number = "10"
+    ) -> dict[str, tuple[Decimal | None, Decimal | None]]:
+        """The account's liquidation surface along each underlying: per base asset B (of
+        the positions and of the collateral held), the nearest move of B's price down
+        and up (a fraction: -0.25 is a 25 % fall) at which the account is liquidated,
+        every other price held. B's move applies to its index price (so collateral held
+        in B moves too) and to the mark of every symbol on B. None: not liquidated
+        within ``lowest``..``highest``. Scanned in ``step``s, then bisected to 1e-6."""
+        with engine_context():
+            grid = _number(step, "step", positive=True)
+            low = _number(lowest, "lowest")
+            high = _number(highest, "highest", positive=True)
+        if not (-1 < low < 0 < high) or grid >= high:
+            raise InvalidInput("moves need -1 < lowest < 0 < highest and step < highest")
+        if self.reading().liquidated:
+            return dict.fromkeys(self._underlyings(), (ZERO, ZERO))
+        out = {}
+        for base in self._underlyings():
+            out[base] = (self._nearest(base, -grid, low), self._nearest(base, grid, high))
+        return out
+
+    def _underlyings(self) -> list[str]:
+        s = self._state
+        bases = {leg.spec.base for leg in s.legs.values()}
+        bases |= {a for a, x in s.balances.items() if x != 0 and a in s.index}
+        return sorted(bases)
+
+    def _moved(self, base: str, move: Decimal) -> UnifiedReading:
+        s = self._state
+        factor = 1 + move
+        marks = {sym: s.marks[sym] * factor for sym, leg in s.legs.items() if leg.spec.base == base}
+        index = {base: s.index[base] * factor} if base in s.index else {}
+        return self.reading(marks, index)
+
+    def _nearest(self, base: str, step: Decimal, end: Decimal) -> Decimal | None:
+        safe = ZERO
+        move = step
+        while (move <= end) if step > 0 else (move >= end):
+            if self._moved(base, move).liquidated:
+                hit = move
+                for _ in range(40):  # bisect between the last safe and the first hit
+                    mid = (safe + hit) / 2
+                    if self._moved(base, mid).liquidated:
+                        hit = mid
+                    else:
+                        safe = mid
+                    if abs(hit - safe) < Decimal("1e-6"):
+                        break
+                return hit.quantize(Decimal("1e-6"))
+            safe = move
+            move += step
+        return None
+
+    # ------------------------------------------------------------------ money in and out
+
+    def deposit(self, asset: str, amount: Number) -> None:
+        """Credit ``amount`` (> 0) of ``asset``; its index price must be known."""
+        with self._atomic():
+            name = _asset_name(asset)
+            value = _number(amount, f"deposit of {name}", positive=True)
+            self._price(name, self._state.index)
+            self._tiers(name)
+            self._book("deposit", name, value)
+
+    def withdraw(self, asset: str, amount: Number) -> None:
+        """Debit ``amount`` (> 0) of ``asset``: at most its wallet balance, and never so
+        much that the account would be liquidated (raises InsufficientMargin)."""
+        with self._atomic():
+            name = _asset_name(asset)
+            value = _number(amount, f"withdrawal of {name}", positive=True)
+            if value > self._state.balances.get(name, ZERO):
+                raise InsufficientMargin(
+                    f"cannot withdraw {value} {name}: the wallet holds "
+                    f"{self._state.balances.get(name, ZERO)}"
+                )
+            self._book("withdraw", name, -value)
+            self._refuse_if_liquidated(f"withdrawing {value} {name}")
+
+    def convert(self, from_asset: str, to_asset: str, amount: Number) -> Decimal:
+        """Exchange ``amount`` of ``from_asset`` for ``to_asset`` at their index prices
+        (the credit rounded down to 1e-8); returns the amount credited. At most the
+        wallet balance, and never into liquidation."""
+        with self._atomic():
+            src, dst = _asset_name(from_asset), _asset_name(to_asset)
+            if src == dst:
+                raise InvalidInput(f"cannot convert {src} into itself")
+            value = _number(amount, f"conversion of {src}", positive=True)
+            held = self._state.balances.get(src, ZERO)
+            if value > held:
+                raise InsufficientMargin(f"cannot convert {value} {src}: the wallet holds {held}")
+            index = self._state.index
+            got = round_to_step(
+                value * self._price(src, index) / self._price(dst, index), ASSET_STEP, "down"
+            )
+            if got <= 0:
+                raise InvalidInput(f"{value} {src} is worth less than {ASSET_STEP} {dst}")
+            self._tiers(dst)
+            self._book("convert", src, -value, note=f"into {dst}")
+            self._book("convert", dst, got, note=f"from {src}")
+            self._refuse_if_liquidated(f"converting {value} {src}")
+            return got
+
+    def _refuse_if_liquidated(self, what: str) -> None:
+        after = self.reading()
+        if after.liquidated:
+            raise InsufficientMargin(f"{what} would leave the account liquidated: {after.words()}")
+
+    # ------------------------------------------------------------------ trading
+
+    def open(self, symbol: str, side: Side, quantity: Number, price: Number) -> None:
+        """Trade ``quantity`` of ``symbol`` at ``price`` as a taker (one-way: a trade
+        against the position reduces it first). The fee is the venue's taker rate on the
+        value, in the settle asset, rounded up to its precision; a reduced part books its
+        PnL. Refused (nothing changes) when the account would be liquidated after it.
+        Unified accounts check the whole account, not an order's own margin (Binance PM:
+        "no margin check at the order level")."""
+        with self._atomic():
+            if side not in ("long", "short"):
+                raise InvalidInput(f"side must be 'long' or 'short', was {side!r}")
+            spec, venue = self._spec(symbol)
+            qty = _number(quantity, "quantity", positive=True)
+            if qty % spec.step_size or qty < spec.min_quantity or qty > spec.max_quantity:
+                raise InvalidInput(
+                    f"quantity {qty} of {symbol} must be a multiple of {spec.step_size} "
+                    f"within {spec.min_quantity}..{spec.max_quantity}"
+                )
+            px = _number(price, "price", positive=True)
+            if px % spec.tick_size:
+                raise InvalidInput(f"price {px} of {symbol} is off the tick {spec.tick_size}")
+            self._price(spec.settle, self._state.index)
+            self._tiers(spec.settle)
+            self._trade(spec, venue, side, qty, px, "fee", venue.taker_fee_rate)
+            self._state.marks.setdefault(symbol, px)
+            self._refuse_if_liquidated(f"{side} {qty} {symbol} at {px}")
+
+    def close(self, symbol: str, price: Number) -> None:
+        """Close the whole position in ``symbol`` at ``price`` as a taker."""
+        with self._atomic():
+            leg = self._state.legs.get(symbol)
+            if leg is None:
+                raise NoPosition(f"no open position in {symbol}")
+            px = _number(price, "price", positive=True)
+            other: Side = "short" if leg.side == "long" else "long"
+            self._trade(leg.spec, leg.venue, other, leg.quantity, px, "fee",
+                        leg.venue.taker_fee_rate)  # fmt: skip
+
+    def _trade(
+        self,
+        spec: SymbolSpec,
+        venue: Venue,
+        side: Side,
+        qty: Decimal,
+        px: Decimal,
+        fee_kind: str,
+        fee_rate: Decimal,
+    ) -> None:
+        s = self._state
+        cv = spec.inverse_value
+        fee = round_to_step(
+            F.trade_fee(pmath.position_value(qty, px, cv), fee_rate), venue.settle_precision, "up"
+        )
+        self._book(fee_kind, spec.settle, -fee, spec.symbol)
+        leg = s.legs.get(spec.symbol)
+        if leg is None or leg.side == side:
+            if leg is None:
+                s.legs[spec.symbol] = _Leg(spec, venue, side, qty, px)
+            else:
+                total = leg.quantity + qty
+                leg.entry = (
+                    F.average_entry(leg.quantity, leg.entry, qty, px)
+                    if cv is None
+                    else F.inverse_average_entry(leg.quantity, leg.entry, qty, px)
+                )
+                leg.quantity = total
+            return
+        closed = min(qty, leg.quantity)
+        sign = 1 if leg.side == "long" else -1
+        pnl = round_to_step(
+            pmath.unrealized_pnl(sign, closed, leg.entry, px, cv), venue.settle_precision, "down"
+        )
+        self._book("realized_pnl", spec.settle, pnl, spec.symbol)
+        rest = leg.quantity - closed
+        if rest > 0:
+            leg.quantity = rest
+        else:
+            del s.legs[spec.symbol]
+            if qty > closed:
+                s.legs[spec.symbol] = _Leg(spec, venue, side, qty - closed, px)
+
+    # ------------------------------------------------------------------ prices
+
+    def mark(
+        self,
+        marks: Mapping[str, Number] | None = None,
+        index_prices: Mapping[str, Number] | None = None,
+    ) -> UnifiedReading:
+        """Move to new marks (per symbol) and index prices (per asset) and return the
+        reading. When it is liquidated and the venue's process is published
+        (``close_all_at_mark``), every position is closed at its mark with the futures
+        venue's liquidation fee, and the reading after that is returned (its notes say
+        so); when it is not published, the account is only flagged."""
+        with self._atomic():
+            before = self.reading(marks, index_prices)
+            s = self._state
+            s.marks.update({p.symbol: p.mark_price for p in before.positions})
+            s.marks.update({k: _number(v, f"mark of {k}", positive=True)
+                            for k, v in (marks or {}).items()})  # fmt: skip
+            s.index.update({a.asset: a.index_price for a in before.assets})
+            s.index.update({_asset_name(k): _number(v, f"index price of {k}", positive=True)
+                            for k, v in (index_prices or {}).items()})  # fmt: skip
+            if not before.liquidated or not s.legs:
+                return before
+            if self._rules.liquidation == "not_published":
+                return _with_note(before, "the venue's liquidation steps are not published: "
+                                  "flagged, not liquidated")  # fmt: skip
+            for symbol, leg in sorted(s.legs.items()):
+                other: Side = "short" if leg.side == "long" else "long"
+                self._trade(leg.spec, leg.venue, other, leg.quantity, s.marks[symbol],
+                            "liquidation_fee", leg.spec.liquidation_fee_rate)  # fmt: skip
+            return _with_note(self.reading(), f"liquidated at {before.ratio_name} "
+                              f"{before.ratio}: every position closed at its mark")  # fmt: skip
+
+
+def _with_note(reading: UnifiedReading, note: str) -> UnifiedReading:
+    return replace(reading, notes=(*reading.notes, note))

@@ -1,0 +1,41 @@
+"""Multi-asset collateral and the account-level ratios of unified accounts.
+
+A unified (portfolio-margin) account holds several assets. Each asset's net balance
+(wallet + futures PnL in it - loans) is valued at its USD index price; a positive one
+counts at a haircut, a negative one (a liability) in full. A tiered haircut cuts the
+holding into slices ``[floor, cap)`` that each count at their own rate (progressive, as
+Binance's Cross Margin haircut page works it out: 6,000 BTC at 20,000 under tiers of
+100 M at 100 % and 100-120 M at 97.5 % -> 119,500,000 USDT). The venue says whether
+slices are in coin or in USD value.
+
+Units: money in USD (or the account's valuation asset); ``amount`` in the slice's unit.
+"""
+
+from __future__ import annotations
+
+from perpmargin.formulas._types import N
+from perpmargin.formulas.arith import positive_part, smaller
+
+__all__ = ["collateral_value", "equity_ratio", "haircut_slice"]
+
+
+def haircut_slice(amount: N, floor: N, cap: N, rate: N) -> N:
+    """What the part of ``amount`` inside ``[floor, cap)`` counts for: ``rate x`` that
+    part (0 when ``amount`` is below ``floor``). Sum over the slices of a tier table for
+    the haircut value of a holding (``cap`` of the last slice: infinity)."""
+    return rate * positive_part(smaller(amount, cap) - floor)
+
+
+def collateral_value(value: N, haircut_value: N) -> N:
+    """An asset's contribution to adjusted equity: its haircut value when its net value
+    is positive, its full (negative) value when it is a liability (Binance PM writes
+    ``min(X x P x rate, X x P)``)."""
+    return haircut_value if value > 0 else value
+
+
+def equity_ratio(equity: N, requirement: N) -> N:
+    """An account ratio written equity over requirement (liquidated at or below the
+    venue's threshold): Binance's uniMMR = adjusted equity / maintenance, OKX's margin
+    ratio = adjusted equity / (maintenance + liquidation cost). The caller passes a
+    positive requirement (an account with none has no ratio)."""
+    return equity / requirement
