@@ -32,12 +32,14 @@ from perpmargin.engine import (
     PositionView,
     replay,
 )
+from perpmargin.engine.unified import UnifiedAccount, UnifiedReading
 from perpmargin.errors import (
     InsufficientMargin,
     InvalidInput,
     LeverageChangeError,
     LeverageTooHigh,
     MarginRemovalNotAllowed,
+    MissingParameter,
     ModeSwitchError,
     NoPosition,
     OrderError,
@@ -58,12 +60,14 @@ from perpmargin.risk import (
     check_trade,
     liquidation_price,
 )
+from perpmargin.risk.modes import ModeComparison, compare_modes
 from perpmargin.sim import Plan, PlanError, PositionPlan, Size, load_plans, replay_plan
 from perpmargin.sim.advisor import Advice, advise
 from perpmargin.sim.plan import Setting
 from perpmargin.sim.replay import replay_setting
 from perpmargin.sim.stress import historical_stress, stress_grid
 from perpmargin.venues import Venue, bundled_venues, load_venue
+from perpmargin.venues.unified import UnifiedRules, bundled_unified, load_unified
 
 __all__ = [
     "Account",
@@ -76,7 +80,9 @@ __all__ = [
     "LeverageChangeError",
     "LeverageTooHigh",
     "MarginRemovalNotAllowed",
+    "MissingParameter",
     "ModeCheck",
+    "ModeComparison",
     "ModeSwitchError",
     "NoPosition",
     "Order",
@@ -91,6 +97,9 @@ __all__ = [
     "Setting",
     "Size",
     "TradeCheck",
+    "UnifiedAccount",
+    "UnifiedReading",
+    "UnifiedRules",
     "UnknownSymbol",
     "UnknownVenue",
     "Venue",
@@ -100,12 +109,15 @@ __all__ = [
     "account_from_ccxt",
     "advise",
     "bankruptcy_price",
+    "bundled_unified",
     "bundled_venues",
     "check_trade",
+    "compare_modes",
     "events",
     "historical_stress",
     "liquidation_price",
     "load_plans",
+    "load_unified",
     "load_venue",
     "positions_to_ccxt",
     "reconcile",

@@ -939,6 +939,87 @@ def _load_imported(
     return import_bundle(doc, venue=venue)
 
 
+def _price_text(value: Any) -> str:
+    return "none" if value is None else f"{value:,}"
+
+
+def _move_text(value: Any) -> str:
+    return "none within -99 %..+1000 %" if value is None else f"{value * 100:+.2f} %"
+
+
+@app.command()
+def portfolio(
+    source: Annotated[
+        str,
+        typer.Argument(help="Unified account JSON (or a bundled example's name)."),
+    ],
+    leverage: str = typer.Option("10", help="Isolated margin = notional / leverage."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """A unified (portfolio-margin) account: its ratio, and every position's liquidation
+    price under isolated, cross and portfolio margin side by side.
+
+    The file holds the rules (binance-pm, bybit-uta, okx-multi-currency or a rules
+    file), balances per asset, index prices, positions and optional haircut tables.
+    Example: ``perpmargin portfolio unified-btc-collateral``.
+    """
+    from perpmargin.engine.unified import UnifiedAccount
+    from perpmargin.risk.modes import compare_modes
+
+    path = Path(_bundle_source(source))
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"{source}: not a readable JSON account ({exc})") from None
+    account = UnifiedAccount.from_dict(doc)
+    result = compare_modes(account, leverage=leverage)
+    reading = result.unified
+    if as_json:
+        print(json.dumps({
+            "rules": reading.rules,
+            "ratio_name": reading.ratio_name,
+            "ratio": None if reading.ratio is None else str(reading.ratio),
+            "liquidated": reading.liquidated,
+            "trigger": reading.trigger,
+            "equity_usd": str(reading.equity),
+            "adjusted_equity_usd": str(reading.adjusted_equity),
+            "maintenance_usd": str(reading.maintenance),
+            "surface": {b: [None if m is None else str(m) for m in moves]
+                        for b, moves in result.surface.items()},
+            "positions": [{k: None if v is None else str(v) for k, v in vars(p).items()}
+                          for p in result.positions],
+            "notes": list(result.notes) + list(reading.notes),
+        }))  # fmt: skip
+        return
+    console = _console()
+    console.print(Text(f"{account.rules.name}: {reading.words()}"))
+    assets = Table(title="collateral")
+    for col in ("asset", "wallet", "futures uPnL", "index", "value USD", "counts USD"):
+        assets.add_column(col, justify="right")
+    for a in reading.assets:
+        places = places_for(a.asset)
+        assets.add_row(a.asset, money(a.wallet, places), money(a.unrealized_pnl, places),
+                       f"{a.index_price:,}", money(a.value), money(a.collateral))  # fmt: skip
+    console.print(_fold(assets))
+    table = Table(title=f"liquidation price by margin mode (isolated at {result.leverage}x)")
+    for col in ("position", "mark", "isolated", "cross (settle wallet)", "portfolio",
+                "portfolio move"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for p in result.positions:
+        table.add_row(
+            f"{p.symbol} {p.side} {p.quantity}", f"{p.mark_price:,}",
+            _price_text(p.isolated_liquidation), _price_text(p.cross_liquidation),
+            _price_text(p.portfolio_liquidation), _move_text(p.portfolio_move),
+        )  # fmt: skip
+    console.print(_fold(table))
+    surface = ", ".join(
+        f"{b} {_move_text(down)} / {_move_text(up)}" for b, (down, up) in result.surface.items()
+    )
+    console.print(Text(f"Liquidating move of each underlying, others held (down / up): {surface}"))
+    for note in (*result.notes, *reading.notes):
+        console.print(Text(f"- {note}"))
+
+
 @app.command("import")
 def import_(
     source: Annotated[

@@ -216,6 +216,44 @@ class UnifiedAccount:
                 self.deposit(asset, amount)
         self.reading()  # every asset has a price and a haircut, or say so now
 
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> UnifiedAccount:
+        """An account from a plain document (a JSON object)::
+
+            {"rules": "binance-pm", "balances": {"BTC": "1"},
+             "index_prices": {"BTC": "50000", "USDT": "1"},
+             "positions": [{"symbol": "BTCUSDT", "side": "long", "quantity": "1",
+                            "entry_price": "50000", "mark_price": "50000"}],
+             "collateral": {"BTC": [["0", "", "0.95"]]}}
+
+        ``collateral`` is optional (the rules' own tables otherwise); positions are
+        restored as held (no fee)."""
+        if not isinstance(doc, Mapping):
+            raise InvalidInput("a unified account is a JSON object")
+        allowed = {"rules", "balances", "index_prices", "positions", "collateral"}
+        unknown = sorted(set(doc) - allowed)
+        if unknown:
+            raise InvalidInput(
+                f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: "
+                f"{', '.join(sorted(allowed))}"
+            )
+        for key in ("rules", "balances", "index_prices"):
+            if key not in doc:
+                raise InvalidInput(f"the account needs {key!r}")
+        acct = cls(
+            doc["rules"], doc["balances"], doc["index_prices"], collateral=doc.get("collateral")
+        )
+        positions = doc.get("positions", [])
+        if not isinstance(positions, list):
+            raise InvalidInput("positions is a list of objects")
+        keys = {"symbol", "side", "quantity", "entry_price", "mark_price"}
+        for k, pos in enumerate(positions):
+            if not isinstance(pos, Mapping) or set(pos) != keys:
+                raise InvalidInput(f"positions[{k}] needs exactly {', '.join(sorted(keys))}")
+            acct.restore(pos["symbol"], pos["side"], pos["quantity"], pos["entry_price"],
+                         pos["mark_price"])  # fmt: skip
+        return acct
+
     # ------------------------------------------------------------------ plumbing
 
     @contextmanager
@@ -508,6 +546,29 @@ class UnifiedAccount:
             self._trade(spec, venue, side, qty, px, "fee", venue.taker_fee_rate)
             self._state.marks.setdefault(symbol, px)
             self._refuse_if_liquidated(f"{side} {qty} {symbol} at {px}")
+
+    def restore(
+        self, symbol: str, side: Side, quantity: Number, entry_price: Number, mark_price: Number
+    ) -> None:
+        """Add a position the account already holds (an imported snapshot): no trade,
+        no fee; refused (nothing changes) if the symbol is already held."""
+        with self._atomic():
+            if side not in ("long", "short"):
+                raise InvalidInput(f"side must be 'long' or 'short', was {side!r}")
+            spec, venue = self._spec(symbol)
+            if symbol in self._state.legs:
+                raise InvalidInput(f"{symbol} is already held: restore each symbol once")
+            qty = _number(quantity, "quantity", positive=True)
+            entry = _number(entry_price, "entry price", positive=True)
+            mark = _number(mark_price, "mark price", positive=True)
+            self._price(spec.settle, self._state.index)
+            self._tiers(spec.settle)
+            self._state.legs[symbol] = _Leg(spec, venue, side, qty, entry)
+            self._state.marks[symbol] = mark
+
+    def venue_of(self, symbol: str) -> Venue:
+        """The futures venue whose rules the position in ``symbol`` follows."""
+        return self._spec(symbol)[1]
 
     def close(self, symbol: str, price: Number) -> None:
         """Close the whole position in ``symbol`` at ``price`` as a taker."""

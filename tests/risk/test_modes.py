@@ -1,0 +1,85 @@
+"""Isolated, cross and portfolio margin side by side (perpmargin.risk.modes) and the
+``perpmargin portfolio`` command."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+
+from typer.testing import CliRunner
+
+import perpmargin as pm
+from perpmargin.cli import app
+from perpmargin.engine.unified import UnifiedAccount
+from perpmargin.risk.modes import compare_modes
+
+INDEX = {"USDT": "1", "BTC": "50000", "ETH": "3000"}
+
+
+def account(balances):
+    acct = UnifiedAccount("binance-pm", balances, INDEX)
+    acct.restore("BTCUSDT", "long", "1", "50000", "50000")
+    acct.restore("ETHUSDT", "short", "5", "3000", "3000")
+    return acct
+
+
+def test_each_mode_is_the_exact_calculator_or_the_unified_reading():
+    acct = account({"BTC": 1, "USDT": 1000})
+    result = compare_modes(acct, leverage=10)
+    btc, eth = result.positions
+    venue = pm.load_venue("binance-usdm")
+    # isolated: the position alone with its initial margin at 10x
+    assert btc.isolated_margin == D(5000)
+    assert btc.isolated_liquidation == pm.liquidation_price(
+        venue, "isolated", "long", D(50000), D(1), D(5000), mark_price=D(50000), symbol="BTCUSDT"
+    )
+    # cross: only the USDT wallet (1,000) backs both USDT-settled positions
+    assert btc.cross_wallet == D(1000)
+    assert btc.cross_liquidation == pm.liquidation_price(
+        venue, "cross", "long", D(50000), D(1), D(1000), mark_price=D(50000), symbol="BTCUSDT",
+        other_positions=[{"symbol": "ETHUSDT", "side": "short", "entry_price": D(3000),
+                          "quantity": D(5), "mark_price": D(3000)}],
+    )  # fmt: skip
+    # portfolio: the BTC fall that liquidates the whole account, on the tick
+    move = result.surface["BTC"][0]
+    assert btc.portfolio_move == move
+    assert btc.portfolio_liquidation == (D(50000) * (1 + move)).quantize(D("0.1"), "ROUND_FLOOR")
+    assert eth.portfolio_move == result.surface["ETH"][1]
+    # the BTC collateral carries the long far beyond the thin USDT wallet of cross
+    assert btc.portfolio_liquidation < btc.isolated_liquidation < btc.cross_liquidation
+
+
+def test_btc_collateral_liquidates_sooner_than_the_same_value_in_usdt():
+    """Issue 24's two-collateral case: collateral and position fall together."""
+    in_btc = compare_modes(account({"BTC": 1}))
+    in_usdt = compare_modes(account({"USDT": 50000}))
+    assert in_btc.positions[0].portfolio_liquidation > D(20000)
+    assert in_usdt.positions[0].portfolio_move is None  # 50,000 USDT covers any BTC fall
+
+
+def test_the_portfolio_command_on_the_bundled_example():
+    runner = CliRunner()
+    out = runner.invoke(app, ["portfolio", "unified-btc-collateral", "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["ratio_name"] == "uniMMR"
+    assert not doc["liquidated"]
+    assert [p["symbol"] for p in doc["positions"]] == ["BTCUSDT", "ETHUSDT"]
+    text = runner.invoke(app, ["portfolio", "unified-btc-collateral"], env={"COLUMNS": "200"})
+    assert text.exit_code == 0
+    assert "liquidation price by margin mode" in text.output
+    assert "uniMMR 186.5381" in text.output
+
+
+def test_the_portfolio_command_refuses_a_bad_account(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rules": "bybit-uta", "balances": {"BTC": "1"},
+                               "index_prices": {"BTC": "50000"}}))  # fmt: skip
+    out = CliRunner().invoke(app, ["portfolio", str(bad)])
+    assert out.exit_code == 2
+    assert "no collateral rate for BTC" in out.output
+    bad.write_text(json.dumps({"rules": "binance-pm", "balances": {}, "index_prices": {},
+                               "extra": 1}))  # fmt: skip
+    out = CliRunner().invoke(app, ["portfolio", str(bad)])
+    assert out.exit_code == 2
+    assert "unknown field" in out.output
