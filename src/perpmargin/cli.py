@@ -577,6 +577,12 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="Print JSON (no report unless --out)."),
     series: bool = typer.Option(False, "--series", help="With --json: include the series."),
     no_png: bool = typer.Option(False, "--no-png", help="Skip the PNG charts."),
+    portfolio: str = typer.Option(
+        None, help="Also replay under portfolio margin: unified rules (binance-pm, ...)."
+    ),
+    collateral: str = typer.Option(
+        None, help="With --portfolio: the asset the balance is held in (e.g. BTC)."
+    ),
 ) -> None:
     """Replay a plan on bars, once per margin mode, and report them side by side.
 
@@ -586,6 +592,7 @@ def replay(
     from perpmargin.report import plan_result_dict, print_summary, write_report
     from perpmargin.sim.market import load_market
     from perpmargin.sim.plan import load_plans
+    from perpmargin.sim.portfolio import portfolio_run_dict, replay_portfolio
     from perpmargin.sim.replay import replay as run_replay
 
     console = _console()
@@ -608,14 +615,52 @@ def replay(
             marks=_data_refs(marks or [], plan.symbols, "--marks"),
         )
         results.append(run_replay(plan, market, progress=None if not as_json else False))
+    if collateral is not None and portfolio is None:
+        raise InvalidInput("--collateral goes with --portfolio RULES")
+    third = [
+        replay_portfolio(r.plan, portfolio, collateral=collateral, market=r.market)
+        for r in results
+    ] if portfolio is not None else []  # fmt: skip
     paths = {}
     if report_dir is not None:
         paths = write_report(results, report_dir, png=not no_png)
     if as_json:
-        print(json.dumps([plan_result_dict(r, series=series) for r in results]))
+        docs = [plan_result_dict(r, series=series) for r in results]
+        for doc, run in zip(docs, third, strict=False):
+            doc["portfolio"] = portfolio_run_dict(run)
+        print(json.dumps(docs))
         return
     print_summary(results, console)
+    for result, run in zip(results, third, strict=False):
+        _print_three_modes(console, result, run)
     console.print(f"Report: {paths['html'].resolve()}")
+
+
+def _print_three_modes(console: Console, result: Any, run: Any) -> None:
+    """Isolated, cross and portfolio margin of one plan, in the quote asset."""
+    quote = result.runs[next(iter(result.runs))].outcome.settle
+    places = places_for(quote)
+    table = Table(title=f"{result.plan.name}: three margin modes ({quote})")
+    for col in ("mode", "final equity", "liquidated", "where"):
+        table.add_column(col, justify="right")
+    for mode, r in result.runs.items():
+        liqs = r.outcome.liquidations
+        table.add_row(
+            mode, money(r.outcome.final_equity, places),
+            utc_text(liqs[0].time) if liqs else "no",
+            f"mark {liqs[0].mark_price:,}" if liqs else "",
+        )  # fmt: skip
+    final = run.final
+    marks = run.liquidation_marks or {}
+    table.add_row(
+        f"portfolio ({run.account.rules.id}, held in {', '.join(run.start_balances)})",
+        money(final.equity, places),
+        utc_text(run.liquidated_at) if run.liquidated_at is not None else "no",
+        ", ".join(f"{s} {p:,}" for s, p in marks.items()),
+    )  # fmt: skip
+    console.print(_fold(table))
+    for note in run.notes:
+        console.print(Text(f"- portfolio: {note}"))
 
 
 @app.command()

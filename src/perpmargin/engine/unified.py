@@ -68,7 +68,15 @@ class Booking:
     """One change of one asset balance (asset units; + credits the trader)."""
 
     seq: int
-    kind: Literal["deposit", "withdraw", "convert", "fee", "realized_pnl", "liquidation_fee"]
+    kind: Literal[
+        "deposit",
+        "withdraw",
+        "convert",
+        "fee",
+        "realized_pnl",
+        "liquidation_fee",
+        "insurance_fund",
+    ]
     asset: str
     amount: Decimal
     symbol: str | None = None
@@ -150,6 +158,7 @@ class _State:
     ledger: list[Booking] = field(default_factory=list)
     venue_income: dict[str, Decimal] = field(default_factory=dict)
     counterparty: dict[str, Decimal] = field(default_factory=dict)
+    fund: dict[str, Decimal] = field(default_factory=dict)
 
 
 def _number(value: Number, name: str, **kw: bool) -> Decimal:
@@ -267,6 +276,7 @@ class UnifiedAccount:
             list(s.ledger),
             dict(s.venue_income),
             dict(s.counterparty),
+            dict(s.fund),
         )
         try:
             with engine_context():
@@ -285,6 +295,8 @@ class UnifiedAccount:
             s.venue_income[asset] = s.venue_income.get(asset, ZERO) - amount
         elif kind == "realized_pnl":
             s.counterparty[asset] = s.counterparty.get(asset, ZERO) - amount
+        elif kind == "insurance_fund":
+            s.fund[asset] = s.fund.get(asset, ZERO) - amount
 
     def _spec(self, symbol: str) -> tuple[SymbolSpec, Venue]:
         for venue in self._venues:
@@ -324,6 +336,12 @@ class UnifiedAccount:
     def venue_income(self) -> dict[str, Decimal]:
         """Fees the venue collected, per asset."""
         return dict(self._state.venue_income)
+
+    @property
+    def insurance_fund_net(self) -> dict[str, Decimal]:
+        """What the insurance fund received (+) or paid to cover a bankrupt account (-),
+        per asset."""
+        return dict(self._state.fund)
 
     @property
     def counterparty_pnl(self) -> dict[str, Decimal]:
@@ -538,9 +556,7 @@ class UnifiedAccount:
                     f"quantity {qty} of {symbol} must be a multiple of {spec.step_size} "
                     f"within {spec.min_quantity}..{spec.max_quantity}"
                 )
-            px = _number(price, "price", positive=True)
-            if px % spec.tick_size:
-                raise InvalidInput(f"price {px} of {symbol} is off the tick {spec.tick_size}")
+            px = _number(price, "price", positive=True)  # any price: old bars had finer ticks
             self._price(spec.settle, self._state.index)
             self._tiers(spec.settle)
             self._trade(spec, venue, side, qty, px, "fee", venue.taker_fee_rate)
@@ -654,8 +670,38 @@ class UnifiedAccount:
                 other: Side = "short" if leg.side == "long" else "long"
                 self._trade(leg.spec, leg.venue, other, leg.quantity, s.marks[symbol],
                             "liquidation_fee", leg.spec.liquidation_fee_rate)  # fmt: skip
+            covered = self._cover_liabilities()
+            said = f"every position closed at its mark{covered}"
             return _with_note(self.reading(), f"liquidated at {before.ratio_name} "
-                              f"{before.ratio}: every position closed at its mark")  # fmt: skip
+                              f"{before.ratio}: {said}")  # fmt: skip
+
+    def _cover_liabilities(self) -> str:
+        """After a liquidation: sell the other assets (largest value first, at index)
+        to repay every negative balance; what they cannot repay the insurance fund
+        takes over, so the account owes nothing (Binance: "the margin liquidation engine
+        takes over the assets and sells them to cover the liabilities"; the order it
+        sells in is not published)."""
+        s = self._state
+        said = ""
+        for asset in sorted(a for a, x in s.balances.items() if x < 0):
+            price = s.index[asset]
+            for source in sorted(
+                (a for a, x in s.balances.items() if x > 0),
+                key=lambda a: (-s.balances[a] * s.index[a], a),
+            ):
+                owed = -s.balances[asset]
+                if owed <= 0:
+                    break
+                rate = s.index[source] / price
+                sell = min(s.balances[source], round_to_step(owed / rate, ASSET_STEP, "up"))
+                got = min(owed, round_to_step(sell * rate, ASSET_STEP, "down"))
+                self._book("convert", source, -sell, note=f"sold to repay {asset}")
+                self._book("convert", asset, got, note=f"from {source}")
+            if s.balances[asset] < 0:
+                self._book("insurance_fund", asset, -s.balances[asset],
+                           note="the fund takes over what the assets cannot repay")  # fmt: skip
+                said = "; the insurance fund covered the rest"
+        return said
 
 
 def _with_note(reading: UnifiedReading, note: str) -> UnifiedReading:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from perpmargin.report.common import liquidation_text, money, result_places, utc, verdict
 
@@ -43,7 +44,9 @@ def outcome_table(results: Sequence[PlanResult], title: str | None = None) -> Ta
         for k, (mode, run) in enumerate(result.runs.items()):
             o = run.outcome
             table.add_row(
-                f"{plan.name}\n[dim]{span}, {len(result.market)} bars[/dim]" if k == 0 else "",
+                Text.assemble(plan.name, "\n", (f"{span}, {len(result.market)} bars", "dim"))
+                if k == 0
+                else "",
                 mode,
                 liquidation_text(o),
                 money(o.final_equity, places),
@@ -65,17 +68,17 @@ def print_summary(
     out = console or Console()
     out.print(outcome_table(results, title))
     for result in results:
-        out.print(f"{result.plan.name}: {verdict(result).text}.", markup=False)
+        out.print(Text(f"{result.plan.name}: {verdict(result).text}."))
     for result in results:
         for mode, run in result.runs.items():
             for note in run.outcome.notes:
-                out.print(f"[dim]{result.plan.name} ({mode}): {note}[/dim]")
+                out.print(Text(f"{result.plan.name} ({mode}): {note}", style="dim"))
             lines = [
                 f"{utc(d.time or 0)} auto-deleveraging: {d.bankrupt} bankrupt, "
                 f"{d.counterparty}'s {d.side} cut by {d.quantity} {d.symbol} at {d.price:,}"
                 for d in run.deleveragings
             ] + [
-                f"[dim]counterparty {c.name} ({c.margin_mode}) ends "
+                f"counterparty {c.name} ({c.margin_mode}) ends "
                 f"{money(c.final_equity, result_places(result))}"
                 + (", liquidated" if c.liquidations else "")
                 + (
@@ -83,16 +86,18 @@ def print_summary(
                     if c.partial_liquidations
                     else ""
                 )
-                + "[/dim]"
                 for c in run.counterparties
             ]
             if lines:
-                out.print(f"{result.plan.name} ({mode}):")
+                out.print(Text(f"{result.plan.name} ({mode}):"))
                 for line in lines:
-                    out.print(f"  {line}")
+                    out.print(Text(f"  {line}"))
         trade_bars = [s for s, src in result.market.mark_source.items() if src == "trade bars"]
         if trade_bars and result is results[-1]:
-            out.print(
-                "[dim]No mark-price bars given: trade (last-price) bars stand in for the mark "
-                "price.[/dim]"
+            out.print(  # a Text: the CLI's console prints markup as given
+                Text(
+                    "No mark-price bars given: trade (last-price) bars stand in for the mark "
+                    "price.",
+                    style="dim",
+                )
             )

@@ -1,0 +1,76 @@
+"""The replay under portfolio margin (perpmargin.sim.portfolio) on the bundled crashes."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+
+import pytest
+from typer.testing import CliRunner
+
+from perpmargin.cli import app
+from perpmargin.errors import NotModelled
+from perpmargin.sim.plan import load_plans
+from perpmargin.sim.portfolio import replay_portfolio
+from perpmargin.sim.replay import replay
+
+
+@pytest.fixture(scope="module")
+def half_account():
+    plan = load_plans("seed-2020-03-12")[1]  # long 10x with $5,000 of a $10,000 account
+    return plan, replay(plan)
+
+
+def test_settle_asset_collateral_ends_as_cross_does_on_a_quiet_plan():
+    """$500 of margin, never liquidated in cross: a unified account holding the same USDT
+    ends where cross ends, less the funding it does not apply (said in its notes)."""
+    plan = load_plans("seed-2020-03-12")[0]
+    result = replay(plan)
+    run = replay_portfolio(plan, "binance-pm", market=result.market)
+    cross = result.runs["cross"].outcome
+    assert run.liquidated_at is None
+    assert "funding is not applied in the portfolio run" in run.notes
+    assert run.final.equity == cross.final_equity + cross.funding  # funding: + is paid
+
+
+def test_btc_collateral_falls_with_the_btc_long(half_account):
+    """Issue 24's two-collateral scenario on 2020-03-12: the balance held in BTC beside a
+    BTC long is liquidated earlier and higher than the same money in USDT (cross)."""
+    plan, result = half_account
+    in_usdt = replay_portfolio(plan, "binance-pm", market=result.market)
+    in_btc = replay_portfolio(plan, "binance-pm", collateral="BTC", market=result.market)
+    assert in_usdt.liquidated_at is not None
+    assert in_btc.liquidated_at < in_usdt.liquidated_at
+    assert in_btc.liquidation_marks["BTCUSDT"] > in_usdt.liquidation_marks["BTCUSDT"]
+    cross = result.runs["cross"].outcome.liquidations[0]
+    assert in_btc.liquidated_at < cross.time
+    # after the liquidation the account owes nothing: BTC sold to repay the USDT loss
+    assert all(x >= 0 for x in in_btc.account.balances.values())
+    start = in_btc.start_balances["BTC"]
+    assert start == (D(10000) / result.market.trade["BTCUSDT"][0][0]).quantize(
+        D("1e-8"), "ROUND_FLOOR"
+    )
+
+
+def test_what_the_portfolio_replay_does_not_model_is_refused():
+    plan = load_plans("stop-before-liquidation-2024-08-05")[0]
+    with pytest.raises(NotModelled, match="stop or take-profit"):
+        replay_portfolio(plan, "binance-pm")
+    seed = load_plans("seed-2020-03-12")[0]
+    with pytest.raises(NotModelled, match="no ETH bars"):
+        replay_portfolio(seed, "binance-pm", collateral="ETH")
+
+
+def test_the_replay_command_shows_three_modes(tmp_path):
+    runner = CliRunner()
+    args = ["replay", "seed-2020-03-12", "--portfolio", "binance-pm", "--collateral", "BTC"]
+    out = runner.invoke(app, [*args, "--out", str(tmp_path)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "three margin modes" in out.output
+    assert "portfolio (binance-pm, held in BTC)" in out.output
+    assert "[dim]" not in out.output  # text is printed as given, markup never shows
+    doc = json.loads(runner.invoke(app, [*args, "--json"]).output)
+    assert doc[1]["portfolio"]["liquidated_at"] is not None
+    bad = runner.invoke(app, ["replay", "seed-2020-03-12", "--collateral", "BTC", "--json"])
+    assert bad.exit_code == 2
+    assert "--collateral goes with --portfolio" in bad.output
