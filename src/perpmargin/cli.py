@@ -1005,7 +1005,9 @@ def portfolio(
     price under isolated, cross and portfolio margin side by side.
 
     The file holds the rules (binance-pm, bybit-uta, okx-multi-currency or a rules
-    file), balances per asset, index prices, positions and optional haircut tables.
+    file), balances per asset, index prices, positions and optional haircut tables; or,
+    in ccxt's shapes, ``{"exchange", "balance" (fetch_balance), "positions"
+    (fetch_positions), "index_prices", "collateral"?}``.
     Example: ``perpmargin portfolio unified-btc-collateral``.
     """
     from perpmargin.engine.unified import UnifiedAccount
@@ -1016,7 +1018,20 @@ def portfolio(
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise InvalidInput(f"{source}: not a readable JSON account ({exc})") from None
-    account = UnifiedAccount.from_dict(doc)
+    notes: list[str] = []
+    if isinstance(doc, dict) and "balance" in doc:  # ccxt shapes
+        from perpmargin.interop.unified_in import unified_from_ccxt
+
+        extra = sorted(set(doc) - {"exchange", "rules", "balance", "positions", "index_prices",
+                                    "collateral"})  # fmt: skip
+        if extra:
+            raise InvalidInput(f"unknown field(s) {', '.join(map(repr, extra))} in a ccxt account")
+        account, notes = unified_from_ccxt(
+            doc["balance"], doc.get("positions", []), doc.get("index_prices", {}),
+            exchange=doc.get("exchange"), rules=doc.get("rules"), collateral=doc.get("collateral"),
+        )  # fmt: skip
+    else:
+        account = UnifiedAccount.from_dict(doc)
     result = compare_modes(account, leverage=leverage)
     reading = result.unified
     if as_json:
@@ -1033,7 +1048,7 @@ def portfolio(
                         for b, moves in result.surface.items()},
             "positions": [{k: None if v is None else str(v) for k, v in vars(p).items()}
                           for p in result.positions],
-            "notes": list(result.notes) + list(reading.notes),
+            "notes": notes + list(result.notes) + list(reading.notes),
         }))  # fmt: skip
         return
     console = _console()
@@ -1061,7 +1076,7 @@ def portfolio(
         f"{b} {_move_text(down)} / {_move_text(up)}" for b, (down, up) in result.surface.items()
     )
     console.print(Text(f"Liquidating move of each underlying, others held (down / up): {surface}"))
-    for note in (*result.notes, *reading.notes):
+    for note in (*notes, *result.notes, *reading.notes):
         console.print(Text(f"- {note}"))
 
 

@@ -69,6 +69,7 @@ class Booking:
 
     seq: int
     kind: Literal[
+        "opening",
         "deposit",
         "withdraw",
         "convert",
@@ -493,6 +494,19 @@ class UnifiedAccount:
             self._price(name, self._state.index)
             self._tiers(name)
             self._book("deposit", name, value)
+
+    def restore_balance(self, asset: str, amount: Number) -> None:
+        """Set up a balance the account already holds (an imported snapshot); negative
+        for an asset owed. Only once per asset, before any other booking of it."""
+        with self._atomic():
+            name = _asset_name(asset)
+            value = _number(amount, f"balance of {name}")
+            if any(b.asset == name for b in self._state.ledger):
+                raise InvalidInput(f"{name} already has bookings: restore each balance once")
+            self._price(name, self._state.index)
+            if value > 0:
+                self._tiers(name)
+            self._book("opening", name, value)
 
     def withdraw(self, asset: str, amount: Number) -> None:
         """Debit ``amount`` (> 0) of ``asset``: at most its wallet balance, and never so

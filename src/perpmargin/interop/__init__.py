@@ -29,6 +29,7 @@ from perpmargin.interop.ccxt_in import (
 from perpmargin.interop.ccxt_out import balance_to_ccxt, positions_to_ccxt
 from perpmargin.interop.live import LiveImportError, fetch_bundle
 from perpmargin.interop.reconcile import ReconcileRow, largest_difference, reconcile
+from perpmargin.interop.unified_in import unified_from_ccxt
 
 __all__ = [
     "CCXT_EXCHANGE_VENUES",
@@ -46,6 +47,7 @@ __all__ = [
     "load_ccxt_bundle",
     "positions_to_ccxt",
     "reconcile",
+    "unified_from_ccxt",
     "venue_for_exchange",
     "venue_from_ccxt",
 ]

@@ -74,6 +74,7 @@ __all__ = [
     "ImportedPosition",
     "account_from_ccxt",
     "load_ccxt_bundle",
+    "parse_position",
     "venue_for_exchange",
     "venue_from_ccxt",
 ]
@@ -377,9 +378,11 @@ def _margin_mode(doc: Mapping[str, Any], where: str) -> MarginMode:
 
 
 # complexity waived (C901): one branch per field of ccxt's position shapes and their venue variants
-def _position(  # noqa: C901
+def parse_position(  # noqa: C901
     doc: Any, i: int, venue: Venue, notes: list[str], given: _Given | None = None
 ) -> tuple[ImportedPosition | None, bool]:
+    """``positions[i]``, a ccxt unified position on ``venue``: the position (None when it
+    holds 0 contracts, noted) and whether it is one leg of a hedge."""
     where = f"positions[{i}]"
     if not isinstance(doc, Mapping):
         raise CcxtFormatError(f"{where} must be an object")
@@ -771,7 +774,7 @@ def account_from_ccxt(  # noqa: C901
     imported: list[ImportedPosition] = []
     hedge = False
     for i, doc in enumerate(docs):
-        pos, hedged = _position(doc, i, rules, notes, given)
+        pos, hedged = parse_position(doc, i, rules, notes, given)
         if pos is not None:
             imported.append(pos)
             hedge = hedge or hedged
