@@ -17,6 +17,10 @@
   freqtrade's Binance ``dry_run_liquidation_price`` calls/s for one position of such an
   account (``benchmarks/freqtrade_baseline.py``, run in the same run); the same for
   isolated.
+- ``unified_grid_cells_per_s``: the portfolio-margin shock grid (a unified account with
+  BTC and USDT collateral, a BTC long and an ETH short on Binance PM), beside
+  ``cross_stress_grid_cells_per_s``, the cross stress grid of the same positions in a
+  cross account (numba), same cells, same run (``unified_grid_ratio_to_cross_grid``).
 - ``mc_path_steps_per_s``: Monte Carlo, one asset, GBM, both modes checked every step.
 - ``dask_speedup_2_workers``: the same Monte Carlo on a LocalCluster, 2 workers vs 1.
 - ``replay_1y_1m_seconds``: one single-position plan, a year of 1-minute bars (block
@@ -369,6 +373,34 @@ def bench_cross_liq(n_accounts: int, out: dict, freqtrade: str | None) -> None:
     )
 
 
+def bench_unified_grid(n: int, out: dict) -> None:
+    """Portfolio-margin shock grid (unified account: BTC + USDT collateral, a BTC long and
+    an ETH short on Binance PM) beside the cross stress grid of the same positions in a
+    cross account holding the same value in USDT, both n x n cells, same run."""
+    from perpmargin.engine.unified import UnifiedAccount
+    from perpmargin.sim.stress import stress_grid
+    from perpmargin.sim.unified_grid import unified_stress_grid
+
+    index = {"USDT": "1", "BTC": "50000", "ETH": "3000"}
+    unified = UnifiedAccount("binance-pm", {"BTC": 1, "USDT": 1000}, index)
+    unified.restore("BTCUSDT", "long", "1", "50000", "50000")
+    unified.restore("ETHUSDT", "short", "5", "3000", "3000")
+    cross = pm.Account(pm.load_venue("binance-usdm"), 51000)
+    cross.mark({"BTCUSDT": 50000, "ETHUSDT": 3000})
+    cross.open("BTCUSDT", "long", 1, 50000)
+    cross.open("ETHUSDT", "short", 5, 3000)
+    xs = np.linspace(-0.9, 2.0, n)
+    unified_stress_grid(unified, shocks=xs)
+    pm_s = _best(lambda: unified_stress_grid(unified, shocks=xs), repeat=3)
+    kw = {"assets": ["BTCUSDT", "ETHUSDT"], "shocks": xs, "scenarios": ("all cross",)}
+    stress_grid(cross, backend="numba", **kw)
+    cross_s = _best(lambda: stress_grid(cross, backend="numba", **kw), repeat=3)
+    out["unified_grid_cells"] = n * n
+    out["unified_grid_cells_per_s"] = n * n / pm_s
+    out["cross_stress_grid_cells_per_s"] = n * n / cross_s
+    out["unified_grid_ratio_to_cross_grid"] = cross_s / pm_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller Monte Carlo and Dask runs")
@@ -383,6 +415,7 @@ def main() -> None:
     out["not_measured"] = {}
     bench_revalue(20_000_000, out)
     bench_cross_liq(200_000, out, args.freqtrade)
+    bench_unified_grid(201 if args.quick else 501, out)
     bench_mc(100_000 if args.quick else 400_000, out)
     bench_dask(200_000 if args.quick else 800_000, out)
     bench_sweep(10_000, 43_200 if args.quick else 525_600, out)

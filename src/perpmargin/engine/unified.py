@@ -310,6 +310,11 @@ class UnifiedAccount:
         found = self._collateral.get(asset)
         return found if found is not None else self._rules.tiers(asset)
 
+    def collateral_tiers(self, asset: str) -> tuple[CollateralTier, ...]:
+        """The haircut tiers ``asset`` counts at: the account's own, else the rules'
+        (raises MissingParameter when neither has them)."""
+        return self._tiers(_asset_name(asset))
+
     def _price(self, asset: str, index: Mapping[str, Decimal]) -> Decimal:
         price = index.get(asset)
         if price is None:

@@ -1,0 +1,90 @@
+"""The portfolio-margin shock grid (perpmargin.sim.unified_grid): every cell equals the
+exact unified account's reading at the same prices."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from perpmargin.engine.unified import UnifiedAccount
+from perpmargin.errors import InvalidInput, NotModelled
+from perpmargin.sim.unified_grid import unified_stress_grid
+
+INDEX = {"USDT": "1", "BTC": "50000", "ETH": "3000"}
+BASE = {"BTCUSDT": ("BTC", D(50000)), "ETHUSDT": ("ETH", D(3000))}
+
+
+def exact(acct: UnifiedAccount, grid, iy: int, ix: int):
+    moves = {grid.assets[0]: D(repr(float(grid.shocks_x[ix])))}
+    if len(grid.assets) == 2:
+        moves[grid.assets[1]] = D(repr(float(grid.shocks_y[iy])))
+    marks = {s: m * (1 + moves.get(b, D(0))) for s, (b, m) in BASE.items()}
+    index = {b: D(INDEX[b]) * (1 + mv) for b, mv in moves.items()}
+    return acct.reading(marks, index)
+
+
+def assert_cells(acct: UnifiedAccount, grid) -> None:
+    for iy in range(grid.shocks_y.size):
+        for ix in range(grid.shocks_x.size):
+            r = exact(acct, grid, iy, ix)
+            scale = max(1.0, abs(float(r.adjusted_equity)), float(r.maintenance))
+            assert abs(float(r.adjusted_equity) - grid.adjusted_equity[iy, ix]) <= 1e-9 * scale
+            assert abs(float(r.maintenance) - grid.maintenance[iy, ix]) <= 1e-9 * scale
+            near = r.ratio is not None and abs(float(r.ratio) - 1.05) < 1e-9  # a float tie
+            assert near or r.liquidated == bool(grid.liquidated[iy, ix]), (iy, ix)
+
+
+def test_every_cell_is_the_exact_reading():
+    acct = UnifiedAccount("binance-pm", {"BTC": 1, "USDT": 1000}, INDEX)
+    acct.restore("BTCUSDT", "long", "1", "50000", "50000")
+    acct.restore("ETHUSDT", "short", "5", "3000", "3000")
+    grid = unified_stress_grid(acct)
+    assert grid.assets == ("BTC", "ETH")  # BTC: the long and the collateral
+    assert grid.adjusted_equity.shape == (25, 25)
+    assert 0 < grid.liquidated.sum() < grid.liquidated.size
+    assert_cells(acct, grid)
+
+
+@settings(max_examples=25)
+@given(
+    rules=st.sampled_from(["binance-pm", "bybit-uta"]),
+    btc=st.decimals("0", "3", places=3),
+    usdt=st.decimals("0", "50000", places=2),
+    legs=st.lists(
+        st.tuples(st.sampled_from(["BTCUSDT", "ETHUSDT"]), st.sampled_from(["long", "short"]),
+                  st.decimals("0.001", "4", places=3), st.decimals("0.8", "1.2", places=3)),
+        min_size=1, max_size=2, unique_by=lambda t: t[0],
+    ),
+)  # fmt: skip
+def test_random_accounts_cell_by_cell(rules, btc, usdt, legs):
+    assume(rules == "binance-pm" or all(s == "BTCUSDT" for s, *_ in legs))  # Bybit: BTC only
+    tiers = {"BTC": [("0", "1", "0.98"), ("1", "2", "0.9"), ("2", "", "0.5")],
+             "USDT": [("0", "", "1")], "ETH": [("0", "", "0.9")]}  # fmt: skip
+    acct = UnifiedAccount(rules, {"BTC": btc, "USDT": usdt}, INDEX, collateral=tiers)
+    for symbol, side, qty, entry_ratio in legs:
+        mark = BASE[symbol][1]
+        acct.restore(symbol, side, qty, (mark * entry_ratio).quantize(D("0.01")), mark)
+    grid = unified_stress_grid(acct, shocks=np.linspace(-0.7, 0.7, 9))
+    assert_cells(acct, grid)
+
+
+def test_one_underlying_and_refusals():
+    acct = UnifiedAccount("binance-pm", {"USDT": 10000}, INDEX)
+    with pytest.raises(NotModelled, match="needs positions"):
+        unified_stress_grid(acct)
+    acct.restore("BTCUSDT", "long", "1", "50000", "50000")
+    grid = unified_stress_grid(acct, assets=["BTC"])
+    assert grid.adjusted_equity.shape == (1, 25)
+    assert_cells(acct, grid)
+    with pytest.raises(InvalidInput, match="moves above -1"):
+        unified_stress_grid(acct, shocks=[-1.5])
+    with pytest.raises(InvalidInput, match="one or two different"):
+        unified_stress_grid(acct, assets=["BTC", "BTC"])
+    coinm = UnifiedAccount("binance-pm", {"BTC": 1}, INDEX)
+    coinm.restore("BTCUSD_PERP", "long", "10", "50000", "50000")
+    with pytest.raises(NotModelled, match="linear contracts"):
+        unified_stress_grid(coinm)
