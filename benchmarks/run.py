@@ -20,7 +20,10 @@
 - ``unified_grid_cells_per_s``: the portfolio-margin shock grid (a unified account with
   BTC and USDT collateral, a BTC long and an ETH short on Binance PM), beside
   ``cross_stress_grid_cells_per_s``, the cross stress grid of the same positions in a
-  cross account (numba), same cells, same run (``unified_grid_ratio_to_cross_grid``).
+  cross account (numba), same cells, same run (``unified_grid_ratio_to_cross_grid``);
+  ``unified_mc_path_steps_per_s``: the portfolio-margin Monte Carlo of that account (two
+  correlated underlyings, the account read every step), over the cross Monte Carlo of a
+  pair (``mc_pair_path_steps_per_s``) as ``unified_mc_ratio_to_cross_pair_mc``.
 - ``mc_path_steps_per_s``: Monte Carlo, one asset, GBM, both modes checked every step.
 - ``dask_speedup_2_workers``: the same Monte Carlo on a LocalCluster, 2 workers vs 1.
 - ``replay_1y_1m_seconds``: one single-position plan, a year of 1-minute bars (block
@@ -399,6 +402,15 @@ def bench_unified_grid(n: int, out: dict) -> None:
     out["unified_grid_cells_per_s"] = n * n / pm_s
     out["cross_stress_grid_cells_per_s"] = n * n / cross_s
     out["unified_grid_ratio_to_cross_grid"] = cross_s / pm_s
+    from perpmargin.sim.unified_grid import unified_montecarlo
+
+    paths, steps = 20_000, 1440
+    kw2 = {"sigma": (0.0005, 0.0007), "paths": paths, "steps": steps, "correlation": 0.6}
+    unified_montecarlo(unified, **kw2)
+    mc_s = _best(lambda: unified_montecarlo(unified, **kw2), repeat=2)
+    done = unified_montecarlo(unified, **kw2)
+    walked = int(np.where(done.first_step >= 0, done.first_step + 1, steps).sum())
+    out["unified_mc_path_steps_per_s"] = walked / mc_s
 
 
 def main() -> None:
@@ -427,6 +439,9 @@ def main() -> None:
         out["not_measured"]["gpu"] = "no CUDA GPU on this machine"
     else:
         bench_gpu(100_000_000, 4_000_000 if args.quick else 16_000_000, out)
+    out["unified_mc_ratio_to_cross_pair_mc"] = (
+        out["unified_mc_path_steps_per_s"] / out["mc_pair_path_steps_per_s"]
+    )
     if not args.json:
         for key, value in out.items():
             if isinstance(value, float):

@@ -88,3 +88,42 @@ def test_one_underlying_and_refusals():
     coinm.restore("BTCUSD_PERP", "long", "10", "50000", "50000")
     with pytest.raises(NotModelled, match="linear contracts"):
         unified_stress_grid(coinm)
+
+
+def test_monte_carlo_paths_through_the_exact_engine():
+    """Each sampled path's log prices, regenerated from the Monte Carlo's counter-based
+    normals, walked through the exact unified account step by step: the first liquidated
+    step is the kernel's on every path."""
+    from perpmargin.sim.mc_kernels import normal
+    from perpmargin.sim.unified_grid import unified_montecarlo
+
+    acct = UnifiedAccount("binance-pm", {"BTC": 1, "USDT": 1000}, INDEX)
+    acct.restore("BTCUSDT", "long", "1", "50000", "50000")
+    acct.restore("ETHUSDT", "short", "5", "3000", "3000")
+    sigma = (0.05, 0.07)
+    mc = unified_montecarlo(acct, sigma=sigma, paths=60, steps=150, correlation=0.6, seed=7)
+    assert mc.assets == ("BTC", "ETH")
+    assert 0.1 < mc.p_liquidation < 0.9  # the check below sees both kinds of path
+    rho = 0.6
+    for path in range(mc.paths):
+        x = [0.0, 0.0]
+        first = -1
+        for t in range(mc.steps):
+            z0, z1 = normal(7, path, t, 0), normal(7, path, t, 1)
+            x[0] += -0.5 * sigma[0] ** 2 + sigma[0] * z0
+            x[1] += -0.5 * sigma[1] ** 2 + sigma[1] * (rho * z0 + (1 - rho * rho) ** 0.5 * z1)
+            f = [D(repr(float(np.exp(v)))) for v in x]
+            marks = {"BTCUSDT": D(50000) * f[0], "ETHUSDT": D(3000) * f[1]}
+            r = acct.reading(marks, {"BTC": D(50000) * f[0], "ETH": D(3000) * f[1]})
+            if r.liquidated:
+                first = t
+                break
+        assert first == mc.first_step[path], path
+    # more volatility, more liquidations; refusals
+    calm = unified_montecarlo(acct, sigma=(0.002, 0.003), paths=2000, steps=150)
+    wild = unified_montecarlo(acct, sigma=(0.02, 0.03), paths=2000, steps=150)
+    assert calm.p_liquidation < wild.p_liquidation
+    with pytest.raises(InvalidInput, match="one per-step volatility"):
+        unified_montecarlo(acct, sigma=(0.01,))
+    with pytest.raises(InvalidInput, match="correlation"):
+        unified_montecarlo(acct, sigma=(0.01, 0.01), correlation=1)

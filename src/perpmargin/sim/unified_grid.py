@@ -1,6 +1,7 @@
 """Portfolio-margin readings over a grid of price shocks, on a numba kernel.
 
-The portfolio (unified-account) companion of :func:`perpmargin.sim.stress.stress_grid`:
+The portfolio (unified-account) companions of :func:`perpmargin.sim.stress.stress_grid`
+and of the Monte Carlo (:func:`unified_montecarlo`). The grid:
 every combination of moves of one or two underlyings (a move of BTC moves the mark of
 every BTC symbol *and* BTC's index price, so collateral held in BTC moves too), the
 other prices held. Each cell holds the account's adjusted equity, maintenance, ratio and
@@ -16,6 +17,7 @@ coin PnL is valued differently), as are accounts without positions or collateral
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,13 +37,18 @@ from perpmargin.sim.compiled import (
     unrealized_pnl,
 )
 from perpmargin.sim.kernels import tier_of
+from perpmargin.sim.mc_kernels import normal
 from perpmargin.sim.tiers import TierArrays
 
 __all__ = [
     "UnifiedGrid",
+    "UnifiedMonteCarlo",
     "asset_collateral",
     "judged",
+    "moved_reading",
     "unified_grid_kernel",
+    "unified_mc_kernel",
+    "unified_montecarlo",
     "unified_stress_grid",
 ]
 
@@ -104,6 +111,55 @@ def judged(adj: float, mm: float, kind: int, trigger: int, threshold: float) -> 
     return r, hit
 
 
+@njit(cache=True, inline="always")
+def moved_reading(
+    sx: float,
+    sy: float,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    mark: np.ndarray,
+    pos_axis: np.ndarray,
+    settle: np.ndarray,
+    wallet: np.ndarray,
+    index: np.ndarray,
+    asset_axis: np.ndarray,
+    floor: np.ndarray,
+    cap: np.ndarray,
+    rate: np.ndarray,
+    usd_tiers: bool,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    by_qty: np.ndarray,
+) -> tuple[float, float]:
+    """(adjusted equity, maintenance) with every price on axis 0 multiplied by ``sx``
+    and every one on axis 1 by ``sy`` (axis -1: held): each position's mark and each
+    asset's index; per asset the net balance (wallet + the uPnL of the positions
+    settling in it) valued at its index, a positive one at its haircut tiers;
+    maintenance = each position's tiered requirement at its settle asset's index."""
+    mm = 0.0
+    for p in range(sym.size):
+        f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
+        a = settle[p]
+        g = sx if asset_axis[a] == 0 else (sy if asset_axis[a] == 1 else 1.0)
+        m = mark[p] * f
+        aq = abs(qty[p])
+        notional = position_value(aq, m)
+        k = tier_of(upper, by_qty, sym[p], aq, notional)
+        mm += maintenance_margin(notional, mmr[sym[p], k], amount[sym[p], k]) * index[a] * g
+    adj = 0.0
+    for a in range(wallet.size):
+        g = sx if asset_axis[a] == 0 else (sy if asset_axis[a] == 1 else 1.0)
+        net = wallet[a]
+        for p in range(sym.size):
+            if settle[p] == a:
+                f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
+                net += unrealized_pnl(qty[p], entry[p], mark[p] * f)
+        adj += asset_collateral(net, index[a] * g, floor[a], cap[a], rate[a], usd_tiers)
+    return adj, mm
+
+
 @njit(cache=True, parallel=True)
 def unified_grid_kernel(
     xs: np.ndarray,
@@ -133,39 +189,76 @@ def unified_grid_kernel(
     ratio: np.ndarray,
     liquidated: np.ndarray,
 ) -> None:
-    """Every cell (y, x): each position's mark and each asset's index moved by the shock
-    of its axis (0: x, 1: y, -1: held); per asset the net balance (wallet + the uPnL of
-    the positions settling in it) valued at its index, a positive one at its haircut
-    tiers; maintenance = each position's tiered requirement at its settle asset's
-    index; then the venue's ratio and trigger."""
+    """Every cell (y, x): :func:`moved_reading` at moves (xs[x], ys[y]), then the
+    venue's ratio and trigger (:func:`judged`)."""
     nx = xs.size
     for cell in prange(ys.size * nx):
         iy = cell // nx
         ix = cell - iy * nx
-        sx = 1.0 + xs[ix]
-        sy = 1.0 + ys[iy]
-        mm = 0.0
-        for p in range(sym.size):
-            f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
-            a = settle[p]
-            g = sx if asset_axis[a] == 0 else (sy if asset_axis[a] == 1 else 1.0)
-            m = mark[p] * f
-            aq = abs(qty[p])
-            notional = position_value(aq, m)
-            k = tier_of(upper, by_qty, sym[p], aq, notional)
-            mm += maintenance_margin(notional, mmr[sym[p], k], amount[sym[p], k]) * index[a] * g
-        adj = 0.0
-        for a in range(wallet.size):
-            g = sx if asset_axis[a] == 0 else (sy if asset_axis[a] == 1 else 1.0)
-            net = wallet[a]
-            for p in range(sym.size):
-                if settle[p] == a:
-                    f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
-                    net += unrealized_pnl(qty[p], entry[p], mark[p] * f)
-            adj += asset_collateral(net, index[a] * g, floor[a], cap[a], rate[a], usd_tiers)
+        adj, mm = moved_reading(1.0 + xs[ix], 1.0 + ys[iy], sym, qty, entry, mark, pos_axis,
+                                settle, wallet, index, asset_axis, floor, cap, rate,
+                                usd_tiers, upper, mmr, amount, by_qty)  # fmt: skip
         adjusted[iy, ix] = adj
         maintenance[iy, ix] = mm
         ratio[iy, ix], liquidated[iy, ix] = judged(adj, mm, kind, trigger, threshold)
+
+
+@njit(cache=True, parallel=True)
+def unified_mc_kernel(
+    seed: int,
+    n_paths: int,
+    n_steps: int,
+    drift: np.ndarray,
+    chol: np.ndarray,
+    sym: np.ndarray,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    mark: np.ndarray,
+    pos_axis: np.ndarray,
+    settle: np.ndarray,
+    wallet: np.ndarray,
+    index: np.ndarray,
+    asset_axis: np.ndarray,
+    floor: np.ndarray,
+    cap: np.ndarray,
+    rate: np.ndarray,
+    usd_tiers: bool,
+    upper: np.ndarray,
+    mmr: np.ndarray,
+    amount: np.ndarray,
+    by_qty: np.ndarray,
+    kind: int,
+    trigger: int,
+    threshold: float,
+    first_step: np.ndarray,
+    final_adjusted: np.ndarray,
+) -> None:
+    """Paths of the one or two underlyings' log prices, x_s += drift[s] + sum_j
+    chol[s, j] z_j with the Monte Carlo's counter-based normals
+    (:func:`perpmargin.sim.mc_kernels.normal`: the same paths as
+    :func:`perpmargin.sim.montecarlo.log_price_paths` for the seed), the account read at
+    every step's prices; ``first_step``: the first step it is liquidated at (-1 none),
+    ``final_adjusted``: its adjusted equity then (or at the last step)."""
+    n_axes = drift.size
+    for path in prange(n_paths):
+        x0 = 0.0
+        x1 = 0.0
+        first_step[path] = -1
+        adj = 0.0
+        for t in range(n_steps):
+            z0 = normal(seed, path, t, 0)
+            z1 = normal(seed, path, t, 1) if n_axes == 2 else 0.0
+            x0 += drift[0] + chol[0, 0] * z0 + (chol[0, 1] * z1 if n_axes == 2 else 0.0)
+            if n_axes == 2:
+                x1 += drift[1] + chol[1, 0] * z0 + chol[1, 1] * z1
+            adj, mm = moved_reading(math.exp(x0), math.exp(x1), sym, qty, entry, mark,
+                                    pos_axis, settle, wallet, index, asset_axis, floor, cap,
+                                    rate, usd_tiers, upper, mmr, amount, by_qty)  # fmt: skip
+            _, hit = judged(adj, mm, kind, trigger, threshold)
+            if hit:
+                first_step[path] = t
+                break
+        final_adjusted[path] = adj
 
 
 def _axis_values(values: Any, name: str) -> np.ndarray:
@@ -175,27 +268,23 @@ def _axis_values(values: Any, name: str) -> np.ndarray:
     return out
 
 
-def unified_stress_grid(
-    account: UnifiedAccount,
-    *,
-    assets: Sequence[str] | None = None,
-    shocks: Any = None,
-    shocks_y: Any = None,
-) -> UnifiedGrid:
-    """The account's readings over a grid of moves of one or two underlyings (base
-    assets such as ``"BTC"``; by default the two with the largest exposure, positions
-    and collateral together); default moves -60 %..+60 % in 5 % steps."""
+def _arrays(
+    account: UnifiedAccount, assets: Sequence[str] | None, what: str
+) -> tuple[list[str], tuple[Any, ...], tuple[int, int, float]]:
+    """The underlyings moved (given, else the two with the largest exposure, positions
+    and collateral together), the kernel's book arrays (positions, assets, haircut
+    tiers, tier tables) and the rules' (kind, trigger, threshold) codes."""
     reading = account.reading()
     positions = reading.positions
     if not positions:
-        raise NotModelled("the shock grid needs positions (the reading alone answers otherwise)")
+        raise NotModelled(f"the {what} needs positions (the reading alone answers otherwise)")
     venues = {account.venue_of(p.symbol).id for p in positions}
     if len(venues) > 1:
-        raise NotModelled(f"the shock grid takes positions on one futures venue, not {venues}")
+        raise NotModelled(f"the {what} takes positions on one futures venue, not {venues}")
     venue = account.venue_of(positions[0].symbol)
     specs = [venue.symbol(p.symbol) for p in positions]
     if any(sp.inverse_value is not None for sp in specs):
-        raise NotModelled("the shock grid takes linear contracts (inverse ones: the reading)")
+        raise NotModelled(f"the {what} takes linear contracts (inverse ones: the reading)")
     exposure: dict[str, float] = {}
     for p, sp in zip(positions, specs, strict=True):
         exposure[sp.base] = exposure.get(sp.base, 0.0) + float(p.quantity * p.mark_price)
@@ -208,14 +297,7 @@ def unified_stress_grid(
         else [str(a).upper() for a in assets]
     )
     if not 1 <= len(chosen) <= 2 or len(set(chosen)) != len(chosen):
-        raise InvalidInput("shock one or two different underlyings")
-    xs = _axis_values(np.round(np.arange(-0.6, 0.6001, 0.05), 10) if shocks is None else shocks,
-                      "shocks")  # fmt: skip
-    ys = (
-        _axis_values(shocks_y if shocks_y is not None else xs, "shocks_y")
-        if len(chosen) == 2
-        else np.zeros(1)
-    )
+        raise InvalidInput("move one or two different underlyings")
 
     def axis(base: str) -> int:
         return chosen.index(base) if base in chosen else -1
@@ -223,20 +305,17 @@ def unified_stress_grid(
     tiers = TierArrays.from_venue(venue, sorted({sp.symbol for sp in specs}))
     names = list(tiers.symbols)
     asset_names = [a.asset for a in reading.assets]
-    # every asset's tiers: a balance owed today may be positive in a cell
+    # every asset's tiers: a balance owed today may be positive after a move
     held = {a.asset: account.collateral_tiers(a.asset) for a in reading.assets}
     k = max((len(t) for t in held.values()), default=1)
     floor = np.zeros((len(asset_names), k))
     cap = np.zeros((len(asset_names), k))
     rate = np.zeros((len(asset_names), k))
     for i, a in enumerate(reading.assets):
-        for j, t in enumerate(held.get(a.asset, ())):
+        for j, t in enumerate(held[a.asset]):
             floor[i, j], cap[i, j], rate[i, j] = float(t.floor), float(t.cap), float(t.rate)
     rules = account.rules
-    shape = (ys.size, xs.size)
-    out = (np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.bool_))
-    unified_grid_kernel(
-        xs, ys,
+    book = (
         np.array([names.index(sp.symbol) for sp in specs], dtype=np.int64),
         np.array([float(p.quantity) * (1 if p.side == "long" else -1) for p in positions]),
         np.array([float(p.entry_price) for p in positions]),
@@ -248,7 +327,96 @@ def unified_stress_grid(
         np.array([axis(a.asset) for a in reading.assets], dtype=np.int64),
         floor, cap, rate, rules.haircut_unit == "usd_value",
         tiers.upper, tiers.mmr, tiers.amount, tiers.by_qty,
-        _KIND[rules.ratio_kind], _TRIGGER[rules.trigger], float(rules.liquidation_at),
-        *out,
     )  # fmt: skip
+    judge = (_KIND[rules.ratio_kind], _TRIGGER[rules.trigger], float(rules.liquidation_at))
+    return chosen, book, judge
+
+
+def unified_stress_grid(
+    account: UnifiedAccount,
+    *,
+    assets: Sequence[str] | None = None,
+    shocks: Any = None,
+    shocks_y: Any = None,
+) -> UnifiedGrid:
+    """The account's readings over a grid of moves of one or two underlyings (base
+    assets such as ``"BTC"``; by default the two with the largest exposure, positions
+    and collateral together); default moves -60 %..+60 % in 5 % steps."""
+    chosen, book, judge = _arrays(account, assets, "shock grid")
+    xs = _axis_values(np.round(np.arange(-0.6, 0.6001, 0.05), 10) if shocks is None else shocks,
+                      "shocks")  # fmt: skip
+    ys = (
+        _axis_values(shocks_y if shocks_y is not None else xs, "shocks_y")
+        if len(chosen) == 2
+        else np.zeros(1)
+    )
+    shape = (ys.size, xs.size)
+    out = (np.empty(shape), np.empty(shape), np.empty(shape), np.empty(shape, dtype=np.bool_))
+    unified_grid_kernel(xs, ys, *book, *judge, *out)
+    rules = account.rules
     return UnifiedGrid(rules.id, rules.ratio_name, tuple(chosen), xs, ys, *out)
+
+
+@dataclass(frozen=True)
+class UnifiedMonteCarlo:
+    """Paths of the underlyings and the portfolio-margin account along them.
+
+    ``first_step[path]``: the first step the account is liquidated at (-1: never);
+    ``final_adjusted_equity[path]``: its adjusted equity then, or at the last step (USD);
+    ``p_liquidation`` with its 95 % Wilson interval. Liquidation is judged at every
+    step's prices (a move between two steps is not searched: finer steps, finer
+    answer)."""
+
+    rules: str
+    assets: tuple[str, ...]
+    paths: int
+    steps: int
+    seed: int
+    sigma_per_step: tuple[float, ...]
+    correlation: float
+    first_step: np.ndarray
+    final_adjusted_equity: np.ndarray
+    p_liquidation: float
+    interval: tuple[float, float]
+    notes: tuple[str, ...] = ()
+
+
+def unified_montecarlo(
+    account: UnifiedAccount,
+    *,
+    sigma: Sequence[float],
+    paths: int = 10_000,
+    steps: int = 1440,
+    correlation: float = 0.0,
+    assets: Sequence[str] | None = None,
+    seed: int = 0,
+) -> UnifiedMonteCarlo:
+    """Geometric Brownian paths (no drift: each price a martingale) of one or two
+    underlyings, ``sigma`` their per-step volatilities (0.001 = 0.1 % a step), correlated
+    by ``correlation``; the account read at every step on the compiled rules (the tests
+    walk sampled paths through the exact engine)."""
+    from perpmargin.sim.montecarlo import wilson_interval
+
+    chosen, book, judge = _arrays(account, assets, "Monte Carlo")
+    vols = np.asarray(sigma, dtype=np.float64).ravel()
+    if vols.size != len(chosen) or not np.isfinite(vols).all() or (vols < 0).any():
+        raise InvalidInput(f"sigma: one per-step volatility >= 0 per underlying {chosen}")
+    if not -1 < correlation < 1:
+        raise InvalidInput("correlation must lie in (-1, 1)")
+    for name, value, top in (("paths", paths, 10_000_000), ("steps", steps, 1_000_000)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise InvalidInput(f"{name} must be an integer in 1..{top:,}")
+    chol = np.zeros((vols.size, 2))
+    chol[0, 0] = vols[0]
+    if vols.size == 2:
+        chol[1, 0] = vols[1] * correlation
+        chol[1, 1] = vols[1] * math.sqrt(1 - correlation * correlation)
+    drift = -0.5 * vols * vols
+    first = np.empty(paths, dtype=np.int64)
+    final = np.empty(paths)
+    unified_mc_kernel(seed, paths, steps, drift, chol, *book, *judge, first, final)
+    k = int((first >= 0).sum())
+    return UnifiedMonteCarlo(
+        account.rules.id, tuple(chosen), paths, steps, seed, tuple(float(v) for v in vols),
+        float(correlation), first, final, k / paths, wilson_interval(k, paths),
+    )  # fmt: skip
