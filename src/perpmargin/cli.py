@@ -1011,7 +1011,7 @@ def portfolio(
     Example: ``perpmargin portfolio unified-btc-collateral``.
     """
     from perpmargin.engine.unified import UnifiedAccount
-    from perpmargin.risk.modes import compare_modes
+    from perpmargin.risk.modes import compare_modes, comparison_dict
 
     path = Path(_bundle_source(source))
     try:
@@ -1035,21 +1035,7 @@ def portfolio(
     result = compare_modes(account, leverage=leverage)
     reading = result.unified
     if as_json:
-        print(json.dumps({
-            "rules": reading.rules,
-            "ratio_name": reading.ratio_name,
-            "ratio": None if reading.ratio is None else str(reading.ratio),
-            "liquidated": reading.liquidated,
-            "trigger": reading.trigger,
-            "equity_usd": str(reading.equity),
-            "adjusted_equity_usd": str(reading.adjusted_equity),
-            "maintenance_usd": str(reading.maintenance),
-            "surface": {b: [None if m is None else str(m) for m in moves]
-                        for b, moves in result.surface.items()},
-            "positions": [{k: None if v is None else str(v) for k, v in vars(p).items()}
-                          for p in result.positions],
-            "notes": notes + list(result.notes) + list(reading.notes),
-        }))  # fmt: skip
+        print(json.dumps(comparison_dict(result, tuple(notes))))
         return
     console = _console()
     console.print(Text(f"{account.rules.name}: {reading.words()}"))

@@ -27,7 +27,7 @@ from perpmargin.numeric import ZERO, Number, engine_context, round_to_step, to_d
 from perpmargin.risk.liq_price import liquidation_price
 from perpmargin.venues.schema import Venue
 
-__all__ = ["ModeComparison", "PositionModes", "compare_modes"]
+__all__ = ["ModeComparison", "PositionModes", "compare_modes", "comparison_dict"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,29 @@ def compare_modes(account: UnifiedAccount, *, leverage: Number = 10) -> ModeComp
         "underlying that liquidates the account, collateral held in it moving too",
     )
     return ModeComparison(tuple(out), reading, surface, lev, notes)
+
+
+def comparison_dict(result: ModeComparison, notes: tuple[str, ...] = ()) -> dict[str, object]:
+    """``result`` as JSON-ready values (Decimals as strings), as the CLI and the web app
+    answer it; ``notes`` go first (how the account was read)."""
+    reading = result.unified
+
+    def text(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "rules": reading.rules,
+        "ratio_name": reading.ratio_name,
+        "ratio": text(reading.ratio),
+        "liquidated": reading.liquidated,
+        "trigger": reading.trigger,
+        "words": reading.words(),
+        "equity_usd": str(reading.equity),
+        "adjusted_equity_usd": str(reading.adjusted_equity),
+        "maintenance_usd": str(reading.maintenance),
+        "leverage": str(result.leverage),
+        "assets": [{k: text(v) for k, v in vars(a).items()} for a in reading.assets],
+        "surface": {b: [text(m) for m in moves] for b, moves in result.surface.items()},
+        "positions": [{k: text(v) for k, v in vars(p).items()} for p in result.positions],
+        "notes": [*notes, *result.notes, *reading.notes],
+    }

@@ -29,6 +29,7 @@ from perpmargin.web.schemas import (
     LiqRequest,
     LiqRow,
     MonteCarloRequest,
+    PortfolioRequest,
     ReplayRequest,
     SaveRequest,
 )
@@ -134,6 +135,14 @@ def liq(req: LiqRequest) -> list[LiqRow]:
 def check(req: CheckRequest) -> dict[str, Any]:
     """``perpmargin check``: size from risk, liquidation vs stop, PASS / WARN / FAIL."""
     return service.run_check(req)
+
+
+@router.post("/portfolio", summary="A unified account under the three margin modes")
+def portfolio(req: PortfolioRequest) -> dict[str, Any]:
+    """``perpmargin portfolio``: the unified account's ratio, and each position's
+    liquidation price under isolated, cross and portfolio margin, with the liquidation
+    surface (the move of each underlying that liquidates the account)."""
+    return service.run_portfolio(req)
 
 
 @router.post("/replay", summary="Replay a plan under isolated and cross")

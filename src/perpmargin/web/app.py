@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import decimal
-import json
 import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -34,6 +33,7 @@ from perpmargin._version import __version__
 from perpmargin.errors import PerpMarginError
 from perpmargin.web import api, pages
 from perpmargin.web.jobs import JobManager
+from perpmargin.web.jsonbody import json_problem
 from perpmargin.web.service import Limits, RunGate, ServerBusy
 from perpmargin.web.store import Store
 
@@ -150,7 +150,7 @@ class StrictJson:
             await self.app(scope, receive, send)
             return
         message = await receive()
-        problem = _json_problem(message.get("body", b""))
+        problem = json_problem(message.get("body", b""))
         if problem is not None:
             response = JSONResponse({"error": "InvalidInput", "detail": problem}, 422)
             await response(scope, receive, send)
@@ -165,32 +165,6 @@ class StrictJson:
             return out
 
         await self.app(scope, replay, send)
-
-
-def _json_problem(body: bytes) -> str | None:
-    """Why ``body`` must be refused (a key given twice, too deep), or None."""
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in items:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen[key] = value
-        return seen
-
-    try:
-        json.loads(body, object_pairs_hook=pairs)
-    except _DuplicateKey as exc:
-        return f"the key {exc.args[0]!r} is given twice in the JSON body"
-    except RecursionError:
-        return "the JSON body is nested too deeply"
-    except ValueError:  # not JSON (or not UTF-8): the app answers that itself
-        return None
-    return None
-
-
-class _DuplicateKey(Exception):
-    pass
 
 
 def _content_length(headers: dict[bytes, bytes]) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -36,7 +37,14 @@ from perpmargin.report.jsonout import plan_result_dict
 from perpmargin.sim.data import utc_text
 from perpmargin.venues.loader import bundled_venues, load_venue, venue_summary
 from perpmargin.web import service
-from perpmargin.web.schemas import AdviseRequest, CheckRequest, MonteCarloRequest, ReplayRequest
+from perpmargin.web.jsonbody import json_problem
+from perpmargin.web.schemas import (
+    AdviseRequest,
+    CheckRequest,
+    MonteCarloRequest,
+    PortfolioRequest,
+    ReplayRequest,
+)
 from perpmargin.web.store import Store
 
 __all__ = ["error_page", "router", "wants_html"]
@@ -144,7 +152,6 @@ _MODE_MONEY = ("initial_margin", "loss_at_stop", "worst_case_loss", "funding_cos
 def _shown_check(result: dict[str, Any]) -> dict[str, Any]:
     """The check's result as the page shows it: money at the settle asset's decimals
     (the API keeps the ledger's unit: 122.3520000 USDT is shown 122.35)."""
-    from decimal import Decimal
 
     for v in result["venues"]:
         if v.get("error"):
@@ -196,6 +203,75 @@ def calculator(request: Request) -> HTMLResponse:
             context["errors"] = [f"{type(exc).__name__}: {exc}"]
     status = 422 if context["errors"] else 200
     return _form_page(request, "calculator", context, status)
+
+
+# ------------------------------------------------------------------------- portfolio
+
+_PORTFOLIO_EXAMPLE = "unified-btc-collateral.json"
+
+
+def _portfolio_example() -> str:
+    from importlib import resources
+
+    return (resources.files("perpmargin") / "examples" / _PORTFOLIO_EXAMPLE).read_text()
+
+
+def _move_words(value: str | None) -> str:
+    return "none in -99 %..+1000 %" if value is None else f"{float(value) * 100:+.2f} %"
+
+
+def _shown_portfolio(result: dict[str, Any]) -> dict[str, Any]:
+    """Money at two decimals beside the exact strings, moves in percent."""
+    shown = dict(result)
+    shown["assets"] = [
+        {**a, "value_shown": money(Decimal(a["value"])),
+         "collateral_shown": money(Decimal(a["collateral"]))}
+        for a in result["assets"]
+    ]  # fmt: skip
+    shown["positions"] = [
+        {**p, "move_shown": _move_words(p["portfolio_move"])} for p in result["positions"]
+    ]
+    shown["surface_shown"] = [
+        (b, (_move_words(m[0]), _move_words(m[1]))) for b, m in result["surface"].items()
+    ]
+    return shown
+
+
+@router.get("/portfolio", response_class=HTMLResponse)
+def portfolio_form(request: Request) -> HTMLResponse:
+    """A unified account (the bundled example to start from)."""
+    form = {"account": _portfolio_example(), "leverage": "10"}
+    return _form_page(request, "portfolio", {"form": form, "result": None, "errors": []})
+
+
+@router.post("/portfolio", response_class=HTMLResponse)
+async def portfolio_page(request: Request) -> HTMLResponse:
+    """The account's ratio and each position under the three modes."""
+    async with request.form() as form:
+        values = {k: str(form.get(k) or "")[:_MAX_PORTFOLIO_TEXT] for k in ("account", "leverage")}
+    context: dict[str, Any] = {"form": values, "result": None, "errors": []}
+    problem = json_problem(values["account"].encode())
+    try:
+        if problem is not None:
+            raise InvalidInput(problem)
+        try:
+            doc = json.loads(values["account"])
+        except ValueError as exc:
+            raise InvalidInput(f"the account is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise InvalidInput("the account is a JSON object")
+        req = PortfolioRequest.model_validate({**doc, "leverage": values["leverage"] or "10"})
+        result = await run_in_threadpool(service.run_portfolio, req)
+        context["result"] = _shown_portfolio(result)
+    except ValidationError as exc:
+        context["errors"] = _validation_lines(exc)
+    except PerpMarginError as exc:
+        context["errors"] = [str(exc)]
+    return _form_page(request, "portfolio", context, 422 if context["errors"] else 200)
+
+
+_MAX_PORTFOLIO_TEXT = 20_000
+"""Characters of the account text a form keeps (the body limit refuses far larger)."""
 
 
 # --------------------------------------------------------------------------- compare

@@ -26,6 +26,8 @@ __all__ = [
     "MonteCarloRequest",
     "OtherPositionIn",
     "PlanChoice",
+    "PortfolioPositionIn",
+    "PortfolioRequest",
     "ReplayRequest",
     "SaveRequest",
 ]
@@ -256,3 +258,44 @@ class SaveRequest(_Model):
     name: Name
     inputs: dict[str, Any]
     summary: dict[str, Any] | None = None
+
+
+Asset = Annotated[str, Field(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9]+$")]
+Balance = Annotated[
+    Decimal, Field(ge=0, lt=Decimal("1e15"), allow_inf_nan=False, description="Asset units.")
+]
+Rate = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+Bound = Annotated[Decimal, Field(ge=0, lt=Decimal("1e18"), allow_inf_nan=False)]
+
+
+class CollateralTierIn(_Model):
+    """One haircut slice ``[floor, cap)`` (cap None: no cap) counted at ``rate``."""
+
+    floor: Bound
+    cap: Bound | None = None
+    rate: Rate
+
+
+class PortfolioPositionIn(_Model):
+    """A position the unified account holds."""
+
+    symbol: Name
+    side: Side
+    quantity: Quantity
+    entry_price: Price
+    mark_price: Price
+
+
+class PortfolioRequest(_Model):
+    """``perpmargin portfolio``: a unified account (bundled rules only) and its positions
+    under isolated, cross and portfolio margin side by side."""
+
+    rules: Name = Field(description="Bundled unified rules: binance-pm, bybit-uta, ...")
+    balances: Annotated[dict[Asset, Balance], Field(max_length=20)]
+    index_prices: Annotated[dict[Asset, Price], Field(max_length=20)]
+    positions: Annotated[list[PortfolioPositionIn], Field(max_length=20)] = []
+    collateral: Annotated[
+        dict[Asset, Annotated[list[CollateralTierIn], Field(min_length=1, max_length=20)]],
+        Field(max_length=20),
+    ] = {}
+    leverage: Leverage = Decimal(10)

@@ -39,6 +39,7 @@ from perpmargin.web.schemas import (
     MonteCarloRequest,
     OtherPositionIn,
     PlanChoice,
+    PortfolioRequest,
     ReplayRequest,
 )
 from perpmargin.web.store import Store
@@ -65,6 +66,7 @@ __all__ = [
     "run_check",
     "run_liq",
     "run_montecarlo",
+    "run_portfolio",
     "run_replay",
     "scenario_catalogue",
     "sent_bars",
@@ -696,3 +698,28 @@ def validate_inputs(kind: str, inputs: dict[str, Any]) -> dict[str, Any]:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "inputs"
         raise InvalidInput(f"inputs.{where}: {first['msg']}") from None
+
+
+def run_portfolio(req: PortfolioRequest) -> dict[str, Any]:
+    """A unified account under isolated, cross and portfolio margin (as ``perpmargin
+    portfolio --json``). Only bundled rules: a request never names a file."""
+    from perpmargin.engine.unified import UnifiedAccount
+    from perpmargin.risk.modes import compare_modes, comparison_dict
+    from perpmargin.venues.unified import bundled_unified
+
+    if req.rules not in bundled_unified():
+        raise InvalidInput(
+            f"rules must be one of {', '.join(bundled_unified())}, was {req.rules!r}"
+        )
+    doc = {
+        "rules": req.rules,
+        "balances": dict(req.balances),
+        "index_prices": dict(req.index_prices),
+        "positions": [p.model_dump() for p in req.positions],
+        "collateral": {
+            a: [(t.floor, "" if t.cap is None else t.cap, t.rate) for t in tiers]
+            for a, tiers in req.collateral.items()
+        },
+    }
+    account = UnifiedAccount.from_dict(doc)
+    return comparison_dict(compare_modes(account, leverage=req.leverage))
