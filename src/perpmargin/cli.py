@@ -590,6 +590,7 @@ def replay(
     ``perpmargin replay my.toml --data BTCUSDT=btc.parquet --out out/``.
     """
     from perpmargin.report import plan_result_dict, print_summary, write_report
+    from perpmargin.report.terminal import print_three_modes
     from perpmargin.sim.market import load_market
     from perpmargin.sim.plan import load_plans
     from perpmargin.sim.portfolio import portfolio_run_dict, replay_portfolio
@@ -632,35 +633,8 @@ def replay(
         return
     print_summary(results, console)
     for result, run in zip(results, third, strict=False):
-        _print_three_modes(console, result, run)
+        print_three_modes(console, result, run)
     console.print(f"Report: {paths['html'].resolve()}")
-
-
-def _print_three_modes(console: Console, result: Any, run: Any) -> None:
-    """Isolated, cross and portfolio margin of one plan, in the quote asset."""
-    quote = result.runs[next(iter(result.runs))].outcome.settle
-    places = places_for(quote)
-    table = Table(title=f"{result.plan.name}: three margin modes ({quote})")
-    for col in ("mode", "final equity", "liquidated", "where"):
-        table.add_column(col, justify="right")
-    for mode, r in result.runs.items():
-        liqs = r.outcome.liquidations
-        table.add_row(
-            mode, money(r.outcome.final_equity, places),
-            utc_text(liqs[0].time) if liqs else "no",
-            f"mark {liqs[0].mark_price:,}" if liqs else "",
-        )  # fmt: skip
-    final = run.final
-    marks = run.liquidation_marks or {}
-    table.add_row(
-        f"portfolio ({run.account.rules.id}, held in {', '.join(run.start_balances)})",
-        money(final.equity, places),
-        utc_text(run.liquidated_at) if run.liquidated_at is not None else "no",
-        ", ".join(f"{s} {p:,}" for s, p in marks.items()),
-    )  # fmt: skip
-    console.print(_fold(table))
-    for note in run.notes:
-        console.print(Text(f"- portfolio: {note}"))
 
 
 @app.command()

@@ -68,6 +68,7 @@ def main(out_dir: str | Path = "report", advise_paths: int = 20_000) -> None:
     )
     html = escape(str(paths["html"].resolve()))  # a folder may be named "[/x]"
     console.print(f"Report: [bold]{html}[/bold] (+ {len(paths) - 1} PNG charts)")
+    portfolio_example(results, console)
     stress_page = stress_example(out_dir, console)
     console.print(f"Stress: [bold]{escape(str(stress_page.resolve()))}[/bold] (+ stress.png)")
     advice_page = advise_example(out_dir, console, advise_paths)
@@ -75,6 +76,19 @@ def main(out_dir: str | Path = "report", advise_paths: int = 20_000) -> None:
 
 
 ADVISED = "pair-2022-11-08"
+PORTFOLIO = "Seed: BTC long 10x, $5,000 margin (half the account), 2020-03-12"
+
+
+def portfolio_example(results: list[PlanResult], console: Console) -> None:
+    """The third mode: the seed's half-account long under Binance Portfolio Margin, its
+    balance held in BTC (collateral and position fall together), beside isolated and
+    cross."""
+    from perpmargin.report.terminal import print_three_modes
+    from perpmargin.sim.portfolio import replay_portfolio
+
+    result = next(r for r in results if r.plan.name == PORTFOLIO)
+    run = replay_portfolio(result.plan, "binance-pm", collateral="BTC", market=result.market)
+    print_three_modes(console, result, run)
 
 
 def advise_example(out_dir: str | Path, console: Console, paths: int) -> Path:

@@ -9,12 +9,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from perpmargin.report.common import liquidation_text, money, result_places, utc, verdict
+from perpmargin.report.common import (
+    liquidation_text,
+    money,
+    places_for,
+    result_places,
+    utc,
+    verdict,
+)
 
 if TYPE_CHECKING:
+    from perpmargin.sim.portfolio import PortfolioRun
     from perpmargin.sim.results import PlanResult
 
-__all__ = ["outcome_table", "print_summary"]
+__all__ = ["outcome_table", "print_summary", "print_three_modes"]
 
 _COLUMNS = (
     ("scenario", "left"),
@@ -101,3 +109,32 @@ def print_summary(
                     style="dim",
                 )
             )
+
+
+def print_three_modes(console: Console, result: PlanResult, run: PortfolioRun) -> None:
+    """Isolated, cross and portfolio margin of one plan (``run``:
+    :func:`perpmargin.sim.portfolio.replay_portfolio` of it), in the quote asset."""
+    quote = result.runs[next(iter(result.runs))].outcome.settle
+    places = places_for(quote)
+    table = Table(title=f"{result.plan.name}: three margin modes ({quote})")
+    for col in ("mode", "final equity", "liquidated", "where"):
+        table.add_column(col, justify="right")
+    for mode, r in result.runs.items():
+        liqs = r.outcome.liquidations
+        table.add_row(
+            mode, money(r.outcome.final_equity, places),
+            utc(liqs[0].time) if liqs else "no",
+            f"mark {liqs[0].mark_price:,}" if liqs else "",
+        )  # fmt: skip
+    final = run.final
+    assert final is not None  # set by the replay
+    marks = run.liquidation_marks or {}
+    table.add_row(
+        f"portfolio ({run.account.rules.id}, held in {', '.join(run.start_balances)})",
+        money(final.equity, places),
+        utc(run.liquidated_at) if run.liquidated_at is not None else "no",
+        ", ".join(f"{s} {p:,}" for s, p in marks.items()),
+    )  # fmt: skip
+    console.print(table)
+    for note in run.notes:
+        console.print(Text(f"- portfolio: {note}"))
