@@ -233,3 +233,13 @@ def test_prices_finer_than_a_float_proves_are_scaled_the_exact_way():
     places, ints = scaled_on_floats(coarse)
     assert places == 2
     assert ints.tolist() == [[925330, 925984, 920000, 925050]]
+
+
+def test_a_cross_pool_of_two_symbols_is_read_at_once():
+    """The pair's cross run: each leg's charted liquidation price moves with the other
+    leg's mark every bar, read exactly (the comparison with the walk is above)."""
+    plan = load_plans("pair-2022-11-08")[0]
+    read = replay(plan).runs["cross"]
+    assert read.quiet_bars > len(read.series) // 2
+    liq = read.series["BTCUSDT long liq"]
+    assert liq.nunique() > 10  # it moves with ETH's mark, bar by bar

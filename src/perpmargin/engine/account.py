@@ -898,7 +898,12 @@ class Account:
     # ------------------------------------------------------------------ liquidation price
 
     def liquidation_price(
-        self, symbol: str, side: PositionSide | None = None, *, exact: bool = False
+        self,
+        symbol: str,
+        side: PositionSide | None = None,
+        *,
+        exact: bool = False,
+        marks: Mapping[str, Decimal] | None = None,
     ) -> Decimal | None:
         """Mark price of ``symbol`` at which the position is liquidated, others held.
 
@@ -909,12 +914,13 @@ class Account:
         Rounded to the tick in the direction that makes the returned price liquidate
         when marked (a long's price rounds down, a short's up); ``exact=True`` returns
         the unrounded solution. ``None``: no position, or no positive price liquidates.
+        ``marks``: solve as if the other symbols were marked so (changes nothing).
         """
         leg = self._leg_for(symbol, side)
         if leg is None:
             return None
         with engine_context():
-            return self._solve(leg, with_requirement=True, exact=exact)
+            return self._solve(leg, with_requirement=True, exact=exact, marks=marks)
 
     def bankruptcy_price(
         self, symbol: str, side: PositionSide | None = None, *, exact: bool = False
@@ -926,8 +932,10 @@ class Account:
         with engine_context():
             return self._solve(leg, with_requirement=False, exact=exact)
 
-    def _pool(self, leg: Leg) -> pmath.Pool:
-        """The pool that backs ``leg``: its own margin, or the cross wallet it shares."""
+    def _pool(self, leg: Leg, marks: Mapping[str, Decimal] | None = None) -> pmath.Pool:
+        """The pool that backs ``leg``: its own margin, or the cross wallet it shares
+        (at the account's marks, or at ``marks`` where given)."""
+        at = self._marks if not marks else {**self._marks, **marks}
         members = [leg] if leg.margin_mode == "isolated" else self._cross_legs()
         legs = []
         for m in members:
@@ -940,14 +948,21 @@ class Account:
         return pmath.Pool(
             collateral=leg.isolated_margin if leg.margin_mode == "isolated" else self._cross_wallet,
             legs=tuple(legs),
-            marks={s: self._marks[s] for s, _ in legs},
+            marks={s: at[s] for s, _ in legs},
             fee_rate=self._venue.taker_fee_rate if rules.close_fee_in_maintenance else ZERO,
             fee_at_bankruptcy=rules.close_fee_basis == "bankruptcy",
             fee_reserve=self._leg_reserve(leg) if leg.margin_mode == "isolated" else ZERO,
         )
 
-    def _solve(self, leg: Leg, *, with_requirement: bool, exact: bool) -> Decimal | None:
-        pool = self._pool(leg)
+    def _solve(
+        self,
+        leg: Leg,
+        *,
+        with_requirement: bool,
+        exact: bool,
+        marks: Mapping[str, Decimal] | None = None,
+    ) -> Decimal | None:
+        pool = self._pool(leg, marks)
         price = pmath.pool_price(pool, leg.symbol, with_requirement=with_requirement)
         if price is None or exact:
             return price
@@ -958,7 +973,7 @@ class Account:
             and self._venue.liquidation.bankruptcy_price_rounding == "favourable"
         )
         return pmath.round_liquidation_price(
-            price, moving, self._marks[leg.symbol], tick, towards_reference=favourable
+            price, moving, pool.marks[leg.symbol], tick, towards_reference=favourable
         )
 
     # ------------------------------------------------------------------ modes and leverage

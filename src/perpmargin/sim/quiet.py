@@ -29,10 +29,16 @@ bundled scenario and random plans both ways). The engine is then marked once at 
 stretch's end (twice where a symbol's previous mark, which Hyperliquid's
 auto-deleveraging prices at, must be the walk's).
 
+A leg of a cross pool of several symbols is charted with its liquidation price at every
+bar's close, the other legs held there: the others shift the pool by an exact amount a
+bar, and near the root the pool is a line in the leg's own price read from the engine,
+so each bar's root is the quotient of the same exact numbers the engine divides (checked
+against the engine's own solve at the stretch's end and at its two extreme bars).
+
 Not read at once (the walk goes on bar by bar): plans with counterparties, hedge mode,
-inverse contracts (their PnL is not affine in the mark), a cross pool of more than one
-symbol, margin triggers on a ratio, and stretches whose numbers would not fit exact
-integer arithmetic.
+inverse contracts (their PnL is not affine in the mark), Bybit's cross pools of several
+symbols (each leg's fee to close is valued at a bankruptcy price the other legs move),
+margin triggers on a ratio, and stretches whose checks fail.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
 from perpmargin.engine.clearing import Clearinghouse
 from perpmargin.engine.events import (
@@ -53,7 +54,7 @@ from perpmargin.engine.events import (
 from perpmargin.engine.insurance import InsuranceFund
 from perpmargin.engine.position import PositionView
 from perpmargin.errors import InsufficientMargin, InvalidInput, PerpMarginError
-from perpmargin.numeric import ZERO, nearest_step
+from perpmargin.numeric import ZERO, engine_context, nearest_step, round_to_step
 from perpmargin.sim import quiet
 from perpmargin.sim.data import utc_text
 from perpmargin.sim.intrabar import first_liquidation, waypoints
@@ -537,7 +538,10 @@ class _Run:
                 if self.venue.symbol(s).inverse_value is not None:
                     return None
                 cross += self.acct.margin_mode(s) == "cross"
-        return signs if cross <= 1 else None
+        rules = self.venue.liquidation
+        if cross > 1 and rules.close_fee_in_maintenance and rules.close_fee_basis == "bankruptcy":
+            return None  # Bybit: each leg's fee valued at a bankruptcy price the others move
+        return signs
 
     def _quiet_end(self, i: int) -> int:
         """The first bar >= ``i`` with a planned entry or a funding time (or the end)."""
@@ -658,7 +662,7 @@ class _Run:
         signs: Mapping[str, int],
         bars: Mapping[str, quiet.ScaledBars],
         hulls: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    ) -> tuple[quiet.Probe, list[tuple[quiet.Probe, quiet.Probe]]] | None:
+    ) -> tuple[quiet.Probe, dict[str, tuple[quiet.Probe, quiet.Probe]]] | None:
         """The engine's equity and each pool's (requirement, balance) as exact lines over
         the stretch: probed at its first point and one price unit away, then checked at the
         stretch's lowest, highest and middle marks (None if a check fails)."""
@@ -678,16 +682,14 @@ class _Run:
         )
         pools0 = acct.pool_readings(base)
         pools_moved = {s: acct.pool_readings(moved[s]) for s in held}
-        pools = []
+        pools: dict[str, tuple[quiet.Probe, quiet.Probe]] = {}
         for key, (mm0, bal0) in pools0.items():
             steps_mm = {s: pools_moved[s][key][0] - mm0 for s in held}
             steps_bal = {s: pools_moved[s][key][1] - bal0 for s in held}
             p = max(map(quiet.places_of, (mm0, bal0, *steps_mm.values(), *steps_bal.values())))
-            pools.append(
-                (
-                    quiet.make_probe(mm0, start, steps_mm, p),
-                    quiet.make_probe(bal0, start, steps_bal, p),
-                )
+            pools[key] = (
+                quiet.make_probe(mm0, start, steps_mm, p),
+                quiet.make_probe(bal0, start, steps_bal, p),
             )
         lo = {s: quiet.to_decimal(hulls[s][0][n - 1], places[s]) for s in self.symbols}
         hi = {s: quiet.to_decimal(hulls[s][1][n - 1], places[s]) for s in self.symbols}
@@ -695,8 +697,11 @@ class _Run:
         for point in (lo, hi, mid):
             if acct.equity_at(point) != equity.value_at(point, places):
                 return None
-            readings = list(acct.pool_readings(point).values())
-            lines = [(mm.value_at(point, places), bal.value_at(point, places)) for mm, bal in pools]
+            readings = acct.pool_readings(point)
+            lines = {
+                key: (mm.value_at(point, places), bal.value_at(point, places))
+                for key, (mm, bal) in pools.items()
+            }
             if readings != lines:
                 return None
         return equity, pools
@@ -717,22 +722,105 @@ class _Run:
             self.max_dd_pct = _drawdown_pct(self.max_dd, quiet.to_decimal(peaks[k], places))
         self.peak = quiet.to_decimal(peaks[-1], places)
 
-    def _quiet_legs(self, i: int, n: int) -> dict[str, np.ndarray]:
-        """Each planned leg's (margin, liquidation price) columns over the stretch."""
+    def _quiet_legs(
+        self,
+        i: int,
+        n: int,
+        cross: tuple[quiet.Probe, quiet.Probe] | None,
+        marks: Mapping[str, np.ndarray],
+        bars: Mapping[str, quiet.ScaledBars],
+    ) -> dict[str, np.ndarray] | None:
+        """Each planned leg's (margin, liquidation price) columns over the stretch (None:
+        a cross leg's prices could not be read exactly; the stretch is walked)."""
         out = {}
+        open_symbols = {x.plan.symbol for x in self.slots if x.state == "open"}
         for slot in self.slots:
             key = f"{slot.plan.symbol} {slot.plan.side}"
             margin, liq = self._leg_now(slot)
             view = self._views[(slot.plan.symbol, slot.plan.side)][1]
-            if view is not None and view.side == slot.plan.side and view.margin_mode == "cross":
-                closes = self.market.mark[slot.plan.symbol]
-                out[f"{key} margin"] = np.array(
-                    [_cross_leg_margin(view, closes[b][3]) for b in range(i, i + n)]
-                )
-            else:
-                out[f"{key} margin"] = np.full(n, margin)
             out[f"{key} liq"] = np.full(n, liq)
+            if view is None or view.side != slot.plan.side or view.margin_mode != "cross":
+                out[f"{key} margin"] = np.full(n, margin)
+                continue
+            closes = self.market.mark[slot.plan.symbol]
+            out[f"{key} margin"] = np.array(
+                [_cross_leg_margin(view, closes[b][3]) for b in range(i, i + n)]
+            )
+            pooled = cross is not None and len([s for s in cross[0].slopes if cross[0].slopes[s]
+                                                or cross[1].slopes[s]]) > 1  # fmt: skip
+            if len(open_symbols) > 1 and pooled:
+                assert cross is not None
+                prices = self._quiet_cross_prices(slot.plan.symbol, view, cross, marks, bars)
+                if prices is None:
+                    return None
+                out[f"{key} liq"] = prices
         return out
+
+    def _quiet_cross_prices(
+        self,
+        symbol: str,
+        view: PositionView,
+        cross: tuple[quiet.Probe, quiet.Probe],
+        marks: Mapping[str, np.ndarray],
+        bars: Mapping[str, quiet.ScaledBars],
+    ) -> np.ndarray | None:
+        """The liquidation price of a leg of a cross pool of several symbols at every
+        bar's close, the other legs at their closes, exactly as the engine solves it.
+
+        Within the stretch the pool's balance minus requirement is a line in each other
+        symbol's price (probed), so the others shift the pool by an exact amount D_b a
+        bar; near the root it is a line in this symbol's own price, a x p + K, read from
+        the engine (:meth:`Account.pool_readings` one tick apart) and checked to give
+        the engine's root at the stretch's end. The root at bar b is -(K + D_b) / a,
+        the quotient of the same exact numbers the engine divides; the bars whose D_b is
+        lowest and highest are solved by the engine too, so every root in between lies
+        on the same line. None when a check fails.
+        """
+        acct = self.acct
+        spec = self.venue.symbol(symbol)
+        places = {s: bars[s].places for s in self.symbols}
+        closes = {s: marks[s][3::4] for s in self.symbols}  # the 4th point of every bar
+        at_end = {s: quiet.to_decimal(closes[s][-1], places[s]) for s in self.symbols}
+        mm_probe, bal_probe = cross
+        shift: Any = 0
+        for s, b_slope in bal_probe.slopes.items():
+            if s != symbol:
+                move = closes[s] - closes[s][-1]
+                shift = shift + (move.astype(object) * (b_slope - mm_probe.slopes[s]))
+        shifts = np.broadcast_to(np.asarray(shift, dtype=object), closes[symbol].shape)
+        extremes = {int(np.argmin(shifts)), int(np.argmax(shifts))}
+
+        def solved(b: int) -> Decimal | None:
+            bar = {s: quiet.to_decimal(closes[s][b], places[s]) for s in self.symbols}
+            return acct.liquidation_price(symbol, None, exact=True, marks=bar)
+
+        with engine_context():
+            root = acct.liquidation_price(symbol, None, exact=True, marks=at_end)
+            if root is None:  # none at the end: none anywhere if none at the extremes
+                nothing = all(solved(b) is None for b in extremes)
+                return np.full(shifts.shape, float("nan")) if nothing else None
+            p1 = round_to_step(root, spec.tick_size, "down")
+            p2 = p1 + spec.tick_size
+
+            def pool(p: Decimal) -> Decimal:
+                mm, bal = acct.pool_readings({**at_end, symbol: p})["cross"]
+                return bal - mm
+
+            slope = (pool(p2) - pool(p1)) / spec.tick_size
+            constant = pool(p1) - slope * p1
+            if slope == 0 or -constant / slope != root:
+                return None
+            d = [quiet.to_decimal(x, bal_probe.places) for x in shifts]
+            roots = [-(constant + x) / slope for x in d]
+            if any(solved(b) != roots[b] for b in extremes):
+                return None
+            legs = [pmath.SolverLeg(1 if view.side == "long" else -1, view.quantity,
+                                    view.entry_price, spec.tiers)]  # fmt: skip
+            out = [
+                float(pmath.round_liquidation_price(r, legs, at_end[symbol], spec.tick_size))
+                for r in roots
+            ]
+        return np.array(out)
 
     def _read_quiet(
         self,
@@ -754,12 +842,15 @@ class _Run:
         opening = quiet.prepend(int(acct.equity.scaleb(equity.places)), by_bar[:-1, 3])
         lows = np.minimum(opening, by_bar.min(axis=1))
         ratio = np.zeros(n)
-        for mm, bal in pools:
+        for mm, bal in pools.values():
             requirements, balances = mm.at(marks), bal.at(marks)
             if not (balances > requirements).all():
                 return 0  # cannot happen in a quiet stretch; walk to be sure
             ratios = quiet.exact_floats(requirements, balances)  # formulas.margin_ratio
             ratio = np.maximum(ratio, ratios.reshape(n, 4).max(axis=1))
+        legs = self._quiet_legs(i, n, pools.get("cross"), marks, bars)
+        if legs is None:
+            return 0
         times = self.market.times[i : i + n]
         self._quiet_track(equity, eq, times)
         scale = 10**equity.places
@@ -770,7 +861,7 @@ class _Run:
             "wallet": np.full(n, float(acct.wallet_balance)),
             "margin_ratio": ratio,
             "insurance_fund": np.full(n, float(acct.insurance_fund.balance)),
-            **self._quiet_legs(i, n),
+            **legs,
         }
         for name, values in columns.items():
             self.columns[name].extend(values.tolist())
