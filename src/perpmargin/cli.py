@@ -624,7 +624,8 @@ def replay(
     ] if portfolio is not None else []  # fmt: skip
     paths = {}
     if report_dir is not None:
-        paths = write_report(results, report_dir, png=not no_png)
+        third_by_plan = {r.plan.name: run for r, run in zip(results, third, strict=False)}
+        paths = write_report(results, report_dir, png=not no_png, portfolio=third_by_plan)
     if as_json:
         docs = [plan_result_dict(r, series=series) for r in results]
         for doc, run in zip(docs, third, strict=False):

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from perpmargin.report import print_summary, write_report
 from perpmargin.sim.plan import bundled_scenarios, load_plans
+from perpmargin.sim.portfolio import PortfolioRun, replay_portfolio
 from perpmargin.sim.replay import replay
 from perpmargin.sim.results import PlanResult
 
@@ -58,7 +59,8 @@ def main(out_dir: str | Path = "report", advise_paths: int = 20_000) -> None:
     console = probe if probe.is_terminal else Console(width=200)
     results = run_bundled()
     print_summary(results, console, title=TITLE)
-    paths = write_report(results, out_dir, title=TITLE)
+    third = portfolio_example(results, console)
+    paths = write_report(results, out_dir, title=TITLE, portfolio={third[0]: third[1]})
     console.print(
         "Isolated caps a loss at the position's margin; cross survives deeper moves by "
         "drawing on the whole balance, and when it goes it takes every cross position.\n"
@@ -68,7 +70,6 @@ def main(out_dir: str | Path = "report", advise_paths: int = 20_000) -> None:
     )
     html = escape(str(paths["html"].resolve()))  # a folder may be named "[/x]"
     console.print(f"Report: [bold]{html}[/bold] (+ {len(paths) - 1} PNG charts)")
-    portfolio_example(results, console)
     stress_page = stress_example(out_dir, console)
     console.print(f"Stress: [bold]{escape(str(stress_page.resolve()))}[/bold] (+ stress.png)")
     advice_page = advise_example(out_dir, console, advise_paths)
@@ -79,16 +80,16 @@ ADVISED = "pair-2022-11-08"
 PORTFOLIO = "Seed: BTC long 10x, $5,000 margin (half the account), 2020-03-12"
 
 
-def portfolio_example(results: list[PlanResult], console: Console) -> None:
+def portfolio_example(results: list[PlanResult], console: Console) -> tuple[str, PortfolioRun]:
     """The third mode: the seed's half-account long under Binance Portfolio Margin, its
     balance held in BTC (collateral and position fall together), beside isolated and
     cross."""
     from perpmargin.report.terminal import print_three_modes
-    from perpmargin.sim.portfolio import replay_portfolio
 
     result = next(r for r in results if r.plan.name == PORTFOLIO)
     run = replay_portfolio(result.plan, "binance-pm", collateral="BTC", market=result.market)
     print_three_modes(console, result, run)
+    return result.plan.name, run
 
 
 def advise_example(out_dir: str | Path, console: Console, paths: int) -> Path:

@@ -74,3 +74,15 @@ def test_the_replay_command_shows_three_modes(tmp_path):
     bad = runner.invoke(app, ["replay", "seed-2020-03-12", "--collateral", "BTC", "--json"])
     assert bad.exit_code == 2
     assert "--collateral goes with --portfolio" in bad.output
+
+
+def test_the_report_shows_the_third_mode(tmp_path, half_account):
+    from perpmargin.report import write_report
+
+    plan, result = half_account
+    run = replay_portfolio(plan, "binance-pm", collateral="BTC", market=result.market)
+    paths = write_report([result], tmp_path, png=False, portfolio={plan.name: run})
+    page = paths["html"].read_text()
+    assert 'data-testid="three-modes"' in page
+    assert "portfolio (binance-pm, held in BTC)" in page
+    assert "portfolio (binance-pm) equity" in page  # its equity line in the chart

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from perpmargin.report.jsonout import jsonable, plan_result_dict
 from perpmargin.report.terminal import outcome_table, print_summary
 
 if TYPE_CHECKING:
+    from perpmargin.sim.portfolio import PortfolioRun
     from perpmargin.sim.results import PlanResult
 
 __all__ = [
@@ -42,13 +43,15 @@ def write_report(
     *,
     title: str = "perpmargin replay",
     png: bool = True,
+    portfolio: Mapping[str, PortfolioRun] | None = None,
 ) -> dict[str, Path]:
-    """Write ``index.html`` and one PNG per plan into ``out_dir``.
+    """Write ``index.html`` and one PNG per plan into ``out_dir`` (``portfolio``: plan
+    name -> its run under portfolio margin, shown beside isolated and cross).
 
     Returns the paths written: ``"html"`` and each plan's slug.
     """
     out = Path(out_dir)
-    paths = {"html": write_html(results, out / "index.html", title)}
+    paths = {"html": write_html(results, out / "index.html", title, portfolio)}
     if png:
         from perpmargin.report.png import write_png
 

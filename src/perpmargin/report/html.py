@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ from perpmargin.report.common import (
     MODE_COLORS,
     liquidation_status,
     money,
+    places_for,
     result_places,
     slug,
     times,
@@ -31,6 +32,7 @@ from perpmargin.report.common import (
 from perpmargin.report.common import verdict as modes_verdict
 
 if TYPE_CHECKING:
+    from perpmargin.sim.portfolio import PortfolioRun
     from perpmargin.sim.results import PlanResult
 
 __all__ = ["plan_figure", "plan_section", "render_html", "write_html"]
@@ -51,8 +53,9 @@ th{background:#f5f5f7}td.l,th.l{text-align:left}
 
 
 # complexity waived (C901): one trace per kind of event on the chart
-def plan_figure(result: PlanResult) -> go.Figure:  # noqa: C901
-    """The interactive chart of one replayed plan (plotly)."""
+def plan_figure(result: PlanResult, portfolio: PortfolioRun | None = None) -> go.Figure:  # noqa: C901
+    """The interactive chart of one replayed plan (plotly); with ``portfolio`` (its run
+    under portfolio margin) that account's equity beside the others'."""
     plan = result.plan
     symbols = plan.symbols
     rows = len(symbols) + 2
@@ -186,6 +189,19 @@ def plan_figure(result: PlanResult) -> go.Figure:  # noqa: C901
                 line={"color": color, "width": 1},
             ),
             row=rows,
+            col=1,
+        )
+    if portfolio is not None and len(portfolio.series) == len(x):
+        fig.add_trace(
+            go.Scatter(
+                x=[
+                    dt.datetime.fromtimestamp(t / 1000, tz=dt.UTC) for t in portfolio.series["time"]
+                ],
+                y=portfolio.series["equity"],
+                name=f"portfolio ({portfolio.account.rules.id}) equity",
+                line={"color": "#6a3d9a"},
+            ),
+            row=rows - 1,
             col=1,
         )
     fig.add_hline(y=1.0, line={"color": "#c4122f", "dash": "dot", "width": 1}, row=rows, col=1)
@@ -355,9 +371,42 @@ def _market_table(result: PlanResult) -> str:
     )
 
 
-def plan_section(result: PlanResult, include_js: bool) -> str:
+def _portfolio_table(result: PlanResult, run: PortfolioRun) -> str:
+    """The three modes of one plan: isolated and cross from the replay, portfolio margin
+    from its own run (money in the quote asset)."""
+    quote = next(iter(result.runs.values())).outcome.settle
+    places = places_for(quote)
+    rows = []
+    for mode, r in result.runs.items():
+        liqs = r.outcome.liquidations
+        rows.append((mode, money(r.outcome.final_equity, places),
+                     utc(liqs[0].time) if liqs else "no",
+                     f"mark {liqs[0].mark_price:,}" if liqs else ""))  # fmt: skip
+    final = run.final
+    assert final is not None
+    marks = run.liquidation_marks or {}
+    rows.append((
+        f"portfolio ({run.account.rules.id}, held in {', '.join(run.start_balances)})",
+        money(final.equity, places),
+        utc(run.liquidated_at) if run.liquidated_at is not None else "no",
+        ", ".join(f"{s} {p:,}" for s, p in marks.items()),
+    ))  # fmt: skip
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in run.notes)
+    return (
+        f"<h3>Three margin modes ({html.escape(quote)})</h3>"
+        '<table data-testid="three-modes"><tr><th>mode</th><th>final equity</th>'
+        f"<th>liquidated</th><th>where</th></tr>{body}</table>"
+        f'<ul class="note">{notes}</ul>'
+    )
+
+
+def plan_section(
+    result: PlanResult, include_js: bool, portfolio: PortfolioRun | None = None
+) -> str:
     """One plan's part of the page: text, plan and outcome tables, chart (``include_js``:
-    inline plotly.js here; else the page must load it first)."""
+    inline plotly.js here; else the page must load it first); with ``portfolio``, the
+    plan under portfolio margin beside isolated and cross."""
     plan = result.plan
     market = result.market
     stand_in = [s for s, src in market.mark_source.items() if src == "trade bars"]
@@ -378,7 +427,7 @@ def plan_section(result: PlanResult, include_js: bool) -> str:
         for mode, run in result.runs.items()
         for n in run.outcome.notes
     )
-    fig_html = plan_figure(result).to_html(
+    fig_html = plan_figure(result, portfolio).to_html(
         full_html=False,
         include_plotlyjs=include_js,
         config={"displaylogo": False, "responsive": True},
@@ -392,20 +441,30 @@ def plan_section(result: PlanResult, include_js: bool) -> str:
         f'<p class="verdict" data-testid="verdict">{html.escape(modes_verdict(result).text)}.</p>'
         f"{_outcome_table(result)}"
         + (f'<ul class="note">{notes}</ul>' if notes else "")
+        + (_portfolio_table(result, portfolio) if portfolio is not None else "")
         + _market_table(result)
         + f"{fig_html}</section>"
     )
 
 
-def render_html(results: Sequence[PlanResult], title: str = "perpmargin replay") -> str:
-    """The whole page as a string (plotly.js inlined once)."""
+def render_html(
+    results: Sequence[PlanResult],
+    title: str = "perpmargin replay",
+    portfolio: Mapping[str, PortfolioRun] | None = None,
+) -> str:
+    """The whole page as a string (plotly.js inlined once); ``portfolio``: plan name ->
+    its run under portfolio margin, shown in that plan's section."""
+    third = portfolio or {}
     index = "".join(
         f'<li><a href="#{slug(r.plan.name)}">{html.escape(r.plan.name)}</a>: '
         + html.escape(modes_verdict(r).text)
         + "</li>"
         for r in results
     )
-    sections = "".join(plan_section(r, include_js=(i == 0)) for i, r in enumerate(results))
+    sections = "".join(
+        plan_section(r, include_js=(i == 0), portfolio=third.get(r.plan.name))
+        for i, r in enumerate(results)
+    )
     stamp = dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
@@ -424,10 +483,13 @@ def render_html(results: Sequence[PlanResult], title: str = "perpmargin replay")
 
 
 def write_html(
-    results: Sequence[PlanResult], path: str | Path, title: str = "perpmargin replay"
+    results: Sequence[PlanResult],
+    path: str | Path,
+    title: str = "perpmargin replay",
+    portfolio: Mapping[str, PortfolioRun] | None = None,
 ) -> Path:
     """Write :func:`render_html` to ``path`` (folders created) and return it."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(results, title), encoding="utf-8")
+    out.write_text(render_html(results, title, portfolio), encoding="utf-8")
     return out
