@@ -440,19 +440,25 @@ def check(
     mark: str = typer.Option(
         None, "--mark", help="Mark price now: the cost to open adds the open loss (Binance)."
     ),
+    portfolio: str = typer.Option(
+        None, help="A unified account JSON (or bundled example): adds portfolio margin."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Pre-trade check: size from risk, liquidation vs stop, isolated and cross side by side.
+    """Pre-trade check: size from risk, liquidation vs stop, isolated and cross side by side
+    (and portfolio margin with --portfolio ACCOUNT.json).
 
     Example: ``perpmargin check --symbol BTCUSDT --side long --entry 50000 --stop 48000
     --leverage 20 --balance 10000 --risk 1% --venue all``. Exits 1 when any check FAILs.
     """
     venues = "all" if venue == ["all"] else venue
     _check_funding_rate(funding_rate)
+    unified = _unified_account(portfolio) if portfolio is not None else None
     result = check_trade(
         symbol=symbol, side=side, entry=entry, stop=stop, leverage=leverage,
         balance=balance, risk=risk, venues=venues, take_profit=take_profit,
         buffer=buffer, funding_rate=funding_rate, hold_hours=hold_hours, mark_price=mark,
+        portfolio=unified,
     )  # fmt: skip
     if as_json:
         print(json.dumps(result.to_dict()))
@@ -959,6 +965,38 @@ def _load_imported(
     return import_bundle(doc, venue=venue)
 
 
+def _unified_account_and_notes(source: str) -> tuple[Any, list[str]]:
+    """A unified account from a JSON file (or a bundled example): perpmargin's own shape,
+    or ccxt's (``{"exchange", "balance", "positions", "index_prices", "collateral"?}``),
+    and the notes on how it was read."""
+    from perpmargin.engine.unified import UnifiedAccount
+
+    path = Path(_bundle_source(source))
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"{source}: not a readable JSON account ({exc})") from None
+    notes: list[str] = []
+    if isinstance(doc, dict) and "balance" in doc:  # ccxt shapes
+        from perpmargin.interop.unified_in import unified_from_ccxt
+
+        extra = sorted(set(doc) - {"exchange", "rules", "balance", "positions", "index_prices",
+                                    "collateral"})  # fmt: skip
+        if extra:
+            raise InvalidInput(f"unknown field(s) {', '.join(map(repr, extra))} in a ccxt account")
+        account, notes = unified_from_ccxt(
+            doc["balance"], doc.get("positions", []), doc.get("index_prices", {}),
+            exchange=doc.get("exchange"), rules=doc.get("rules"), collateral=doc.get("collateral"),
+        )  # fmt: skip
+    else:
+        account = UnifiedAccount.from_dict(doc)
+    return account, notes
+
+
+def _unified_account(source: str) -> Any:
+    return _unified_account_and_notes(source)[0]
+
+
 def _price_text(value: Any) -> str:
     return "none" if value is None else f"{value:,}"
 
@@ -985,28 +1023,9 @@ def portfolio(
     (fetch_positions), "index_prices", "collateral"?}``.
     Example: ``perpmargin portfolio unified-btc-collateral``.
     """
-    from perpmargin.engine.unified import UnifiedAccount
     from perpmargin.risk.modes import compare_modes, comparison_dict
 
-    path = Path(_bundle_source(source))
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise InvalidInput(f"{source}: not a readable JSON account ({exc})") from None
-    notes: list[str] = []
-    if isinstance(doc, dict) and "balance" in doc:  # ccxt shapes
-        from perpmargin.interop.unified_in import unified_from_ccxt
-
-        extra = sorted(set(doc) - {"exchange", "rules", "balance", "positions", "index_prices",
-                                    "collateral"})  # fmt: skip
-        if extra:
-            raise InvalidInput(f"unknown field(s) {', '.join(map(repr, extra))} in a ccxt account")
-        account, notes = unified_from_ccxt(
-            doc["balance"], doc.get("positions", []), doc.get("index_prices", {}),
-            exchange=doc.get("exchange"), rules=doc.get("rules"), collateral=doc.get("collateral"),
-        )  # fmt: skip
-    else:
-        account = UnifiedAccount.from_dict(doc)
+    account, notes = _unified_account_and_notes(source)
     result = compare_modes(account, leverage=leverage)
     reading = result.unified
     if as_json:

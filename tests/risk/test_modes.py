@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal as D
 
+import pytest
 from typer.testing import CliRunner
 
 import perpmargin as pm
@@ -83,3 +84,47 @@ def test_the_portfolio_command_refuses_a_bad_account(tmp_path):
     out = CliRunner().invoke(app, ["portfolio", str(bad)])
     assert out.exit_code == 2
     assert "unknown field" in out.output
+
+
+def test_the_pre_trade_check_adds_portfolio_margin():
+    acct = account({"BTC": 1, "USDT": 1000})
+    before = acct.reading()
+    c = pm.check_trade(symbol="BTCUSDT", side="long", entry=50000, stop=48000, leverage=20,
+                       balance=10000, venue="binance-usdm", portfolio=acct)  # fmt: skip
+    (v,) = c.venues
+    assert [m.margin_mode for m in v.modes] == ["isolated", "cross", "portfolio"]
+    port = v.modes[2]
+    # the trade opened in a copy of the account; the nearest BTC fall liquidating it all
+    twin = acct.copy()
+    twin.open("BTCUSDT", "long", v.quantity, "50000")
+    move = twin.liquidation_moves()["BTC"][0]
+    assert port.liquidation_price == (D(50000) * (1 + move)).quantize(D("0.1"), "ROUND_FLOOR")
+    assert port.stop_to_liquidation == D(48000) - port.liquidation_price
+    assert port.worst_case_loss == before.adjusted_equity
+    assert "BTC held as collateral falls with it" in port.checklist[0].reason
+    assert acct.reading() == before  # the account itself is untouched
+
+
+def test_the_pre_trade_check_portfolio_refusals():
+    acct = account({"BTC": 1})
+    with pytest.raises(pm.InvalidInput, match="needs portfolio="):
+        pm.check_trade(symbol="BTCUSDT", side="long", entry=50000, stop=48000, leverage=20,
+                       balance=10000, venue="binance-usdm",
+                       margin_modes=("isolated", "portfolio"))  # fmt: skip
+    c = pm.check_trade(symbol="BTCUSDT", side="long", entry=50000, stop=48000, leverage=20,
+                       balance=10000, venue="bybit-linear", portfolio=acct)  # fmt: skip
+    port = c.venues[0].modes[-1]
+    assert port.status == "FAIL"
+    assert any("portfolio:" in i.reason for i in port.checklist)
+
+
+def test_the_check_command_takes_a_unified_account():
+    out = CliRunner().invoke(app, [
+        "check", "--symbol", "BTCUSDT", "--side", "long", "--entry", "50000", "--stop", "48000",
+        "--leverage", "20", "--balance", "10000", "--portfolio", "unified-btc-collateral",
+        "--json",
+    ])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    modes = json.loads(out.output)["venues"][0]["modes"]
+    assert modes[-1]["margin_mode"] == "portfolio"
+    assert modes[-1]["liquidation_price"] is not None

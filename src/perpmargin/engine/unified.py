@@ -264,21 +264,24 @@ class UnifiedAccount:
                          pos["mark_price"])  # fmt: skip
         return acct
 
+    def copy(self) -> UnifiedAccount:
+        """An independent account in the same state (a what-if: trade it, mark it)."""
+        twin = object.__new__(UnifiedAccount)
+        twin._rules, twin._venues = self._rules, self._venues
+        twin._collateral = dict(self._collateral)
+        s = self._state
+        twin._state = _State(
+            dict(s.balances), dict(s.index), dict(s.marks),
+            {k: replace(leg) for k, leg in s.legs.items()}, list(s.ledger),
+            dict(s.venue_income), dict(s.counterparty), dict(s.fund),
+        )  # fmt: skip
+        return twin
+
     # ------------------------------------------------------------------ plumbing
 
     @contextmanager
     def _atomic(self) -> Iterator[None]:
-        s = self._state
-        saved = _State(
-            dict(s.balances),
-            dict(s.index),
-            dict(s.marks),
-            {k: replace(leg) for k, leg in s.legs.items()},  # specs and venues are frozen
-            list(s.ledger),
-            dict(s.venue_income),
-            dict(s.counterparty),
-            dict(s.fund),
-        )
+        saved = self.copy()._state
         try:
             with engine_context():
                 yield

@@ -30,6 +30,7 @@ from perpmargin import limits
 from perpmargin.display import money, places_for
 from perpmargin.engine import math as pmath
 from perpmargin.engine.account import Account
+from perpmargin.engine.unified import UnifiedAccount
 from perpmargin.errors import InvalidInput, PerpMarginError, UnknownSymbol
 from perpmargin.numeric import ONE, ZERO, Number, engine_context, round_to_step, to_decimal
 from perpmargin.risk.liq_price import OtherPosition, bankruptcy_price, liquidation_price
@@ -71,7 +72,7 @@ class ModeCheck:
     ``funding_cost``: + is paid.
     """
 
-    margin_mode: Literal["isolated", "cross"]
+    margin_mode: Literal["isolated", "cross", "portfolio"]
     initial_margin: Decimal
     liquidation_price: Decimal | None
     bankruptcy_price: Decimal | None
@@ -221,8 +222,10 @@ def check_trade(
     funding_rate: Number = "0.0001",
     hold_hours: Number = 24,
     mark_price: Number | None = None,
+    portfolio: UnifiedAccount | None = None,
 ) -> TradeCheck:
-    """Check a planned trade on one or several venues, isolated and cross side by side.
+    """Check a planned trade on one or several venues, isolated and cross side by side
+    (and portfolio margin, given a unified account).
 
     Parameters
     ----------
@@ -250,6 +253,11 @@ def check_trade(
         The mark now, for a limit entry away from it: where the venue counts it (Binance),
         the cost to open adds the position's open loss at the mark
         (:func:`perpmargin.formulas.open_loss`).
+    portfolio
+        A :class:`~perpmargin.UnifiedAccount`: adds the ``"portfolio"`` mode on the venues
+        it trades on: the trade opened (taker fee) in a copy of the account, its
+        liquidation price the nearest adverse move of its underlying that liquidates the
+        whole account (collateral held in that underlying moving too).
     """
     with engine_context():
         if side not in ("long", "short"):
@@ -264,9 +272,15 @@ def check_trade(
         lev = to_decimal(leverage, "leverage", positive=True)
         if lev < 1:
             raise InvalidInput(f"leverage must be >= 1, was {lev}")
+        if portfolio is not None and "portfolio" not in margin_modes:
+            margin_modes = (*margin_modes, "portfolio")
         for m in margin_modes:
-            if m not in ("isolated", "cross"):
-                raise InvalidInput(f"margin mode must be 'isolated' or 'cross', was {m!r}")
+            if m not in ("isolated", "cross", "portfolio"):
+                raise InvalidInput(
+                    f"margin mode must be 'isolated', 'cross' or 'portfolio', was {m!r}"
+                )
+        if "portfolio" in margin_modes and portfolio is None:
+            raise InvalidInput("the 'portfolio' mode needs portfolio= (a UnifiedAccount)")
         if (account is None) == (balance is None):
             raise InvalidInput("give exactly one of balance= or account=")
         if account is not None:
@@ -329,6 +343,7 @@ def check_trade(
                     rate,
                     hours,
                     mark_d,
+                    portfolio,
                 )
             )
         first, spread = _compare(results, trade_side)
@@ -388,6 +403,7 @@ def _check_venue(
     rate: Decimal,
     hours: Decimal,
     mark: Decimal | None = None,
+    portfolio: UnifiedAccount | None = None,
 ) -> VenueCheck:
     sign = 1 if side == "long" else -1
     taker = v.taker_fee_rate
@@ -515,32 +531,19 @@ def _check_venue(
     intervals = hours / spec.funding_interval_hours
     funding_cost = _to_unit(sign * notional * rate * intervals, unit_step, "up")
     others = _others(account, spec) if account is not None else []
-    modes = []
-    for mode in margin_modes:
-        modes.append(
-            _mode_check(
-                v,
-                spec,
-                mode,
-                side,
-                entry,
-                stop,
-                qty,
-                im,
-                open_fee,
-                close_fee,
-                lev,
-                balance,
-                others,
-                items,
-                buf,
-                buf_atr,
-                atr,
-                loss_at_stop,
-                funding_cost,
-                account,
-            )
+    modes = [
+        _mode_check(
+            v, spec, mode, side, entry, stop, qty, im, open_fee, close_fee, lev, balance,
+            others, items, buf, buf_atr, atr, loss_at_stop, funding_cost, account,
         )
+        for mode in margin_modes
+        if mode != "portfolio"
+    ]  # fmt: skip
+    if portfolio is not None and "portfolio" in margin_modes:
+        modes.append(_portfolio_check(
+            portfolio, v, spec, side, entry, stop, qty, im, loss_at_stop, funding_cost, items,
+            buf, buf_atr, atr,
+        ))  # fmt: skip
     return VenueCheck(
         venue=v.id,
         symbol=spec.symbol,
@@ -581,6 +584,55 @@ def _others(account: Account, spec: SymbolSpec) -> list[OtherPosition]:
         if p.margin_mode == "cross":
             out.append(OtherPosition(p.symbol, p.side, p.entry_price, p.quantity, p.mark_price))
     return out
+
+
+def _liquidation_item(
+    liq: Decimal | None,
+    stop: Decimal,
+    entry: Decimal,
+    sign: int,
+    buf: Decimal,
+    buf_atr: Decimal,
+    atr: Decimal | None,
+) -> tuple[CheckItem, Decimal | None, Decimal | None, Decimal | None]:
+    """The "liquidation distance" check of a mode, and the distance beyond the stop (in
+    price, % of entry, ATRs): FAIL before the stop, WARN closer than ``buf`` x the stop
+    distance (or ``buf_atr`` ATRs), else PASS."""
+    stop_distance = abs(entry - stop)
+    if liq is None:
+        dist = dist_pct = dist_atr = None
+        liq_item = CheckItem(
+            "liquidation distance", "PASS", "no positive price liquidates this position"
+        )
+    else:
+        dist = (stop - liq) * sign
+        dist_pct = dist / entry * 100
+        dist_atr = None if atr is None or atr == 0 else dist / atr
+        if dist <= 0:
+            liq_item = CheckItem(
+                "liquidation distance",
+                "FAIL",
+                f"liquidation at {liq} comes before the stop at {stop}: lower "
+                "the leverage, add margin or move the stop",
+            )
+        elif dist < buf * stop_distance or (dist_atr is not None and dist_atr < buf_atr):
+            how = (
+                f"{dist_atr:.2f} ATR"
+                if dist_atr is not None
+                else f"{dist / stop_distance:.2f}x the stop distance"
+            )
+            liq_item = CheckItem(
+                "liquidation distance",
+                "WARN",
+                f"liquidation at {liq} is only {dist} ({how}) beyond the stop",
+            )
+        else:
+            liq_item = CheckItem(
+                "liquidation distance",
+                "PASS",
+                f"liquidation at {liq} is {dist} ({dist_pct:.2f}% of entry) beyond the stop",
+            )
+    return liq_item, dist, dist_pct, dist_atr
 
 
 def _mode_check(
@@ -624,40 +676,9 @@ def _mode_check(
     except PerpMarginError as exc:
         liq = bankrupt = None
         common = [*common, CheckItem("liquidation distance", "FAIL", str(exc))]
-    stop_distance = abs(entry - stop)
-    if liq is None:
-        dist = dist_pct = dist_atr = None
-        liq_item = CheckItem(
-            "liquidation distance", "PASS", "no positive price liquidates this position"
-        )
-    else:
-        dist = (stop - liq) * sign
-        dist_pct = dist / entry * 100
-        dist_atr = None if atr is None or atr == 0 else dist / atr
-        if dist <= 0:
-            liq_item = CheckItem(
-                "liquidation distance",
-                "FAIL",
-                f"liquidation at {liq} comes before the stop at {stop}: lower "
-                "the leverage, add margin or move the stop",
-            )
-        elif dist < buf * stop_distance or (dist_atr is not None and dist_atr < buf_atr):
-            how = (
-                f"{dist_atr:.2f} ATR"
-                if dist_atr is not None
-                else f"{dist / stop_distance:.2f}x the stop distance"
-            )
-            liq_item = CheckItem(
-                "liquidation distance",
-                "WARN",
-                f"liquidation at {liq} is only {dist} ({how}) beyond the stop",
-            )
-        else:
-            liq_item = CheckItem(
-                "liquidation distance",
-                "PASS",
-                f"liquidation at {liq} is {dist} ({dist_pct:.2f}% of entry) beyond the stop",
-            )
+    liq_item, dist, dist_pct, dist_atr = _liquidation_item(
+        liq, stop, entry, sign, buf, buf_atr, atr
+    )
     worst, basis = _worst_case(
         margin_mode, side, entry, stop, qty, im, open_fee, close_fee, loss_at_stop, liq,
         bankrupt, spec, balance if account is None else account.cross_wallet_balance, others,
@@ -685,6 +706,76 @@ def _mode_check(
         stop_to_liquidation_atr=None if dist_atr is None else dist_atr.quantize(Decimal("0.01")),
         loss_at_stop=loss_at_stop,
         worst_case_loss=worst,
+        funding_cost=funding_cost,
+        status=_worst(i.status for i in checklist if i.name not in _FACTS),
+        checklist=checklist,
+        worst_case_basis=basis,
+    )
+
+
+def _portfolio_check(
+    account: UnifiedAccount,
+    v: Venue,
+    spec: SymbolSpec,
+    side: Literal["long", "short"],
+    entry: Decimal,
+    stop: Decimal,
+    qty: Decimal,
+    im: Decimal,
+    loss_at_stop: Decimal,
+    funding_cost: Decimal,
+    common: list[CheckItem],
+    buf: Decimal,
+    buf_atr: Decimal,
+    atr: Decimal | None,
+) -> ModeCheck:
+    """The trade under portfolio margin: opened (taker fee) in a copy of the unified
+    account; its liquidation price is the mark moved by the nearest adverse move of its
+    underlying that liquidates the whole account; the whole adjusted equity backs it."""
+    sign = 1 if side == "long" else -1
+    before = account.reading()
+    items = list(common)
+    liq: Decimal | None = None
+    try:
+        if account.venue_of(spec.symbol).id != v.id:
+            raise InvalidInput(f"the unified account trades {spec.symbol} on another venue")
+        twin = account.copy()
+        twin.open(spec.symbol, side, qty, entry)
+        mark = next(p.mark_price for p in twin.reading().positions if p.symbol == spec.symbol)
+        down, up = twin.liquidation_moves()[spec.base]
+        move = down if side == "long" else up
+        if move is not None:
+            direction: Literal["up", "down"] = "down" if side == "long" else "up"
+            liq = round_to_step(mark * (1 + move), spec.tick_size, direction)
+    except PerpMarginError as exc:
+        items.append(CheckItem("liquidation distance", "FAIL", f"portfolio: {exc}"))
+    liq_item, dist, dist_pct, dist_atr = _liquidation_item(
+        liq, stop, entry, sign, buf, buf_atr, atr
+    )
+    held = [a.asset for a in before.assets if a.net > 0]
+    falls = f"; {spec.base} held as collateral falls with it" if spec.base in held else ""
+    mode_item = CheckItem(
+        "mode chosen",
+        "WARN",
+        f"portfolio ({account.rules.id}): the whole unified account ({', '.join(held)} at "
+        f"their haircuts, adjusted equity {before.adjusted_equity:,.2f} USD) backs this "
+        f"position{falls}",
+    )
+    basis = (
+        f"portfolio: every asset backs it; the adjusted equity {before.adjusted_equity:,.2f} "
+        "USD can go with it, and what it cannot cover the insurance fund takes"
+    )
+    checklist = (mode_item, liq_item, *items, CheckItem("worst case", "PASS", basis))
+    return ModeCheck(
+        margin_mode="portfolio",
+        initial_margin=im,
+        liquidation_price=liq,
+        bankruptcy_price=None,
+        stop_to_liquidation=dist,
+        stop_to_liquidation_pct=None if dist_pct is None else dist_pct.quantize(Decimal("0.01")),
+        stop_to_liquidation_atr=None if dist_atr is None else dist_atr.quantize(Decimal("0.01")),
+        loss_at_stop=loss_at_stop,
+        worst_case_loss=max(before.adjusted_equity, ZERO),
         funding_cost=funding_cost,
         status=_worst(i.status for i in checklist if i.name not in _FACTS),
         checklist=checklist,
@@ -765,7 +856,7 @@ def _compare(
     ]
     first = max(candidates, key=lambda c: c[2] * sign) if candidates else None
     spread: dict[str, Decimal] = {}
-    for mode in ("isolated", "cross"):
+    for mode in ("isolated", "cross", "portfolio"):
         prices = [c[2] for c in candidates if c[1] == mode]
         if len(prices) > 1:
             spread[mode] = max(prices) - min(prices)
