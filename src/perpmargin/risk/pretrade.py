@@ -696,6 +696,25 @@ def _mode_check(
             f"it can lose {_m(worst, spec)} with it",
         )
     checklist = (mode_item, liq_item, *common, CheckItem("worst case", "PASS", basis))
+    return _mode_result(margin_mode, im, liq, bankrupt, (dist, dist_pct, dist_atr),
+                        loss_at_stop, worst, funding_cost, checklist, basis)  # fmt: skip
+
+
+def _mode_result(
+    margin_mode: Literal["isolated", "cross", "portfolio"],
+    im: Decimal,
+    liq: Decimal | None,
+    bankrupt: Decimal | None,
+    distances: tuple[Decimal | None, Decimal | None, Decimal | None],
+    loss_at_stop: Decimal,
+    worst: Decimal,
+    funding_cost: Decimal,
+    checklist: tuple[CheckItem, ...],
+    basis: str,
+) -> ModeCheck:
+    """A mode's result: the distances beyond the stop (price, % and ATRs, these two to
+    0.01) and the status its checks (not its facts) give."""
+    dist, dist_pct, dist_atr = distances
     return ModeCheck(
         margin_mode=margin_mode,
         initial_margin=im,
@@ -766,21 +785,9 @@ def _portfolio_check(
         "USD can go with it, and what it cannot cover the insurance fund takes"
     )
     checklist = (mode_item, liq_item, *items, CheckItem("worst case", "PASS", basis))
-    return ModeCheck(
-        margin_mode="portfolio",
-        initial_margin=im,
-        liquidation_price=liq,
-        bankruptcy_price=None,
-        stop_to_liquidation=dist,
-        stop_to_liquidation_pct=None if dist_pct is None else dist_pct.quantize(Decimal("0.01")),
-        stop_to_liquidation_atr=None if dist_atr is None else dist_atr.quantize(Decimal("0.01")),
-        loss_at_stop=loss_at_stop,
-        worst_case_loss=max(before.adjusted_equity, ZERO),
-        funding_cost=funding_cost,
-        status=_worst(i.status for i in checklist if i.name not in _FACTS),
-        checklist=checklist,
-        worst_case_basis=basis,
-    )
+    worst = max(before.adjusted_equity, ZERO)
+    return _mode_result("portfolio", im, liq, None, (dist, dist_pct, dist_atr), loss_at_stop,
+                        worst, funding_cost, checklist, basis)  # fmt: skip
 
 
 _FACTS = ("mode chosen", "worst case", "price grid")
