@@ -589,6 +589,12 @@ def replay(
     collateral: str = typer.Option(
         None, help="With --portfolio: the asset the balance is held in (e.g. BTC)."
     ),
+    tiers_of_the_day: bool = typer.Option(
+        False,
+        "--tiers-of-the-day",
+        help="Use the venue's tier tables of the first bar's day where their history is "
+        "bundled (Binance BTCUSDT, ETHUSDT since 2022-02).",
+    ),
 ) -> None:
     """Replay a plan on bars, once per margin mode, and report them side by side.
 
@@ -621,11 +627,22 @@ def replay(
             funding=_data_refs(funding or [], plan.symbols, "--funding"),
             marks=_data_refs(marks or [], plan.symbols, "--marks"),
         )
-        results.append(run_replay(plan, market, progress=None if not as_json else False))
+        venue_then = (
+            load_venue(plan.venue, as_of=utc_text(int(market.times[0]))[:10])
+            if tiers_of_the_day
+            else None
+        )
+        results.append(
+            run_replay(plan, market, venue=venue_then, progress=None if not as_json else False)
+        )
     if collateral is not None and portfolio is None:
         raise InvalidInput("--collateral goes with --portfolio RULES")
     third = [
-        replay_portfolio(r.plan, portfolio, collateral=collateral, market=r.market)
+        replay_portfolio(
+            r.plan, portfolio, collateral=collateral, market=r.market,
+            venue=load_venue(r.plan.venue, as_of=utc_text(int(r.market.times[0]))[:10])
+            if tiers_of_the_day else None,
+        )
         for r in results
     ] if portfolio is not None else []  # fmt: skip
     paths = {}
@@ -639,6 +656,13 @@ def replay(
         print(json.dumps(docs))
         return
     print_summary(results, console)
+    if tiers_of_the_day:
+        for r in results:
+            v = load_venue(r.plan.venue, as_of=utc_text(int(r.market.times[0]))[:10])
+            used = ", ".join(
+                f"{s} table of {v.symbol(s).tiers_as_of or 'unknown date'}" for s in r.plan.symbols
+            )
+            console.print(Text(f"{r.plan.name}: tiers of the day: {used}"))
     for result, run in zip(results, third, strict=False):
         print_three_modes(console, result, run)
     console.print(f"Report: {paths['html'].resolve()}")

@@ -10,6 +10,7 @@ import functools
 import gzip
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -49,19 +50,82 @@ def _bundled_names() -> tuple[str, ...]:
     )
 
 
-def load_venue(name_or_path: str | Path) -> Venue:
+def load_venue(name_or_path: str | Path, *, as_of: str | None = None) -> Venue:
     """Load a bundled venue by name (``"binance-usdm"``) or a venue JSON file by path.
+
+    ``as_of`` (``"2022-11-08"``): the tier tables of that day for the symbols whose
+    history is bundled (``venues/data/history/<venue>.json``: Binance USDⓈ-M BTCUSDT and
+    ETHUSDT since 2022-02), each symbol's ``tiers_source`` saying which version; a day
+    before the first known table gets the first, said there too.
 
     Raises
     ------
     UnknownVenue
         No bundled venue of that name and no such file.
     VenueDataError
-        The file fails validation; the message names the file and the field.
+        The file fails validation (the message names the file and the field), or
+        ``as_of`` is not a date.
     """
+    if as_of is not None:
+        day = _day(as_of)
+        if isinstance(name_or_path, str) and name_or_path in _bundled_names():
+            return _bundled_as_of(name_or_path, day)
+        return _as_of(load_venue(name_or_path), day)
     if isinstance(name_or_path, str) and name_or_path in _bundled_names():
         return _bundled(name_or_path)
     return _load(name_or_path)
+
+
+def _day(text: str) -> str:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(str(text)[:10]).isoformat()
+    except ValueError:
+        raise VenueDataError(f"as_of must be a date like 2022-11-08, was {text!r}") from None
+
+
+@functools.cache
+def _history(venue_id: str) -> dict[str, Any] | None:
+    res = resources.files("perpmargin.venues") / "data" / "history" / f"{venue_id}.json"
+    if not res.is_file():
+        return None
+    doc = json.loads(res.read_text(encoding="utf-8"))
+    if doc.get("schema") != "perpmargin.tier-history/1":
+        raise VenueDataError(f"history/{venue_id}.json: not a perpmargin tier history")
+    return cast(dict[str, Any], doc)
+
+
+@functools.lru_cache(maxsize=64)
+def _bundled_as_of(name: str, day: str) -> Venue:
+    return _as_of(_bundled(name), day)
+
+
+def _as_of(venue: Venue, day: str) -> Venue:
+    """``venue`` with each historied symbol's table in force on ``day``."""
+    doc = _history(venue.id)
+    if doc is None:
+        return venue
+    symbols = dict(venue.symbols)
+    for sym, versions in doc["symbols"].items():
+        if sym not in symbols or not versions:
+            continue
+        earlier = [v for v in versions if v["since"] <= day]
+        chosen = earlier[-1] if earlier else versions[0]
+        where = f"history/{venue.id}.json {sym} since {chosen['since']}"
+        said = (
+            f"the table first seen {chosen['since']} (commit {chosen['commit'][:12]}) of "
+            f"{doc['source']}"
+        )
+        if not earlier:
+            said = f"no table known for {day}; the earliest known: " + said
+        symbols[sym] = replace(
+            symbols[sym],
+            tiers=parse_tiers(chosen["tiers"], "notional", where),
+            tiers_source=said,
+            tiers_as_of=chosen["since"],
+        )
+    return replace(venue, symbols=symbols)
 
 
 @functools.cache
