@@ -8,7 +8,7 @@ import json
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from perpmargin.engine.unified import ASSET_STEP, UnifiedAccount
@@ -249,3 +249,63 @@ def test_a_bankrupt_account_is_covered_by_its_assets_then_the_fund():
     assert all(x >= 0 for x in acct.balances.values())
     assert acct.balances["BTC"] == 0  # sold to repay the USDT loss
     assert acct.insurance_fund_net["USDT"] < 0  # the fund took over the rest
+
+
+BYBIT_TIERS = {"USDT": [("0", "", "1")], "BTC": [("0", "", "0.95")]}
+
+
+def bybit_pm(balances, contingency="0.001"):
+    return UnifiedAccount("bybit-pm", balances, {"USDT": "1", "BTC": "50000"},
+                          collateral=BYBIT_TIERS, contingency={"BTC": contingency})  # fmt: skip
+
+
+def test_risk_based_maintenance_is_the_worst_scenario_plus_contingency():
+    """Bybit PM (risk unit BTC, moves -10 % .. +10 % in 2 % steps, IM = 1.2 x MM as in
+    Bybit's API example E-BY-1): a 1 BTC long at 50,000 loses 5,000 at -10 %; the
+    contingency 0.001 x 1 BTC x 50,000 = 50; MM 5,050, IM 6,060."""
+    acct = bybit_pm({"USDT": 10000})
+    acct.restore("BTCUSDT", "long", "1", "50000", "50000")
+    (unit,) = acct.reading().units
+    assert unit.max_loss == D(5000)
+    assert unit.worst_move == D("-0.10")
+    assert unit.contingency == D(50)
+    assert unit.maintenance == D(5050)
+    assert unit.initial_margin == D(6060)
+    assert acct.reading().maintenance == D(5050)
+
+
+@settings(max_examples=40)
+@given(
+    qty=st.decimals("0.001", "20", places=3),
+    mark=st.decimals("20000", "90000", places=1),
+    entry=st.decimals("20000", "90000", places=1),
+)
+def test_a_hedged_book_needs_less_under_portfolio_margin_than_cross(qty, mark, entry):
+    """A BTCUSDT long hedged by BTCUSD (inverse) shorts worth as much at entry: its USD value
+    does not move with BTC, so the worst scenario loses nothing and the unit needs only its
+    contingency; Bybit's regular (cross) margin charges each leg its bracket maintenance.
+    (Bybit: portfolio margin nets the positions of one underlying; cross does not.)"""
+    contracts = (qty * entry).quantize(D(1))  # the short's coin value moves as qty BTC does
+    assume(contracts >= 1)
+    books = []
+    for rules in ("bybit-pm", "bybit-uta"):
+        kw = {"contingency": {"BTC": "0.001"}} if rules == "bybit-pm" else {}
+        acct = UnifiedAccount(rules, {"USDT": 100000}, {"USDT": "1", "BTC": mark},
+                              collateral=BYBIT_TIERS, **kw)  # fmt: skip
+        acct.restore("BTCUSDT", "long", qty, entry, mark)
+        acct.restore("BTCUSD", "short", contracts, entry, mark)
+        books.append(acct.reading())
+    pm_reading, cross = books
+    (unit,) = pm_reading.units
+    # what rounding the contracts to whole dollars leaves unhedged: at most half a
+    # dollar of entry value, moved 10 % at the mark
+    assert unit.max_loss <= mark * D("0.1") * D("0.5") / entry + D("1e-30")
+    assert pm_reading.maintenance <= cross.maintenance
+
+
+def test_risk_based_rules_ask_for_what_is_not_published():
+    acct = UnifiedAccount("bybit-pm", {"USDT": 1000}, {"USDT": "1", "BTC": "50000"},
+                          collateral=BYBIT_TIERS)  # fmt: skip
+    acct.restore("BTCUSDT", "long", "0.01", "50000", "50000")
+    with pytest.raises(MissingParameter, match="contingency rate of the BTC risk unit"):
+        acct.reading()

@@ -127,3 +127,12 @@ def test_monte_carlo_paths_through_the_exact_engine():
         unified_montecarlo(acct, sigma=(0.01,))
     with pytest.raises(InvalidInput, match="correlation"):
         unified_montecarlo(acct, sigma=(0.01, 0.01), correlation=1)
+
+
+def test_risk_based_rules_are_left_to_the_exact_account():
+    tiers = {"USDT": [("0", "", "1")]}
+    acct = UnifiedAccount("bybit-pm", {"USDT": 10000}, {"USDT": "1", "BTC": "50000"},
+                          collateral=tiers, contingency={"BTC": "0.001"})  # fmt: skip
+    acct.restore("BTCUSDT", "long", "1", "50000", "50000")
+    with pytest.raises(NotModelled, match="risk-based maintenance is read by the exact account"):
+        unified_stress_grid(acct)

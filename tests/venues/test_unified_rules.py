@@ -72,6 +72,11 @@ BAD = [
     (lambda d: d["collateral"]["assets"].update(BTC=[]), "non-empty list"),
     (lambda d: d["liquidation"].update(action="guess"), "liquidation.action must be one of"),
     (lambda d: d.update(notes="x"), "notes must be a list"),
+    (
+        lambda d: d.update(scenario={"moves": {"BTC": "1.5"}, "step": "0.02", "source": "x"}),
+        "fractions below 1",
+    ),
+    (lambda d: d.update(scenario={"moves": {"BTC": "0.1"}, "source": "x"}), "scenario.step"),
 ]
 
 

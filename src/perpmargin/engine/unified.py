@@ -38,7 +38,13 @@ from typing import Any, Literal
 
 from perpmargin import formulas as F
 from perpmargin.engine import math as pmath
-from perpmargin.errors import InsufficientMargin, InvalidInput, NoPosition, UnknownSymbol
+from perpmargin.errors import (
+    InsufficientMargin,
+    InvalidInput,
+    MissingParameter,
+    NoPosition,
+    UnknownSymbol,
+)
 from perpmargin.numeric import ZERO, Number, engine_context, round_to_step, to_decimal
 from perpmargin.venues.loader import load_venue
 from perpmargin.venues.schema import SymbolSpec, Venue
@@ -55,6 +61,7 @@ __all__ = [
     "PositionReading",
     "UnifiedAccount",
     "UnifiedReading",
+    "UnitReading",
 ]
 
 Side = Literal["long", "short"]
@@ -113,6 +120,20 @@ class PositionReading:
 
 
 @dataclass(frozen=True)
+class UnitReading:
+    """A risk unit of risk-based portfolio margin (one underlying), USD: the worst loss
+    over the price-move grid and the move it is at, the contingency, maintenance (their
+    sum) and initial margin (x the IM factor; None where the factor is not known)."""
+
+    base: str
+    max_loss: Decimal
+    worst_move: Decimal
+    contingency: Decimal
+    maintenance: Decimal
+    initial_margin: Decimal | None
+
+
+@dataclass(frozen=True)
 class UnifiedReading:
     """The account at a set of prices: equity without and with haircuts, maintenance
     (USD), the venue's ratio (None when it is undefined: no maintenance on an
@@ -129,6 +150,9 @@ class UnifiedReading:
     assets: tuple[AssetReading, ...]
     positions: tuple[PositionReading, ...]
     notes: tuple[str, ...] = ()
+    units: tuple[UnitReading, ...] = ()
+    """Risk units, under risk-based portfolio margin (their maintenance is the account's;
+    the positions' own bracket maintenance is then shown for reference only)."""
 
     def words(self) -> str:
         """The reading in one line, its numbers as printed beside it."""
@@ -191,6 +215,9 @@ class UnifiedAccount:
         rates a venue publishes only live.
     venues
         The futures venues to trade (default: the rules' ``futures`` files).
+    contingency
+        Risk-based rules only (``bybit-pm``): the contingency rate per underlying
+        (contingency = rate x sum |quantity| x index), which no venue publishes.
     """
 
     def __init__(
@@ -201,8 +228,13 @@ class UnifiedAccount:
         *,
         collateral: Mapping[str, Any] | None = None,
         venues: Sequence[Venue] | None = None,
+        contingency: Mapping[str, Number] | None = None,
     ) -> None:
         self._rules = rules if isinstance(rules, UnifiedRules) else load_unified(rules)
+        self._contingency = {
+            _asset_name(b): _number(r, f"contingency rate of {b}", non_negative=True)
+            for b, r in (contingency or {}).items()
+        }
         self._venues = (
             tuple(venues)
             if venues is not None
@@ -236,11 +268,11 @@ class UnifiedAccount:
                             "entry_price": "50000", "mark_price": "50000"}],
              "collateral": {"BTC": [["0", "", "0.95"]]}}
 
-        ``collateral`` is optional (the rules' own tables otherwise); positions are
-        restored as held (no fee)."""
+        ``collateral`` is optional (the rules' own tables otherwise), ``contingency``
+        too (risk-based rules only); positions are restored as held (no fee)."""
         if not isinstance(doc, Mapping):
             raise InvalidInput("a unified account is a JSON object")
-        allowed = {"rules", "balances", "index_prices", "positions", "collateral"}
+        allowed = {"rules", "balances", "index_prices", "positions", "collateral", "contingency"}
         unknown = sorted(set(doc) - allowed)
         if unknown:
             raise InvalidInput(
@@ -251,8 +283,9 @@ class UnifiedAccount:
             if key not in doc:
                 raise InvalidInput(f"the account needs {key!r}")
         acct = cls(
-            doc["rules"], doc["balances"], doc["index_prices"], collateral=doc.get("collateral")
-        )
+            doc["rules"], doc["balances"], doc["index_prices"], collateral=doc.get("collateral"),
+            contingency=doc.get("contingency"),
+        )  # fmt: skip
         positions = doc.get("positions", [])
         if not isinstance(positions, list):
             raise InvalidInput("positions is a list of objects")
@@ -269,6 +302,7 @@ class UnifiedAccount:
         twin = object.__new__(UnifiedAccount)
         twin._rules, twin._venues = self._rules, self._venues
         twin._collateral = dict(self._collateral)
+        twin._contingency = dict(self._contingency)
         s = self._state
         twin._state = _State(
             dict(s.balances), dict(s.index), dict(s.marks),
@@ -403,7 +437,61 @@ class UnifiedAccount:
                 equity += value
                 adjusted += counted
                 assets.append(AssetReading(asset, wallet, u, net, price, value, counted))
-            return self._judge(equity, adjusted, maintenance, tuple(assets), tuple(positions))
+            units: tuple[UnitReading, ...] = ()
+            if self._rules.scenario is not None:
+                units = self._units(at_marks, index)
+                maintenance = sum((u.maintenance for u in units), ZERO)
+            return self._judge(equity, adjusted, maintenance, tuple(assets), tuple(positions),
+                               units)  # fmt: skip
+
+    def _units(
+        self, marks: Mapping[str, Decimal], index: Mapping[str, Decimal]
+    ) -> tuple[UnitReading, ...]:
+        """Risk-based maintenance per underlying: the worst USD loss of its positions
+        over the grid of moves (each position's PnL change valued at its settle asset's
+        index, which moves too when it is the underlying), plus the contingency."""
+        scenario = self._rules.scenario
+        assert scenario is not None
+        by_base: dict[str, list[_Leg]] = {}
+        for leg in self._state.legs.values():
+            by_base.setdefault(leg.spec.base, []).append(leg)
+        out = []
+        for base, legs in sorted(by_base.items()):
+            move = scenario.moves.get(base)
+            if move is None:
+                raise MissingParameter(
+                    f"{self._rules.id} publishes no price-move grid for {base} that was found "
+                    f"(listed: {', '.join(sorted(scenario.moves))}): give your own rules file"
+                )
+            rate = self._contingency.get(base)
+            if rate is None:
+                raise MissingParameter(
+                    f"{self._rules.id}: the contingency rate of the {base} risk unit is not "
+                    f"published: pass contingency={{'{base}': rate}}"
+                )
+            steps = int(move / scenario.step)
+            worst, at = ZERO, ZERO
+            for k in range(-steps, steps + 1):
+                m = scenario.step * k
+                change = ZERO
+                for leg in legs:
+                    mark = marks[leg.spec.symbol]
+                    sign = 1 if leg.side == "long" else -1
+                    cv = leg.spec.inverse_value
+                    settle = leg.spec.settle
+                    now = pmath.unrealized_pnl(sign, leg.quantity, leg.entry, mark, cv)
+                    then = pmath.unrealized_pnl(sign, leg.quantity, leg.entry, mark * (1 + m), cv)
+                    price = self._price(settle, index)
+                    change += then * price * (1 + m if settle == base else 1) - now * price
+                if -change > worst:
+                    worst, at = -change, m
+            size = sum((_base_quantity(leg, marks) for leg in legs), ZERO)
+            contingency = rate * size * self._price(base, index)
+            mm = worst + contingency
+            factor = scenario.im_factor.get(base)
+            out.append(UnitReading(base, worst, at, contingency, mm,
+                                   None if factor is None else mm * factor))  # fmt: skip
+        return tuple(out)
 
     def _haircut(self, asset: str, net: Decimal, price: Decimal) -> Decimal:
         """The haircut value (USD) of a positive net holding."""
@@ -423,6 +511,7 @@ class UnifiedAccount:
         maintenance: Decimal,
         assets: tuple[AssetReading, ...],
         positions: tuple[PositionReading, ...],
+        units: tuple[UnitReading, ...] = (),
     ) -> UnifiedReading:
         rules = self._rules
         notes = list(rules.notes)
@@ -436,7 +525,7 @@ class UnifiedAccount:
             notes.append("adjusted equity is below 0: liquidated whatever the ratio")
         return UnifiedReading(rules.id, rules.ratio_name, ratio, liquidated,
                               rules.trigger_words(), equity, adjusted, maintenance, assets,
-                              positions, tuple(notes))  # fmt: skip
+                              positions, tuple(notes), units)  # fmt: skip
 
     def liquidation_moves(
         self, *, step: Number = "0.01", lowest: Number = "-0.99", highest: Number = "10"
@@ -724,6 +813,15 @@ class UnifiedAccount:
                            note="the fund takes over what the assets cannot repay")  # fmt: skip
                 said = "; the insurance fund covered the rest"
         return said
+
+
+def _base_quantity(leg: _Leg, marks: Mapping[str, Decimal]) -> Decimal:
+    """A position's size in its underlying: base units (linear), or the coin its
+    contracts are worth at the mark (inverse)."""
+    cv = leg.spec.inverse_value
+    if cv is None:
+        return leg.quantity
+    return pmath.position_value(leg.quantity, marks[leg.spec.symbol], cv)
 
 
 def _with_note(reading: UnifiedReading, note: str) -> UnifiedReading:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from perpmargin.engine.unified import ASSET_STEP, UnifiedAccount, UnifiedReading
 from perpmargin.errors import NotModelled
-from perpmargin.numeric import engine_context, nearest_step, round_to_step
+from perpmargin.numeric import Number, engine_context, nearest_step, round_to_step
 from perpmargin.sim.intrabar import waypoints
 from perpmargin.sim.market import MarketData, load_market
 from perpmargin.sim.plan import Plan
@@ -84,12 +84,13 @@ def replay_portfolio(
     haircuts: Mapping[str, object] | None = None,
     market: MarketData | None = None,
     venue: Venue | None = None,
+    contingency: Mapping[str, Number] | None = None,
 ) -> PortfolioRun:
     """Replay ``plan`` under the unified-account ``rules`` (see the module docstring).
 
     ``collateral``: the asset the plan's balance is held in (default the settle asset);
     ``haircuts``: haircut tables per asset for rules that publish none (as
-    :class:`UnifiedAccount`'s ``collateral``).
+    :class:`UnifiedAccount`'s ``collateral``); ``contingency``: risk-based rules' rates.
     """
     _refuse_unmodelled(plan)
     data = market if market is not None else load_market(plan)
@@ -114,7 +115,10 @@ def replay_portfolio(
             if held == quote
             else round_to_step(plan.balance / index0[held], ASSET_STEP, "down")
         )
-    account = UnifiedAccount(rules, {held: amount}, index0, collateral=haircuts, venues=[v])
+    account = UnifiedAccount(
+        rules, {held: amount}, index0, collateral=haircuts, venues=[v],
+        contingency=contingency,
+    )  # fmt: skip
     run = PortfolioRun(account, pd.DataFrame(), {held: amount})
     run.notes.append(
         f"valued in {quote}; each base asset's index price is its symbol's bar price"

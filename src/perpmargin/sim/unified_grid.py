@@ -274,6 +274,11 @@ def _arrays(
     """The underlyings moved (given, else the two with the largest exposure, positions
     and collateral together), the kernel's book arrays (positions, assets, haircut
     tiers, tier tables) and the rules' (kind, trigger, threshold) codes."""
+    if account.rules.scenario is not None:
+        raise NotModelled(
+            f"the {what} computes each position's bracket maintenance; {account.rules.id}'s "
+            "risk-based maintenance is read by the exact account (UnifiedAccount.reading)"
+        )
     reading = account.reading()
     positions = reading.positions
     if not positions:

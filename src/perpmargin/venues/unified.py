@@ -17,6 +17,8 @@ under ``venues/data/unified/`` or the user's own:
   assets not listed (null: an unlisted asset is refused). Only published values are
   bundled: where a venue's tables were not found, none are, and the account asks for
   them (:class:`perpmargin.errors.MissingParameter`);
+- ``scenario`` (optional): risk-based maintenance (Bybit PM): the price-move grid per
+  underlying and the IM factor (:class:`ScenarioMargin`);
 - ``liquidation``: what the venue does when the ratio trips (``close_all_at_mark`` with
   the futures' liquidation fee, or ``not_published``: the account is flagged, never
   liquidated by a guess).
@@ -40,6 +42,7 @@ from perpmargin.numeric import ZERO, to_decimal
 
 __all__ = [
     "CollateralTier",
+    "ScenarioMargin",
     "UnifiedRules",
     "bundled_unified",
     "load_unified",
@@ -75,6 +78,20 @@ class Level:
 
 
 @dataclass(frozen=True)
+class ScenarioMargin:
+    """Risk-based portfolio margin (Bybit PM): positions grouped by underlying into risk
+    units; a unit's maintenance is the worst loss over a grid of price moves of its
+    underlying, ``-move .. +move`` in ``step``s (per underlying; the ones not listed need
+    the user's), plus a contingency of ``rate x sum |quantity| x index`` (the rate is not
+    published: always the user's); initial margin = maintenance x ``im_factor``."""
+
+    moves: Mapping[str, Decimal]
+    step: Decimal
+    im_factor: Mapping[str, Decimal]
+    source: str
+
+
+@dataclass(frozen=True)
 class UnifiedRules:
     """One venue's unified-account rules (see the module docstring for the fields)."""
 
@@ -96,6 +113,8 @@ class UnifiedRules:
     liquidation: LiquidationAction
     liquidation_source: str
     notes: tuple[str, ...] = ()
+    scenario: ScenarioMargin | None = None
+    """Risk-based maintenance (None: each position's bracket maintenance, summed)."""
 
     def tiers(self, asset: str) -> tuple[CollateralTier, ...]:
         """The haircut tiers of ``asset`` (the default rate for an unlisted one).
@@ -251,8 +270,29 @@ def parse_collateral_tiers(rows: Any, where: str) -> tuple[CollateralTier, ...]:
 
 _TOP = {
     "schema", "id", "name", "version", "source", "futures", "ratio", "levels", "collateral",
-    "liquidation", "notes",
+    "liquidation", "notes", "scenario",
 }  # fmt: skip
+
+
+def _scenario(doc: Any, where: str) -> ScenarioMargin | None:
+    if doc is None:
+        return None
+    if not isinstance(doc, Mapping):
+        raise VenueDataError(f"{where} must be an object")
+    _only(doc, {"moves", "step", "im_factor", "source"}, where)
+    moves = _get(doc, "moves", where)
+    factors = doc.get("im_factor", {})
+    if not isinstance(moves, Mapping) or not isinstance(factors, Mapping):
+        raise VenueDataError(f"{where}.moves and .im_factor map an underlying to a number")
+    out = {str(b): _number(m, f"{where}.moves.{b}", positive=True) for b, m in moves.items()}
+    if any(m >= 1 for m in out.values()):
+        raise VenueDataError(f"{where}.moves must be fractions below 1 (0.10 = 10 %)")
+    return ScenarioMargin(
+        out,
+        _number(_get(doc, "step", where), f"{where}.step", positive=True),
+        {str(b): _number(f, f"{where}.im_factor.{b}", positive=True) for b, f in factors.items()},
+        _text(doc, "source", where),
+    )
 
 
 def parse_unified(doc: Any, label: str) -> UnifiedRules:
@@ -326,4 +366,5 @@ def parse_unified(doc: Any, label: str) -> UnifiedRules:
         liquidation=_choice(liq, "action", lwhere, get_args(LiquidationAction)),
         liquidation_source=_text(liq, "source", lwhere),
         notes=tuple(notes),
+        scenario=_scenario(doc.get("scenario"), f"{label}.scenario"),
     )

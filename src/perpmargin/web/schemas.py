@@ -298,4 +298,5 @@ class PortfolioRequest(_Model):
         dict[Asset, Annotated[list[CollateralTierIn], Field(min_length=1, max_length=20)]],
         Field(max_length=20),
     ] = {}
+    contingency: Annotated[dict[Asset, Rate], Field(max_length=20)] = {}
     leverage: Leverage = Decimal(10)

@@ -720,6 +720,7 @@ def run_portfolio(req: PortfolioRequest) -> dict[str, Any]:
             a: [(t.floor, "" if t.cap is None else t.cap, t.rate) for t in tiers]
             for a, tiers in req.collateral.items()
         },
+        "contingency": dict(req.contingency),
     }
     account = UnifiedAccount.from_dict(doc)
     return comparison_dict(compare_modes(account, leverage=req.leverage))
