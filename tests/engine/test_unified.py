@@ -309,3 +309,25 @@ def test_risk_based_rules_ask_for_what_is_not_published():
     acct.restore("BTCUSDT", "long", "0.01", "50000", "50000")
     with pytest.raises(MissingParameter, match="contingency rate of the BTC risk unit"):
         acct.reading()
+
+
+def test_okx_portfolio_margin_of_a_btc_short():
+    """OKX PM (2025-01-06 parameters): BTC's MR1 spot shocks +-4/8/12 %, MR6 = 0.5 x the
+    loss at +-24 %, IMR = 1.3 x MMR (E-OKX-1's structure: imr = 1.3 mmr, mr6 = 0.5 |pnl|).
+    A 0.1 BTC short at 100,000: MR1 = 0.1 x 100,000 x 12 % = 1,200 = MR6; with an MR4
+    add-on at the user's 0.0002: + 2; MMR 1,202, IMR 1,562.6."""
+    acct = UnifiedAccount("okx-pm", {"USDT": 5000}, {"USDT": "1", "BTC": "100000"},
+                          collateral={"USDT": [("0", "", "1")]},
+                          contingency={"BTC": "0.0002"})  # fmt: skip
+    acct.restore("BTC-USDT-SWAP", "short", "0.1", "100000", "100000")
+    (unit,) = acct.reading().units
+    assert unit.max_loss == D(1200)
+    assert unit.worst_move == D("0.12")
+    assert unit.maintenance == D(1202)
+    assert unit.initial_margin == D("1562.6")
+    r = acct.reading()
+    with engine_context():
+        assert r.ratio == D(5000) / D(1202)  # margin ratio: adjusted equity / MMR
+    # a coin OKX lists in no group gets the 'others' row: +-8/16/25 %, extreme +-50 %
+    assert acct.rules.scenario.moves("XYZ")[-1] == D("0.25")
+    assert acct.rules.scenario.extreme_move("XYZ") == D("0.50")

@@ -448,8 +448,9 @@ class UnifiedAccount:
         self, marks: Mapping[str, Decimal], index: Mapping[str, Decimal]
     ) -> tuple[UnitReading, ...]:
         """Risk-based maintenance per underlying: the worst USD loss of its positions
-        over the grid of moves (each position's PnL change valued at its settle asset's
-        index, which moves too when it is the underlying), plus the contingency."""
+        over its grid of moves (each position's PnL change valued at its settle asset's
+        index, which moves too when it is the underlying), or the weighted loss at the
+        extreme move when larger, plus the add-on at the user's rate."""
         scenario = self._rules.scenario
         assert scenario is not None
         by_base: dict[str, list[_Leg]] = {}
@@ -457,11 +458,11 @@ class UnifiedAccount:
             by_base.setdefault(leg.spec.base, []).append(leg)
         out = []
         for base, legs in sorted(by_base.items()):
-            move = scenario.moves.get(base)
-            if move is None:
+            moves = scenario.moves(base)
+            if moves is None:
                 raise MissingParameter(
                     f"{self._rules.id} publishes no price-move grid for {base} that was found "
-                    f"(listed: {', '.join(sorted(scenario.moves))}): give your own rules file"
+                    f"(listed: {', '.join(sorted(scenario.grid))}): give your own rules file"
                 )
             rate = self._contingency.get(base)
             if rate is None:
@@ -469,29 +470,44 @@ class UnifiedAccount:
                     f"{self._rules.id}: the contingency rate of the {base} risk unit is not "
                     f"published: pass contingency={{'{base}': rate}}"
                 )
-            steps = int(move / scenario.step)
-            worst, at = ZERO, ZERO
-            for k in range(-steps, steps + 1):
-                m = scenario.step * k
-                change = ZERO
-                for leg in legs:
-                    mark = marks[leg.spec.symbol]
-                    sign = 1 if leg.side == "long" else -1
-                    cv = leg.spec.inverse_value
-                    settle = leg.spec.settle
-                    now = pmath.unrealized_pnl(sign, leg.quantity, leg.entry, mark, cv)
-                    then = pmath.unrealized_pnl(sign, leg.quantity, leg.entry, mark * (1 + m), cv)
-                    price = self._price(settle, index)
-                    change += then * price * (1 + m if settle == base else 1) - now * price
-                if -change > worst:
-                    worst, at = -change, m
+            worst, at = max((self._scenario_loss(legs, base, m, marks, index), m) for m in moves)
+            worst = max(worst, ZERO)
+            extreme = scenario.extreme_move(base)
+            if extreme is not None and scenario.extreme_weight > 0:
+                far, far_at = max(
+                    (self._scenario_loss(legs, base, m, marks, index), m)
+                    for m in (-extreme, extreme)
+                )
+                if far * scenario.extreme_weight > worst:
+                    worst, at = far * scenario.extreme_weight, far_at
             size = sum((_base_quantity(leg, marks) for leg in legs), ZERO)
             contingency = rate * size * self._price(base, index)
             mm = worst + contingency
-            factor = scenario.im_factor.get(base)
+            factor = scenario.factor(base)
             out.append(UnitReading(base, worst, at, contingency, mm,
                                    None if factor is None else mm * factor))  # fmt: skip
         return tuple(out)
+
+    def _scenario_loss(
+        self,
+        legs: Sequence[_Leg],
+        base: str,
+        move: Decimal,
+        marks: Mapping[str, Decimal],
+        index: Mapping[str, Decimal],
+    ) -> Decimal:
+        """The USD loss (+) of ``legs`` if ``base`` moved by ``move``."""
+        change = ZERO
+        for leg in legs:
+            mark = marks[leg.spec.symbol]
+            sign = 1 if leg.side == "long" else -1
+            cv = leg.spec.inverse_value
+            settle = leg.spec.settle
+            now = pmath.unrealized_pnl(sign, leg.quantity, leg.entry, mark, cv)
+            then = pmath.unrealized_pnl(sign, leg.quantity, leg.entry, mark * (1 + move), cv)
+            price = self._price(settle, index)
+            change += then * price * (1 + move if settle == base else 1) - now * price
+        return -change
 
     def _haircut(self, asset: str, net: Decimal, price: Decimal) -> Decimal:
         """The haircut value (USD) of a positive net holding."""

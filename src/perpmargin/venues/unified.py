@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -79,16 +79,34 @@ class Level:
 
 @dataclass(frozen=True)
 class ScenarioMargin:
-    """Risk-based portfolio margin (Bybit PM): positions grouped by underlying into risk
-    units; a unit's maintenance is the worst loss over a grid of price moves of its
-    underlying, ``-move .. +move`` in ``step``s (per underlying; the ones not listed need
-    the user's), plus a contingency of ``rate x sum |quantity| x index`` (the rate is not
-    published: always the user's); initial margin = maintenance x ``im_factor``."""
+    """Risk-based portfolio margin (Bybit PM, OKX PM): positions grouped by underlying
+    into risk units. A unit's maintenance is the worst loss over its price moves
+    (``grid``: the moves up and down, 0 included; per underlying, ``"*"`` for the rest),
+    or ``extreme_weight`` x the worst loss at ``+-extreme`` when that is larger (OKX's
+    MR6), plus an add-on of ``rate x sum |quantity| x index`` whose rate no venue
+    publishes (Bybit's contingency, OKX's MR4 basis charge: the user's); initial margin =
+    maintenance x ``im_factor``."""
 
-    moves: Mapping[str, Decimal]
-    step: Decimal
+    grid: Mapping[str, tuple[Decimal, ...]]
     im_factor: Mapping[str, Decimal]
     source: str
+    extreme: Mapping[str, Decimal] = field(default_factory=dict)
+    extreme_weight: Decimal = ZERO
+
+    def moves(self, base: str) -> tuple[Decimal, ...] | None:
+        """The moves of ``base``'s grid (each up and down; 0 too), or None."""
+        found = self.grid.get(base, self.grid.get("*"))
+        if found is None:
+            return None
+        return tuple(sorted({ZERO, *found, *(-m for m in found)}))
+
+    def extreme_move(self, base: str) -> Decimal | None:
+        """``base``'s extreme move (None: no extreme-move term)."""
+        return self.extreme.get(base, self.extreme.get("*"))
+
+    def factor(self, base: str) -> Decimal | None:
+        """``base``'s IM factor (None: not known)."""
+        return self.im_factor.get(base, self.im_factor.get("*"))
 
 
 @dataclass(frozen=True)
@@ -274,25 +292,47 @@ _TOP = {
 }  # fmt: skip
 
 
+def _fractions(doc: Any, where: str) -> dict[str, Decimal]:
+    if not isinstance(doc, Mapping):
+        raise VenueDataError(f"{where} maps an underlying (or '*') to a number")
+    out = {str(b): _number(m, f"{where}.{b}", positive=True) for b, m in doc.items()}
+    if any(m >= 1 for m in out.values()):
+        raise VenueDataError(f"{where}: moves must be fractions below 1 (0.10 = 10 %)")
+    return out
+
+
 def _scenario(doc: Any, where: str) -> ScenarioMargin | None:
+    """``moves`` + ``step`` (a regular grid: Bybit) or ``grid`` (the moves: OKX)."""
     if doc is None:
         return None
     if not isinstance(doc, Mapping):
         raise VenueDataError(f"{where} must be an object")
-    _only(doc, {"moves", "step", "im_factor", "source"}, where)
-    moves = _get(doc, "moves", where)
-    factors = doc.get("im_factor", {})
-    if not isinstance(moves, Mapping) or not isinstance(factors, Mapping):
-        raise VenueDataError(f"{where}.moves and .im_factor map an underlying to a number")
-    out = {str(b): _number(m, f"{where}.moves.{b}", positive=True) for b, m in moves.items()}
-    if any(m >= 1 for m in out.values()):
-        raise VenueDataError(f"{where}.moves must be fractions below 1 (0.10 = 10 %)")
+    _only(doc, {"moves", "step", "grid", "extreme", "extreme_weight", "im_factor", "source"},
+          where)  # fmt: skip
+    grid: dict[str, tuple[Decimal, ...]] = {}
+    if "grid" in doc:
+        rows = doc["grid"]
+        if not isinstance(rows, Mapping):
+            raise VenueDataError(f"{where}.grid maps an underlying (or '*') to its moves")
+        for b, moves in rows.items():
+            if not isinstance(moves, list) or not moves:
+                raise VenueDataError(f"{where}.grid.{b} must be a non-empty list of moves")
+            grid[str(b)] = tuple(_fractions({str(k): m for k, m in enumerate(moves)},
+                                            f"{where}.grid.{b}").values())  # fmt: skip
+    else:
+        moves = _fractions(_get(doc, "moves", where), f"{where}.moves")
+        step = _number(_get(doc, "step", where), f"{where}.step", positive=True)
+        for b, m in moves.items():
+            n = int(m / step)
+            grid[b] = tuple(step * k for k in range(1, n + 1))
     return ScenarioMargin(
-        out,
-        _number(_get(doc, "step", where), f"{where}.step", positive=True),
-        {str(b): _number(f, f"{where}.im_factor.{b}", positive=True) for b, f in factors.items()},
+        grid,
+        {str(b): _number(f, f"{where}.im_factor.{b}", positive=True)
+         for b, f in dict(doc.get("im_factor", {})).items()},
         _text(doc, "source", where),
-    )
+        _fractions(doc.get("extreme", {}), f"{where}.extreme"),
+        _number(doc.get("extreme_weight", "0"), f"{where}.extreme_weight", non_negative=True),
+    )  # fmt: skip
 
 
 def parse_unified(doc: Any, label: str) -> UnifiedRules:
