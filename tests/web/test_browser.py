@@ -7,26 +7,15 @@ is missing). Without one these tests skip, unless ``PERPMARGIN_REQUIRE_BROWSER``
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import perpmargin as pm
 from perpmargin.sim.data import load_bars
-from perpmargin.web.local import find_chromium
+from tests.web.browser_gate import require_browser
 
-CHROMIUM = find_chromium()
-if CHROMIUM is None:
-    if os.environ.get("PERPMARGIN_REQUIRE_BROWSER"):
-        pytest.fail("no Chromium found and PERPMARGIN_REQUIRE_BROWSER is set", pytrace=False)
-    pytest.skip(
-        "no Chromium (install Debian's chromium, or run make test)", allow_module_level=True
-    )
-
-pytest.importorskip("playwright.sync_api")
+require_browser()
 
 
 def test_calculator_fails_a_stop_beyond_liquidation(page: object) -> None:

@@ -7,26 +7,15 @@ them.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
-import pytest
-
 from perpmargin.sim.advisor import advise
 from perpmargin.sim.plan import load_plans
-from perpmargin.web.local import find_chromium
 from perpmargin.web.service import advice_dict
+from tests.web.browser_gate import require_browser
 
-CHROMIUM = find_chromium()
-if CHROMIUM is None:
-    if os.environ.get("PERPMARGIN_REQUIRE_BROWSER"):
-        pytest.fail("no Chromium found and PERPMARGIN_REQUIRE_BROWSER is set", pytrace=False)
-    pytest.skip(
-        "no Chromium (install Debian's chromium, or run make test)", allow_module_level=True
-    )
-
-pytest.importorskip("playwright.sync_api")
+require_browser()
 
 PAIR = "pair-2022-11-08"
 

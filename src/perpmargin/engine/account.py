@@ -668,12 +668,9 @@ class Account:
 
     @property
     def cross_maintenance_margin(self) -> Decimal:
-        """Sum of the cross legs' requirements at their marks."""
-        with engine_context():
-            return sum(
-                (self._requirement(leg, self._marks[leg.symbol]) for leg in self._cross_legs()),
-                ZERO,
-            )
+        """Sum of the cross legs' requirements at their marks (0 with none)."""
+        reading = self.pool_readings().get("cross")
+        return ZERO if reading is None else reading[0]
 
     @property
     def available_balance(self) -> Decimal:

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from perpmargin.engine.unified import UnifiedAccount, UnifiedReading
+from perpmargin import formulas as F
+from perpmargin.engine import math as pmath
+from perpmargin.engine.unified import PositionReading, UnifiedAccount, UnifiedReading
 from perpmargin.errors import PerpMarginError
 from perpmargin.numeric import ZERO, Number, engine_context, round_to_step, to_decimal
 from perpmargin.risk.liq_price import liquidation_price
@@ -60,21 +62,23 @@ class ModeComparison:
     notes: tuple[str, ...]
 
 
-def _cross(account: UnifiedAccount, symbol: str, venue: Venue) -> tuple[Decimal, Decimal | None]:
-    reading = account.reading()
-    me = next(p for p in reading.positions if p.symbol == symbol)
+def _cross(
+    account: UnifiedAccount, reading: UnifiedReading, me: PositionReading, venue: Venue
+) -> tuple[Decimal, Decimal | None]:
+    """The settle asset's wallet and the position's cross liquidation price on it, the
+    other positions settling there held at their marks."""
     wallet = account.balances.get(me.settle, ZERO)
     others = [
         {"symbol": p.symbol, "side": p.side, "entry_price": p.entry_price,
          "quantity": p.quantity, "mark_price": p.mark_price}
         for p in reading.positions
-        if p.symbol != symbol and p.settle == me.settle and p.symbol in venue.symbols
+        if p.symbol != me.symbol and p.settle == me.settle and p.symbol in venue.symbols
     ]  # fmt: skip
     if wallet <= 0:
         return wallet, me.mark_price  # nothing backs it: liquidated now
     price = liquidation_price(
         venue, "cross", me.side, me.entry_price, me.quantity, wallet,
-        mark_price=me.mark_price, other_positions=others, symbol=symbol,
+        mark_price=me.mark_price, other_positions=others, symbol=me.symbol,
     )  # fmt: skip
     return wallet, price
 
@@ -88,18 +92,16 @@ def compare_modes(account: UnifiedAccount, *, leverage: Number = 10) -> ModeComp
     out = []
     for p in reading.positions:
         venue = account.venue_of(p.symbol)
+        spec = venue.symbol(p.symbol)
         with engine_context():
-            value = p.quantity * p.entry_price
-            spec = venue.symbol(p.symbol)
-            if spec.inverse_value is not None:
-                value = p.quantity * spec.inverse_value / p.entry_price
-            margin = value / lev
+            value = pmath.position_value(p.quantity, p.entry_price, spec.inverse_value)
+            margin = F.initial_margin(value, lev)
         try:
             iso = liquidation_price(venue, "isolated", p.side, p.entry_price, p.quantity, margin,
                                     mark_price=p.mark_price, symbol=p.symbol)  # fmt: skip
         except PerpMarginError:
             iso = None
-        wallet, cross = _cross(account, p.symbol, venue)
+        wallet, cross = _cross(account, reading, p, venue)
         base = spec.base
         down, up = surface.get(base, (None, None))
         move = down if p.side == "long" else up

@@ -154,12 +154,14 @@ def _walk(
             p = plan.positions[k]
             if run.liquidated_at is None:
                 account.open(p.symbol, p.side, quantities[k], now[p.symbol])
+        # each symbol's path through the bar, as the exact replay fixes it at the open
+        signs = {s: 1 if side == "long" else -1 for s, side, _, _ in account.positions()}
+        paths = {
+            s: waypoints(*data.trade[s][i], exposure=signs.get(s, 0), order=plan.intrabar)
+            for s in plan.symbols
+        }
         for step in (1, 2, 3):
-            target = {}
-            for s in plan.symbols:
-                held = [q for q in account.positions() if q[0] == s]
-                sign = 0 if not held else (1 if held[0][1] == "long" else -1)
-                target[s] = waypoints(*data.trade[s][i], exposure=sign, order=plan.intrabar)[step]
+            target = {s: paths[s][step] for s in plan.symbols}
             _move(account, now, target, bases, ticks, run, t)
             now = target
         r = account.reading()

@@ -86,6 +86,18 @@ __all__ = ["replay", "replay_setting"]
 # ---------------------------------------------------------------------------- the run
 
 
+@dataclass(frozen=True)
+class _Stretch:
+    """Bars ``i .. i + n - 1`` found quiet: each symbol's exposure sign, its bars as exact
+    integers and its running (lowest, highest) mark over them."""
+
+    i: int
+    n: int
+    signs: Mapping[str, int]
+    bars: Mapping[str, quiet.ScaledBars]
+    hulls: Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+
 @dataclass
 class _Slot:
     """Replay state of one planned position."""
@@ -629,15 +641,14 @@ class _Run:
             window *= 4
         if n == 0:
             return 0
-        done = self._read_quiet(i, n, signs, bars, hulls)
+        done = self._read_quiet(_Stretch(i, n, signs, bars, hulls))
         self.quiet_bars += done
         return done
 
-    def _quiet_points(
-        self, i: int, n: int, signs: Mapping[str, int], bars: Mapping[str, quiet.ScaledBars]
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def _quiet_points(self, st: _Stretch) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Every symbol's (marks, last prices) at the 4 points of bars i..i+n-1, in
         walking order (:func:`perpmargin.sim.intrabar.waypoints`), scaled."""
+        i, n, signs, bars = st.i, st.n, st.signs, st.bars
         marks, last = {}, {}
         for s in self.symbols:
             hint = next(
@@ -656,16 +667,12 @@ class _Run:
         return marks, last
 
     def _quiet_probes(
-        self,
-        i: int,
-        n: int,
-        signs: Mapping[str, int],
-        bars: Mapping[str, quiet.ScaledBars],
-        hulls: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        self, st: _Stretch
     ) -> tuple[quiet.Probe, dict[str, tuple[quiet.Probe, quiet.Probe]]] | None:
         """The engine's equity and each pool's (requirement, balance) as exact lines over
         the stretch: probed at its first point and one price unit away, then checked at the
         stretch's lowest, highest and middle marks (None if a check fails)."""
+        i, n, signs, bars, hulls = st.i, st.n, st.signs, st.bars, st.hulls
         acct = self.acct
         held = [s for s, sign in signs.items() if sign]
         places = {s: bars[s].places for s in self.symbols}
@@ -822,21 +829,15 @@ class _Run:
             ]
         return np.array(out)
 
-    def _read_quiet(
-        self,
-        i: int,
-        n: int,
-        signs: Mapping[str, int],
-        bars: Mapping[str, quiet.ScaledBars],
-        hulls: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    ) -> int:
+    def _read_quiet(self, st: _Stretch) -> int:
         """Record bars i..i+n-1 from the engine's probed readings; 0 if a check fails."""
+        i, n, bars = st.i, st.n, st.bars
         acct = self.acct
-        probes = self._quiet_probes(i, n, signs, bars, hulls)
+        probes = self._quiet_probes(st)
         if probes is None:
             return 0
         equity, pools = probes
-        marks, last = self._quiet_points(i, n, signs, bars)
+        marks, last = self._quiet_points(st)
         eq = equity.at(marks)
         by_bar = eq.reshape(n, 4)
         opening = quiet.prepend(int(acct.equity.scaleb(equity.places)), by_bar[:-1, 3])
