@@ -264,9 +264,16 @@ def venues(
                 str(t.tier),
                 f"{t.lower:,}",
                 "no cap" if t.upper is None else f"{t.upper:,}",
-                f"{t.maintenance_margin_rate:%}",
+                f"{t.maintenance_margin_rate:%}"
+                + (f" + {t.rate_per_quantity:%} per {s.base}" if t.rate_per_quantity else ""),
                 f"{t.maintenance_amount:,}",
-                f"{t.max_leverage}x",
+                f"{t.max_leverage}x"
+                + (
+                    f" at size 0 (IM {t.initial_margin_rate:%} + {t.rate_per_quantity:%} "
+                    f"per {s.base})"
+                    if t.rate_per_quantity
+                    else ""
+                ),
             )
         console.print(_fold(table))
 
@@ -556,6 +563,18 @@ def _data_refs(items: list[str], symbols: list[str], option: str) -> dict[str, s
     return out
 
 
+def _asset_values(items: list[str], option: str) -> dict[str, str]:
+    """``ASSET=NUMBER`` entries (``--contingency BTC=0.01``); the number is checked by
+    whoever takes it."""
+    out: dict[str, str] = {}
+    for item in items:
+        asset, sep, value = item.partition("=")
+        if not sep or not asset.strip() or not value.strip():
+            raise InvalidInput(f"{option} {item!r}: write {option} ASSET=NUMBER")
+        out[asset.strip().upper()] = value.strip()
+    return out
+
+
 @app.command()
 def replay(
     scenarios: Annotated[
@@ -589,6 +608,22 @@ def replay(
     collateral: str = typer.Option(
         None, help="With --portfolio: the asset the balance is held in (e.g. BTC)."
     ),
+    contingency: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--contingency",
+            help="With risk-based --portfolio rules: a risk unit's contingency rate, "
+            "ASSET=RATE (not published by the venues).",
+        ),
+    ] = None,
+    price_move: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--price-move",
+            help="With risk-based --portfolio rules: the largest price move of an "
+            "underlying, ASSET=FRACTION (e.g. BTC=0.16 for Deribit PM's +-16 %).",
+        ),
+    ] = None,
     tiers_of_the_day: bool = typer.Option(
         False,
         "--tiers-of-the-day",
@@ -612,6 +647,10 @@ def replay(
     report_dir = out if out is not None or as_json else Path("report")
     if report_dir is not None:  # before the replay, which can take a while
         _check_report_dir(report_dir, "--out", ("index.html",))
+    if (collateral is not None or contingency or price_move) and portfolio is None:
+        raise InvalidInput("--collateral, --contingency and --price-move go with --portfolio RULES")
+    rates = _asset_values(contingency or [], "--contingency")
+    ranges = _asset_values(price_move or [], "--price-move")
     if scenarios == ["all"]:
         from perpmargin.demo import story_order
 
@@ -635,11 +674,10 @@ def replay(
         results.append(
             run_replay(plan, market, venue=venue_then, progress=None if not as_json else False)
         )
-    if collateral is not None and portfolio is None:
-        raise InvalidInput("--collateral goes with --portfolio RULES")
     third = [
         replay_portfolio(
             r.plan, portfolio, collateral=collateral, market=r.market,
+            contingency=rates, price_moves=ranges,
             venue=load_venue(r.plan.venue, as_of=utc_text(int(r.market.times[0]))[:10])
             if tiers_of_the_day else None,
         )

@@ -331,3 +331,54 @@ def test_okx_portfolio_margin_of_a_btc_short():
     # a coin OKX lists in no group gets the 'others' row: +-8/16/25 %, extreme +-50 %
     assert acct.rules.scenario.moves("XYZ")[-1] == D("0.25")
     assert acct.rules.scenario.extreme_move("XYZ") == D("0.50")
+
+
+def test_deribit_portfolio_margin_takes_the_users_range_in_nine_buckets():
+    """Deribit S:PM ('Portfolio Margin', support article 25944756247837): the maximum
+    price move cut into 9 evenly spaced buckets, 0 included; its example +-16 % gives
+    -16, -12, ..., +16 %. The current ranges are not published in a stored copy: the
+    user gives them. A 10 BTC_USDC long at 100,000 loses 160,000 at -16 %, and a 500
+    SOL short at 200 loses 20,000 at +20 %: risk units do not net."""
+    acct = UnifiedAccount("deribit-pm", {"USDC": "1000000"},
+                          {"USDC": "1", "BTC": "100000", "SOL": "200"},
+                          contingency={"BTC": "0", "SOL": "0.01"},
+                          price_moves={"BTC": "0.16", "SOL": "0.2"})  # fmt: skip
+    assert acct.rules.scenario.moves("BTC", {"BTC": D("0.16")}) == tuple(
+        D(k) * D("0.04") for k in range(-4, 5)
+    )
+    acct.restore("BTC_USDC-PERPETUAL", "long", "10", "100000", "100000")
+    acct.restore("SOL_USDC-PERPETUAL", "short", "500", "200", "200")
+    btc, sol = acct.reading().units
+    assert (btc.max_loss, btc.worst_move, btc.maintenance) == (D(160000), D("-0.16"), D(160000))
+    # SOL: 500 x 200 x 20 % = 20,000, + the user's contingency 0.01 x 500 x 200 = 1,000
+    assert (sol.max_loss, sol.worst_move, sol.contingency) == (D(20000), D("0.2"), D(1000))
+    assert btc.initial_margin is None  # the IM/MM relation is not published
+    r = acct.reading()
+    with engine_context():
+        assert r.ratio == D(181000) / D(1000000)
+    assert not r.liquidated
+    # a price that takes the ratio to 100 % is flagged (the rounds are not published)
+    acct.mark({"BTC_USDC-PERPETUAL": "2000"}, index_prices={"BTC": "2000"})  # ratio 1.21
+    assert acct.reading().liquidated
+    assert len(acct.positions()) == 2  # flagged, not liquidated by a guess
+
+
+def test_price_moves_are_checked():
+    base = ("deribit-pm", {"USDC": "1000"}, {"USDC": "1", "BTC": "100000"})
+    acct = UnifiedAccount(*base)
+    with pytest.raises(MissingParameter, match=r"price_moves=\{'BTC'"):
+        acct.open("BTC_USDC-PERPETUAL", "long", "0.01", "100000")
+    assert acct.positions() == []
+    assert acct.balances["USDC"] == 1000
+    for bad in ({"BTC": "1.5"}, {"BTC": "-0.1"}, {"BTC": "nan"}):
+        with pytest.raises(InvalidInput):
+            UnifiedAccount(*base, price_moves=bad)
+    with pytest.raises(InvalidInput, match="not risk-based"):
+        UnifiedAccount("binance-pm", {"USDT": "1"}, {"USDT": "1"}, price_moves={"BTC": "0.1"})
+    # a step grid (Bybit, 2 %) takes a range that is a whole number of steps
+    ok = bybit_pm({"USDT": 10000})
+    assert ok.rules.scenario.moves("BTC", {"BTC": D("0.04")}) == (
+        D("-0.04"), D("-0.02"), D(0), D("0.02"), D("0.04"))  # fmt: skip
+    with pytest.raises(InvalidInput, match="whole number"):
+        UnifiedAccount("bybit-pm", {"USDT": 1}, {"USDT": "1", "BTC": "1"},
+                       collateral=BYBIT_TIERS, price_moves={"BTC": "0.05"})  # fmt: skip

@@ -10,6 +10,11 @@ Sources:
 - Bybit "Initial Margin Calculation (USDC Perpetual & Futures)" (2025-09-02): 0.5 BTC
   entered at 50,000, mark 50,500, 10x: IM 0.5 x 50,500 / 10 = 2,525; fee to close
   0.5 x 50,000 x (1 - 1/10) x 0.055 % = 12.375, i.e. valued at the bankruptcy price.
+- Deribit support "Linear Perpetual" (support.deribit.com/hc/en-us/articles/25944738177565,
+  undated; collected 2026-12-04 as E-DB-1..3): BTC_USDC IM rate 2 % + size_BTC x 0.005 %,
+  MM rate 1 % + size_BTC x 0.005 %; SOL_USDC 4 % / 2 % + size_SOL x 0.0005 %. Deribit's old
+  inverse futures page (test.deribit.com/pages/docs/futures, undated, E-DB-4): IM 2 % +
+  0.5 % per 100 BTC.
 """
 
 from decimal import Decimal as D
@@ -51,6 +56,33 @@ def test_bybit_initial_margin_and_fee_to_close_at_the_bankruptcy_price():
         assert D(2525) + fee == D("2537.375")
         # OKX / Gate basis: valued at the mark
         assert F.close_fee_price(D(50500), bankrupt, False) == D(50500)
+
+
+def test_deribit_rates_grow_with_size():
+    """E-DB-1..4 to the printed precision: the rate, the margin in the coin (rate x size)
+    and in USDC (x the index)."""
+    with engine_context():
+        slope_btc, slope_sol = D("0.00005"), D("0.000005")
+        btc = D(100000)
+        # E-DB-1: 25 BTC at 100,000
+        im = F.size_scaled_rate(D("0.02"), slope_btc, D(25))
+        mm = F.size_scaled_rate(D("0.01"), slope_btc, D(25))
+        assert (im, im * 25, im * 25 * btc) == (D("0.02125"), D("0.53125"), D(53125))
+        assert (mm, mm * 25, mm * 25 * btc) == (D("0.01125"), D("0.28125"), D(28125))
+        # E-DB-2: 350 BTC
+        im = F.size_scaled_rate(D("0.02"), slope_btc, D(350))
+        assert (im, im * 350, im * 350 * btc) == (D("0.0375"), D("13.125"), D(1312500))
+        # E-DB-3: SOL at 200, 25 SOL and 6,000 SOL
+        im = F.size_scaled_rate(D("0.04"), slope_sol, D(25))
+        mm = F.size_scaled_rate(D("0.02"), slope_sol, D(25))
+        assert (im, im * 25, im * 25 * 200) == (D("0.040125"), D("1.003125"), D("200.625"))
+        assert (mm, mm * 25, mm * 25 * 200) == (D("0.020125"), D("0.503125"), D("100.625"))
+        im = F.size_scaled_rate(D("0.04"), slope_sol, D(6000))
+        assert (im, im * 6000, im * 6000 * 200) == (D("0.07"), D(420), D(84000))
+        # E-DB-4: the old inverse futures, 0.5 % per 100 BTC
+        for size, rate, coin in ((25, "0.02125", "0.53125"), (350, "0.0375", "13.125")):
+            im = F.size_scaled_rate(D("0.02"), D("0.005") / 100, D(size))
+            assert (im, im * size) == (D(rate), D(coin))
 
 
 def test_margin_ratio_is_requirement_over_balance_and_one_without_balance():

@@ -14,8 +14,17 @@ import numpy as np
 
 import perpmargin as pm
 
-VENUES = sorted(pm.bundled_venues())
-"""All bundled venues: linear (USDT, USDC) and inverse (Binance COIN-M, Bybit inverse)."""
+SIZE_SCALED = sorted(
+    v
+    for v in pm.bundled_venues()
+    if any(pm.load_venue(v).symbol(s).tiers.size_scaled for s in pm.load_venue(v).featured)
+)
+"""Venues whose margin rates grow with the position's size (Deribit): the fast paths
+refuse them (tests/parity/test_refusals.py), so they are not in the matrix."""
+
+VENUES = sorted(set(pm.bundled_venues()) - set(SIZE_SCALED))
+"""Every other bundled venue: linear (USDT, USDC) and inverse (Binance COIN-M, Bybit
+inverse)."""
 
 REFERENCE = {"BTC": 60000, "ETH": 3000, "SOL": 150, "XRP": Decimal("0.6")}
 

@@ -73,7 +73,7 @@ def test_the_replay_command_shows_three_modes(tmp_path):
     assert doc[1]["portfolio"]["liquidated_at"] is not None
     bad = runner.invoke(app, ["replay", "seed-2020-03-12", "--collateral", "BTC", "--json"])
     assert bad.exit_code == 2
-    assert "--collateral goes with --portfolio" in bad.output
+    assert "--collateral, --contingency and --price-move go with --portfolio" in bad.output
 
 
 def test_the_report_shows_the_third_mode(tmp_path, half_account):

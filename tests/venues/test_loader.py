@@ -13,6 +13,7 @@ BUNDLED = [
     "binance-usdm",
     "bybit-inverse",
     "bybit-linear",
+    "deribit",
     "dydx-v4",
     "gate-futures",
     "hyperliquid",

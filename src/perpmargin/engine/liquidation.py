@@ -217,8 +217,7 @@ def reduce_by_tiers(book: Book, pool: LegKey | None) -> bool:
             spec = book.spec(leg.symbol)
             mark = book.mark(leg.symbol)
             tiers = spec.tiers.tiers
-            tier = spec.tiers.tier_for(leg.quantity, book.value(leg.symbol, leg.quantity, mark))
-            index = tiers.index(tier)
+            index = spec.tiers.index_for(leg.quantity, book.value(leg.symbol, leg.quantity, mark))
             if index == 0:
                 break  # lowest tier: no partial step
             # down book.process.tiers_per_step tiers (OKX: two), never below the first

@@ -218,6 +218,10 @@ class UnifiedAccount:
     contingency
         Risk-based rules only (``bybit-pm``): the contingency rate per underlying
         (contingency = rate x sum |quantity| x index), which no venue publishes.
+    price_moves
+        Risk-based rules only: the largest price move per underlying (a fraction: 0.16
+        for +-16 %), replacing the rules' own and cut into their step or buckets (Deribit
+        PM publishes its current ranges only on a live page: give them here).
     """
 
     def __init__(
@@ -229,12 +233,25 @@ class UnifiedAccount:
         collateral: Mapping[str, Any] | None = None,
         venues: Sequence[Venue] | None = None,
         contingency: Mapping[str, Number] | None = None,
+        price_moves: Mapping[str, Number] | None = None,
     ) -> None:
         self._rules = rules if isinstance(rules, UnifiedRules) else load_unified(rules)
         self._contingency = {
             _asset_name(b): _number(r, f"contingency rate of {b}", non_negative=True)
             for b, r in (contingency or {}).items()
         }
+        self._price_moves = {
+            _asset_name(b): _number(m, f"price move of {b}", positive=True)
+            for b, m in (price_moves or {}).items()
+        }
+        if self._price_moves:
+            scenario = self._rules.scenario
+            if scenario is None:
+                raise InvalidInput(
+                    f"{self._rules.id} is not risk-based: price_moves are for scenario rules"
+                )
+            for move in self._price_moves.values():
+                scenario.grid_of(move)  # a fraction in the rules' spacing, or say so
         self._venues = (
             tuple(venues)
             if venues is not None
@@ -272,7 +289,8 @@ class UnifiedAccount:
         too (risk-based rules only); positions are restored as held (no fee)."""
         if not isinstance(doc, Mapping):
             raise InvalidInput("a unified account is a JSON object")
-        allowed = {"rules", "balances", "index_prices", "positions", "collateral", "contingency"}
+        allowed = {"rules", "balances", "index_prices", "positions", "collateral", "contingency",
+                   "price_moves"}  # fmt: skip
         unknown = sorted(set(doc) - allowed)
         if unknown:
             raise InvalidInput(
@@ -284,7 +302,7 @@ class UnifiedAccount:
                 raise InvalidInput(f"the account needs {key!r}")
         acct = cls(
             doc["rules"], doc["balances"], doc["index_prices"], collateral=doc.get("collateral"),
-            contingency=doc.get("contingency"),
+            contingency=doc.get("contingency"), price_moves=doc.get("price_moves"),
         )  # fmt: skip
         positions = doc.get("positions", [])
         if not isinstance(positions, list):
@@ -303,6 +321,7 @@ class UnifiedAccount:
         twin._rules, twin._venues = self._rules, self._venues
         twin._collateral = dict(self._collateral)
         twin._contingency = dict(self._contingency)
+        twin._price_moves = dict(self._price_moves)
         s = self._state
         twin._state = _State(
             dict(s.balances), dict(s.index), dict(s.marks),
@@ -458,11 +477,13 @@ class UnifiedAccount:
             by_base.setdefault(leg.spec.base, []).append(leg)
         out = []
         for base, legs in sorted(by_base.items()):
-            moves = scenario.moves(base)
+            moves = scenario.moves(base, self._price_moves)
             if moves is None:
+                listed = ", ".join(sorted(scenario.grid)) or "none"
                 raise MissingParameter(
                     f"{self._rules.id} publishes no price-move grid for {base} that was found "
-                    f"(listed: {', '.join(sorted(scenario.grid))}): give your own rules file"
+                    f"(listed: {listed}): pass price_moves={{'{base}': largest move}} or "
+                    "give your own rules file"
                 )
             rate = self._contingency.get(base)
             if rate is None:

@@ -43,6 +43,8 @@ Which venue each rule serves
 ----------------------------
 - :func:`maintenance_margin`: every venue (tiered MMR - maintenance amount; one tier on
   Hyperliquid and dYdX).
+- :func:`size_scaled_rate`: Deribit's rates that grow with the position's size (the
+  tier's ``rate_per_quantity``; 0 elsewhere).
 - :func:`close_fee_price`: Bybit values the fee to close counted in maintenance at the
   bankruptcy price; OKX and Gate at the mark (``close_fee_basis`` in the venue file);
   Binance, Hyperliquid and dYdX count no fee to close.
@@ -78,6 +80,7 @@ from perpmargin.formulas.requirement import (
     open_loss,
     requirement,
     requirement_line,
+    size_scaled_rate,
 )
 from perpmargin.formulas.settlement import (
     adl_score,
@@ -135,6 +138,7 @@ __all__ = [
     "settle_isolated_funding",
     "settle_liquidation",
     "shortfall",
+    "size_scaled_rate",
     "smaller",
     "standing_bankruptcy_price",
     "to_reciprocal",
@@ -174,6 +178,7 @@ RULES = (
     settle_isolated_funding,
     settle_liquidation,
     shortfall,
+    size_scaled_rate,
     smaller,
     standing_bankruptcy_price,
     to_reciprocal,

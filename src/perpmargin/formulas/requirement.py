@@ -21,6 +21,7 @@ __all__ = [
     "open_loss",
     "requirement",
     "requirement_line",
+    "size_scaled_rate",
 ]
 
 
@@ -31,6 +32,18 @@ def maintenance_margin(notional: N, rate: N, amount: N) -> N:
     with amount 1,300 -> 1,340 USDT.
     """
     return notional * rate - amount
+
+
+def size_scaled_rate(rate: N, rate_per_size: N, size: N) -> N:
+    """A margin rate that grows with the position's size (>= 0, base units):
+    ``rate + rate_per_size x size``.
+
+    Deribit's standard margin for its linear perpetuals (support article "Linear
+    Perpetual"): BTC_USDC IM rate = 2 % + size_BTC x 0.005 %, MM rate = 1 % + size_BTC x
+    0.005 %; 25 BTC -> IM 2.125 %, MM 1.125 %; 350 BTC -> IM 3.75 %. Tiered venues have
+    ``rate_per_size`` 0.
+    """
+    return rate + rate_per_size * size
 
 
 def initial_margin(value: N, leverage: N) -> N:

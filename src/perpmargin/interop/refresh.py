@@ -309,6 +309,8 @@ def _tier_rows(table: TierTable) -> list[dict[str, Any]]:
         }
         if t.initial_margin_rate is not None:
             row["initial_margin_rate"] = _num(t.initial_margin_rate)
+        if t.rate_per_quantity:
+            row["rate_per_quantity"] = _num(t.rate_per_quantity)
         rows.append(row)
     return rows
 
@@ -358,7 +360,8 @@ def _next_version(old: str, today: str) -> str:
 # ----------------------------------------------------------------------------- diff
 
 
-_FIELDS = ("lower", "upper", "maintenance_margin_rate", "maintenance_amount", "max_leverage")
+_FIELDS = ("lower", "upper", "maintenance_margin_rate", "maintenance_amount", "max_leverage",
+           "rate_per_quantity")  # fmt: skip
 
 
 def _plain(value: Decimal | None) -> str:

@@ -85,12 +85,14 @@ def replay_portfolio(
     market: MarketData | None = None,
     venue: Venue | None = None,
     contingency: Mapping[str, Number] | None = None,
+    price_moves: Mapping[str, Number] | None = None,
 ) -> PortfolioRun:
     """Replay ``plan`` under the unified-account ``rules`` (see the module docstring).
 
     ``collateral``: the asset the plan's balance is held in (default the settle asset);
     ``haircuts``: haircut tables per asset for rules that publish none (as
-    :class:`UnifiedAccount`'s ``collateral``); ``contingency``: risk-based rules' rates.
+    :class:`UnifiedAccount`'s ``collateral``); ``contingency``, ``price_moves``: risk-based
+    rules' rates and price ranges (as :class:`UnifiedAccount` takes them).
     """
     _refuse_unmodelled(plan)
     data = market if market is not None else load_market(plan)
@@ -117,7 +119,7 @@ def replay_portfolio(
         )
     account = UnifiedAccount(
         rules, {held: amount}, index0, collateral=haircuts, venues=[v],
-        contingency=contingency,
+        contingency=contingency, price_moves=price_moves,
     )  # fmt: skip
     run = PortfolioRun(account, pd.DataFrame(), {held: amount})
     run.notes.append(

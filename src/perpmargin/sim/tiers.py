@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perpmargin.errors import InvalidInput
+from perpmargin.errors import InvalidInput, NotModelled
 from perpmargin.venues.schema import Venue
 
 __all__ = ["TierArrays"]
@@ -50,6 +50,13 @@ class TierArrays:
         hundreds of others are taken when named)."""
         names = tuple(venue.symbol(s).symbol for s in (symbols or sorted(venue.featured)))
         specs = [venue.symbol(s) for s in names]
+        scaled = [sp.symbol for sp in specs if sp.tiers.size_scaled]
+        if scaled:
+            raise NotModelled(
+                f"{', '.join(scaled)} on {venue.id}: margin rates that grow with the "
+                "position's size are not on the fast path (its tier arrays hold fixed "
+                "rates); use the exact engine (pm.Account, replay)"
+            )
         k = max(len(sp.tiers.tiers) for sp in specs)
         shape = (len(specs), k)
         upper = np.full(shape, np.inf)

@@ -251,7 +251,8 @@ _KEYS: dict[str, frozenset[str]] = {
     ),
     "tier": frozenset(
         ("tier", "min_notional", "max_notional", "min_quantity", "max_quantity",
-         "maintenance_margin_rate", "maintenance_amount", "max_leverage", "initial_margin_rate")
+         "maintenance_margin_rate", "maintenance_amount", "max_leverage", "initial_margin_rate",
+         "rate_per_quantity")
     ),
 }  # fmt: skip
 """The fields each object of a venue file may have (data, and where it was read:
@@ -328,6 +329,22 @@ def parse_tiers(rows: list[Any], basis: TierBasis, where: str) -> TierTable:  # 
             if row.get("initial_margin_rate") is not None
             else None
         )
+        slope = (
+            _dec(row, "rate_per_quantity", w, non_negative=True)
+            if row.get("rate_per_quantity") is not None
+            else ZERO
+        )
+        if slope:
+            if len(rows) != 1:
+                raise VenueDataError(
+                    f"{w}.rate_per_quantity: a rate that grows with size takes a table of one "
+                    f"tier (it has {len(rows)})"
+                )
+            if imr is None or imr * lev > ONE:
+                raise VenueDataError(
+                    f"{w}: a tier with rate_per_quantity needs initial_margin_rate, and "
+                    "max_leverage at most 1 / initial_margin_rate"
+                )
         if lev < ONE:
             raise VenueDataError(f"{w}.max_leverage must be >= 1, was {lev}")
         if mmr * lev >= ONE:
@@ -367,6 +384,7 @@ def parse_tiers(rows: list[Any], basis: TierBasis, where: str) -> TierTable:  # 
                 maintenance_amount=amount,
                 max_leverage=lev,
                 initial_margin_rate=imr,
+                rate_per_quantity=slope,
             )
         )
     return TierTable(basis=basis, tiers=tuple(tiers))
@@ -402,6 +420,19 @@ def _parse_symbol(
     if interval <= 0:
         raise VenueDataError(f"{where}.funding_interval_hours must be > 0")
     cv = doc.get("contract_value")
+    tiers = parse_tiers(_req(doc, "tiers", where), basis, where)
+    if tiers.size_scaled:
+        if contract != "linear":
+            raise VenueDataError(
+                f"{where}: rate_per_quantity is for linear contracts (an inverse position's "
+                "size in the coin moves with the price)"
+            )
+        top = tiers.tier_for(max_q, ZERO)
+        if top.initial_margin_rate is None or top.initial_margin_rate >= ONE:
+            raise VenueDataError(
+                f"{where}: at max_quantity {max_q} the initial margin rate grown with size "
+                f"reaches {top.initial_margin_rate}; lower max_quantity below 100 %"
+            )
     return SymbolSpec(
         symbol=name,
         ccxt_symbol=str(_req(doc, "ccxt_symbol", where)),
@@ -415,7 +446,7 @@ def _parse_symbol(
         max_quantity=max_q,
         liquidation_fee_rate=liq_fee,
         funding_interval_hours=interval,
-        tiers=parse_tiers(_req(doc, "tiers", where), basis, where),
+        tiers=tiers,
         margin_modes=cast(Any, modes),
         tiers_source=str(doc.get("tiers_source", "")),
         tiers_as_of=str(doc.get("tiers_as_of", "")),
@@ -641,6 +672,10 @@ def venue_summary(venue: Venue, symbols: Sequence[str] | None = None) -> dict[st
                         "maintenance_margin_rate": str(t.maintenance_margin_rate),
                         "maintenance_amount": str(t.maintenance_amount),
                         "max_leverage": str(t.max_leverage),
+                        "initial_margin_rate": None
+                        if t.initial_margin_rate is None
+                        else str(t.initial_margin_rate),
+                        "rate_per_quantity": str(t.rate_per_quantity),
                     }
                     for t in s.tiers.tiers
                 ],

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
+from perpmargin import formulas as F
 from perpmargin.errors import InvalidInput, UnknownSymbol
-from perpmargin.numeric import Number, to_decimal
+from perpmargin.numeric import ONE, ZERO, Number, to_decimal
 
 __all__ = [
     "AdlRules",
@@ -46,6 +47,12 @@ class Tier:
     asset), depending on the table's basis; ``upper`` is ``None`` for no cap.
     Maintenance margin in this tier = notional x ``maintenance_margin_rate`` -
     ``maintenance_amount``.
+
+    ``rate_per_quantity`` (0 on tiered venues): each unit of position quantity adds this
+    to both the maintenance and the initial margin rate (Deribit's standard margin:
+    0.005 % per BTC, :func:`perpmargin.formulas.size_scaled_rate`); the rates and the
+    maximum leverage stored are then those of a position of size 0, and
+    :meth:`TierTable.tier_for` returns the tier at the position's size.
     """
 
     tier: int
@@ -55,6 +62,24 @@ class Tier:
     maintenance_amount: Decimal
     max_leverage: Decimal
     initial_margin_rate: Decimal | None = None
+    rate_per_quantity: Decimal = ZERO
+
+    def at_size(self, quantity: Decimal) -> Tier:
+        """This tier's rates for a position of ``quantity`` (>= 0): itself unless its rates
+        grow with size; then MMR and IMR at that size and max leverage = 1 / IMR."""
+        if not self.rate_per_quantity:
+            return self
+        assert self.initial_margin_rate is not None  # the loader requires it
+        imr = F.size_scaled_rate(self.initial_margin_rate, self.rate_per_quantity, quantity)
+        return replace(
+            self,
+            maintenance_margin_rate=F.size_scaled_rate(
+                self.maintenance_margin_rate, self.rate_per_quantity, quantity
+            ),
+            initial_margin_rate=imr,
+            max_leverage=ONE / imr,
+            rate_per_quantity=ZERO,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +94,26 @@ class TierTable:
     tiers: tuple[Tier, ...]
 
     def tier_for(self, quantity: Decimal, notional: Decimal) -> Tier:
-        """Return the tier holding this position (the last tier beyond the table's cap)."""
+        """Return the tier holding this position (the last tier beyond the table's cap),
+        with its rates at the position's size (:meth:`Tier.at_size`)."""
+        return self.tiers[self.index_for(quantity, notional)].at_size(quantity)
+
+    def index_for(self, quantity: Decimal, notional: Decimal) -> int:
+        """Index in :attr:`tiers` of the tier holding this position."""
         if self.basis == "notional":
-            for t in self.tiers:
+            for i, t in enumerate(self.tiers):
                 if t.upper is None or notional < t.upper:
-                    return t
+                    return i
         else:
-            for t in self.tiers:
+            for i, t in enumerate(self.tiers):
                 if t.upper is None or quantity <= t.upper:
-                    return t
-        return self.tiers[-1]
+                    return i
+        return len(self.tiers) - 1
+
+    @property
+    def size_scaled(self) -> bool:
+        """True when a tier's rates grow with the position's size (Deribit)."""
+        return any(t.rate_per_quantity for t in self.tiers)
 
     def exceeds_cap(self, quantity: Decimal, notional: Decimal) -> bool:
         """Return True when the position is beyond the largest tier."""

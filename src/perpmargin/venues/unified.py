@@ -92,13 +92,44 @@ class ScenarioMargin:
     source: str
     extreme: Mapping[str, Decimal] = field(default_factory=dict)
     extreme_weight: Decimal = ZERO
+    step: Decimal | None = None
+    """A regular grid's spacing (Bybit: 2 %), for a range the user gives."""
+    buckets: int | None = None
+    """A grid of this many evenly spaced moves from -range to +range, 0 included
+    (Deribit: 9), for the ranges listed or given by the user."""
 
-    def moves(self, base: str) -> tuple[Decimal, ...] | None:
-        """The moves of ``base``'s grid (each up and down; 0 too), or None."""
-        found = self.grid.get(base, self.grid.get("*"))
+    def moves(
+        self, base: str, given: Mapping[str, Decimal] | None = None
+    ) -> tuple[Decimal, ...] | None:
+        """The moves of ``base``'s grid (each up and down; 0 too), or None. ``given``:
+        the user's maximum move per underlying, which replaces the rules' own and is cut
+        into the rules' ``step`` or ``buckets``."""
+        if given and base in given:
+            found: tuple[Decimal, ...] | None = self.grid_of(given[base])
+        else:
+            found = self.grid.get(base, self.grid.get("*"))
         if found is None:
             return None
         return tuple(sorted({ZERO, *found, *(-m for m in found)}))
+
+    def grid_of(self, largest: Decimal) -> tuple[Decimal, ...]:
+        """The positive moves up to ``largest`` (a fraction) in the rules' spacing."""
+        if not 0 < largest < 1:
+            raise VenueDataError(f"a price range is a fraction in (0, 1), was {largest}")
+        if self.buckets is not None:
+            half = (self.buckets - 1) // 2
+            return tuple(largest * k / half for k in range(1, half + 1))
+        if self.step is None:
+            raise MissingParameter(
+                "these rules list their moves one by one (no step or bucket count): give "
+                "your own rules file to change them"
+            )
+        n = largest / self.step
+        if n != int(n):
+            raise VenueDataError(
+                f"a price range of {largest} is not a whole number of the grid's {self.step} steps"
+            )
+        return tuple(self.step * k for k in range(1, int(n) + 1))
 
     def extreme_move(self, base: str) -> Decimal | None:
         """``base``'s extreme move (None: no extreme-move term)."""
@@ -302,15 +333,34 @@ def _fractions(doc: Any, where: str) -> dict[str, Decimal]:
 
 
 def _scenario(doc: Any, where: str) -> ScenarioMargin | None:
-    """``moves`` + ``step`` (a regular grid: Bybit) or ``grid`` (the moves: OKX)."""
+    """``moves`` + ``step`` (a regular grid: Bybit), ``moves`` + ``buckets`` (that many
+    evenly spaced moves, 0 included: Deribit; ``moves`` may be empty when no range is
+    published) or ``grid`` (the moves: OKX)."""
     if doc is None:
         return None
     if not isinstance(doc, Mapping):
         raise VenueDataError(f"{where} must be an object")
-    _only(doc, {"moves", "step", "grid", "extreme", "extreme_weight", "im_factor", "source"},
-          where)  # fmt: skip
+    _only(doc, {"moves", "step", "buckets", "grid", "extreme", "extreme_weight", "im_factor",
+                "source"}, where)  # fmt: skip
     grid: dict[str, tuple[Decimal, ...]] = {}
-    if "grid" in doc:
+    step: Decimal | None = None
+    buckets: int | None = None
+    if "buckets" in doc:
+        buckets = doc["buckets"]
+        if (
+            not isinstance(buckets, int)
+            or isinstance(buckets, bool)
+            or buckets < 3
+            or (buckets % 2 == 0)
+        ):
+            raise VenueDataError(f"{where}.buckets must be an odd whole number >= 3 (0 included)")
+        if "step" in doc or "grid" in doc:
+            raise VenueDataError(f"{where}: give buckets, step or grid, one of them")
+        moves = _fractions(_get(doc, "moves", where), f"{where}.moves")
+        half = (buckets - 1) // 2
+        for b, m in moves.items():
+            grid[b] = tuple(m * k / half for k in range(1, half + 1))
+    elif "grid" in doc:
         rows = doc["grid"]
         if not isinstance(rows, Mapping):
             raise VenueDataError(f"{where}.grid maps an underlying (or '*') to its moves")
@@ -332,6 +382,8 @@ def _scenario(doc: Any, where: str) -> ScenarioMargin | None:
         _text(doc, "source", where),
         _fractions(doc.get("extreme", {}), f"{where}.extreme"),
         _number(doc.get("extreme_weight", "0"), f"{where}.extreme_weight", non_negative=True),
+        step,
+        buckets,
     )  # fmt: skip
 
 

@@ -299,4 +299,9 @@ class PortfolioRequest(_Model):
         Field(max_length=20),
     ] = {}
     contingency: Annotated[dict[Asset, Rate], Field(max_length=20)] = {}
+    price_moves: Annotated[
+        dict[Asset, Rate],
+        Field(max_length=20, description="Risk-based rules: the largest price move per "
+              "underlying (0.16 = +-16 %), e.g. Deribit PM's live ranges"),
+    ] = {}  # fmt: skip
     leverage: Leverage = Decimal(10)

@@ -721,6 +721,7 @@ def run_portfolio(req: PortfolioRequest) -> dict[str, Any]:
             for a, tiers in req.collateral.items()
         },
         "contingency": dict(req.contingency),
+        "price_moves": dict(req.price_moves),
     }
     account = UnifiedAccount.from_dict(doc)
     return comparison_dict(compare_modes(account, leverage=req.leverage))
