@@ -616,6 +616,14 @@ def replay(
             "ASSET=RATE (not published by the venues).",
         ),
     ] = None,
+    haircut: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--haircut",
+            help="With --portfolio rules that publish no table for an asset: its collateral "
+            "rate, ASSET=RATE (one rate for any amount, e.g. USDT=1).",
+        ),
+    ] = None,
     price_move: Annotated[
         list[str] | None,
         typer.Option(
@@ -647,10 +655,13 @@ def replay(
     report_dir = out if out is not None or as_json else Path("report")
     if report_dir is not None:  # before the replay, which can take a while
         _check_report_dir(report_dir, "--out", ("index.html",))
-    if (collateral is not None or contingency or price_move) and portfolio is None:
-        raise InvalidInput("--collateral, --contingency and --price-move go with --portfolio RULES")
+    if (collateral is not None or contingency or price_move or haircut) and portfolio is None:
+        raise InvalidInput(
+            "--collateral, --contingency, --haircut and --price-move go with --portfolio RULES"
+        )
     rates = _asset_values(contingency or [], "--contingency")
     ranges = _asset_values(price_move or [], "--price-move")
+    haircuts = {a: [("0", "", r)] for a, r in _asset_values(haircut or [], "--haircut").items()}
     if scenarios == ["all"]:
         from perpmargin.demo import story_order
 
@@ -677,7 +688,7 @@ def replay(
     third = [
         replay_portfolio(
             r.plan, portfolio, collateral=collateral, market=r.market,
-            contingency=rates, price_moves=ranges,
+            contingency=rates, price_moves=ranges, haircuts=haircuts,
             venue=load_venue(r.plan.venue, as_of=utc_text(int(r.market.times[0]))[:10])
             if tiers_of_the_day else None,
         )

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from perpmargin.cli import app
-from perpmargin.errors import NotModelled
+from perpmargin.errors import MissingParameter, NotModelled
 from perpmargin.sim.plan import load_plans
 from perpmargin.sim.portfolio import replay_portfolio
 from perpmargin.sim.replay import replay
@@ -61,6 +61,35 @@ def test_what_the_portfolio_replay_does_not_model_is_refused():
         replay_portfolio(seed, "binance-pm", collateral="ETH")
 
 
+def test_risk_based_rules_replay_with_the_users_parameters(half_account):
+    """Deribit PM on the half-account BTC long: the price range and contingency are the
+    user's (not published), a USDT haircut too (deribit-pm lists USDC only). Deribit
+    publishes no liquidation steps: the account is flagged where its maintenance (the
+    loss at -16 %) reaches its equity, its position held on and the report says so."""
+    plan, result = half_account
+    kw = {"market": result.market, "haircuts": {"USDT": [("0", "", "1")]},
+          "contingency": {"BTC": "0"}}  # fmt: skip
+    with pytest.raises(MissingParameter, match="price_moves"):
+        replay_portfolio(plan, "deribit-pm", **kw)
+    run = replay_portfolio(plan, "deribit-pm", price_moves={"BTC": "0.16"}, **kw)
+    assert run.flagged_only
+    assert run.liquidated_at is not None
+    r = run.liquidation_reading
+    assert r.liquidated
+    (unit,) = r.units
+    assert unit.worst_move == D("-0.16")
+    assert r.maintenance >= r.adjusted_equity  # the trigger: MM at 100 % of the balance
+    assert run.account.positions()  # held on, not closed by a guess
+    assert any("flagged, not closed" in n for n in run.notes)
+    assert any("binance-usdm contracts under deribit-pm" in n for n in run.notes)
+    # a range of +-30 % asks more than the account holds at the entry: refused, said
+    wider = replay_portfolio(plan, "deribit-pm", price_moves={"BTC": "0.3"}, **kw)
+    assert wider.liquidated_at is None
+    assert not wider.account.positions()
+    assert any("refused" in n and "liquidated" in n for n in wider.notes)
+    assert wider.final.equity == run.start_balances["USDT"]
+
+
 def test_the_replay_command_shows_three_modes(tmp_path):
     runner = CliRunner()
     args = ["replay", "seed-2020-03-12", "--portfolio", "binance-pm", "--collateral", "BTC"]
@@ -73,7 +102,11 @@ def test_the_replay_command_shows_three_modes(tmp_path):
     assert doc[1]["portfolio"]["liquidated_at"] is not None
     bad = runner.invoke(app, ["replay", "seed-2020-03-12", "--collateral", "BTC", "--json"])
     assert bad.exit_code == 2
-    assert "--collateral, --contingency and --price-move go with --portfolio" in bad.output
+    assert "--collateral, --contingency, --haircut and --price-move go with" in bad.output
+    bad = runner.invoke(app, ["replay", "seed-2020-03-12", "--portfolio", "deribit-pm",
+                              "--haircut", "USDT", "--json"])  # fmt: skip
+    assert bad.exit_code == 2
+    assert "write --haircut ASSET=NUMBER" in bad.output
 
 
 def test_the_report_shows_the_third_mode(tmp_path, half_account):

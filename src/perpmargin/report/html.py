@@ -388,7 +388,9 @@ def _portfolio_table(result: PlanResult, run: PortfolioRun) -> str:
     rows.append((
         f"portfolio ({run.account.rules.id}, held in {', '.join(run.start_balances)})",
         money(final.equity, places),
-        utc(run.liquidated_at) if run.liquidated_at is not None else "no",
+        ("flagged " if run.flagged_only else "") + utc(run.liquidated_at)
+        if run.liquidated_at is not None
+        else "no",
         ", ".join(f"{s} {p:,}" for s, p in marks.items()),
     ))  # fmt: skip
     body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)

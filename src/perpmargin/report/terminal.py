@@ -132,7 +132,9 @@ def print_three_modes(console: Console, result: PlanResult, run: PortfolioRun) -
     table.add_row(
         f"portfolio ({run.account.rules.id}, held in {', '.join(run.start_balances)})",
         money(final.equity, places),
-        utc(run.liquidated_at) if run.liquidated_at is not None else "no",
+        ("flagged " if run.flagged_only else "") + utc(run.liquidated_at)
+        if run.liquidated_at is not None
+        else "no",
         ", ".join(f"{s} {p:,}" for s, p in marks.items()),
     )  # fmt: skip
     console.print(table)

@@ -26,7 +26,7 @@ from decimal import Decimal
 import pandas as pd
 
 from perpmargin.engine.unified import ASSET_STEP, UnifiedAccount, UnifiedReading
-from perpmargin.errors import NotModelled
+from perpmargin.errors import InsufficientMargin, NotModelled
 from perpmargin.numeric import Number, engine_context, nearest_step, round_to_step
 from perpmargin.sim.intrabar import waypoints
 from perpmargin.sim.market import MarketData, load_market
@@ -54,6 +54,12 @@ class PortfolioRun:
     liquidation_reading: UnifiedReading | None = None
     final: UnifiedReading | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def flagged_only(self) -> bool:
+        """True when the rules publish no liquidation steps: at ``liquidated_at`` the
+        account reached its trigger and was flagged, and its positions were held on."""
+        return self.account.rules.liquidation == "not_published"
 
 
 def _refuse_unmodelled(plan: Plan) -> None:
@@ -126,6 +132,11 @@ def replay_portfolio(
         f"valued in {quote}; each base asset's index price is its symbol's bar price"
         + (f"; the {plan.balance} {quote} balance held as {amount} {held}" if held != quote else "")
     )
+    if v.id not in account.rules.futures:
+        run.notes.append(
+            f"the plan's {v.id} contracts under {account.rules.id}'s account rules (its own "
+            f"futures: {', '.join(account.rules.futures)})"
+        )
     if any(data.funding.values()):
         run.notes.append("funding is not applied in the portfolio run")
     _walk(plan, data, account, specs, bases, quantities, run)
@@ -155,7 +166,10 @@ def _walk(
         for k in entries.get(i, []):
             p = plan.positions[k]
             if run.liquidated_at is None:
-                account.open(p.symbol, p.side, quantities[k], now[p.symbol])
+                try:
+                    account.open(p.symbol, p.side, quantities[k], now[p.symbol])
+                except InsufficientMargin as exc:  # the account is unchanged
+                    run.notes.append(f"entry of bar {i} refused: {exc}")
         # each symbol's path through the bar, as the exact replay fixes it at the open
         signs = {s: 1 if side == "long" else -1 for s, side, _, _ in account.positions()}
         paths = {
@@ -211,6 +225,12 @@ def _move(
     first = at(hi)
     run.liquidated_at, run.liquidation_marks = t, first[0]
     run.liquidation_reading = account.mark(*first)
+    if run.flagged_only:
+        run.notes.append(
+            f"{account.rules.id} publishes no liquidation steps: the account reached its "
+            "trigger and is flagged, not closed; its positions are held after it, so the "
+            "final equity is that of holding them"
+        )
     account.mark(marks, index)
 
 
