@@ -382,3 +382,26 @@ def test_price_moves_are_checked():
     with pytest.raises(InvalidInput, match="whole number"):
         UnifiedAccount("bybit-pm", {"USDT": 1}, {"USDT": "1", "BTC": "1"},
                        collateral=BYBIT_TIERS, price_moves={"BTC": "0.05"})  # fmt: skip
+
+
+def test_hyperliquid_portfolio_margin_borrowable_is_the_ltv_value():
+    """E-HL-1, Hyperliquid FAQ 'Portfolio margin': 10,000 units of collateral at 40, LTV
+    50 % -> 200,000 USDC borrowable: the collateral value the account margins with."""
+    acct = UnifiedAccount("hyperliquid-pm", {"HYPE": "10000"}, {"HYPE": "40", "USDC": "1"})
+    r = acct.reading()
+    (hype,) = r.assets
+    assert hype.value == D(400000)
+    assert hype.collateral == D(200000)
+    assert r.adjusted_equity == D(200000)
+    # BTC is the FAQ's other collateral at 50 %; an asset it does not list is refused
+    assert acct.rules.tiers("BTC")[0].rate == D("0.5")
+    with pytest.raises(MissingParameter):
+        UnifiedAccount("hyperliquid-pm", {"ETH": "1"}, {"ETH": "3000", "USDC": "1"})
+    # a BTC long on HYPE collateral: the ratio trips at 95 % and is flagged only
+    acct.open("BTC", "long", "20", "100000")
+    assert not acct.reading().liquidated
+    acct.mark({"BTC": "91000"}, index_prices={"HYPE": "40"})
+    r = acct.reading()
+    assert r.ratio >= D("0.95")
+    assert r.liquidated
+    assert acct.positions()  # flagged, not closed: Hyperliquid's PM steps are not published
