@@ -23,7 +23,11 @@
   cross account (numba), same cells, same run (``unified_grid_ratio_to_cross_grid``);
   ``unified_mc_path_steps_per_s``: the portfolio-margin Monte Carlo of that account (two
   correlated underlyings, the account read every step), over the cross Monte Carlo of a
-  pair (``mc_pair_path_steps_per_s``) as ``unified_mc_ratio_to_cross_pair_mc``.
+  pair (``mc_pair_path_steps_per_s``) as ``unified_mc_ratio_to_cross_pair_mc``;
+  ``risk_based_grid_cells_per_s`` / ``risk_based_mc_path_steps_per_s``: the same
+  positions under risk-based portfolio margin (OKX PM: each risk unit's loss over its
+  spot shocks and extreme moves in every cell or step), with their ratios to the cross
+  grid and the cross pair Monte Carlo.
 - ``mc_path_steps_per_s``: Monte Carlo, one asset, GBM, both modes checked every step.
 - ``dask_speedup_2_workers``: the same Monte Carlo on a LocalCluster, 2 workers vs 1.
 - ``replay_1y_1m_seconds``: one single-position plan, a year of 1-minute bars (block
@@ -411,6 +415,22 @@ def bench_unified_grid(n: int, out: dict) -> None:
     done = unified_montecarlo(unified, **kw2)
     walked = int(np.where(done.first_step >= 0, done.first_step + 1, steps).sum())
     out["unified_mc_path_steps_per_s"] = walked / mc_s
+    # risk-based portfolio margin (OKX PM: per risk unit 7 spot shocks + 2 extreme moves,
+    # each the loss of the unit's positions at the cell's prices), same positions
+    risk = UnifiedAccount("okx-pm", {"BTC": 1, "USDT": 1000}, index,
+                          collateral={"USDT": [("0", "", "1")], "BTC": [("0", "", "0.95")]},
+                          contingency={"BTC": "0.001", "ETH": "0.001"})  # fmt: skip
+    risk.restore("BTC-USDT-SWAP", "long", "1", "50000", "50000")
+    risk.restore("ETH-USDT-SWAP", "short", "5", "3000", "3000")
+    unified_stress_grid(risk, shocks=xs)
+    risk_s = _best(lambda: unified_stress_grid(risk, shocks=xs), repeat=3)
+    out["risk_based_grid_cells_per_s"] = n * n / risk_s
+    out["risk_based_grid_ratio_to_cross_grid"] = cross_s / risk_s
+    unified_montecarlo(risk, **kw2)
+    rmc_s = _best(lambda: unified_montecarlo(risk, **kw2), repeat=2)
+    done = unified_montecarlo(risk, **kw2)
+    walked = int(np.where(done.first_step >= 0, done.first_step + 1, steps).sum())
+    out["risk_based_mc_path_steps_per_s"] = walked / rmc_s
 
 
 def main() -> None:
@@ -441,6 +461,9 @@ def main() -> None:
         bench_gpu(100_000_000, 4_000_000 if args.quick else 16_000_000, out)
     out["unified_mc_ratio_to_cross_pair_mc"] = (
         out["unified_mc_path_steps_per_s"] / out["mc_pair_path_steps_per_s"]
+    )
+    out["risk_based_mc_ratio_to_cross_pair_mc"] = (
+        out["risk_based_mc_path_steps_per_s"] / out["mc_pair_path_steps_per_s"]
     )
     if not args.json:
         for key, value in out.items():

@@ -80,3 +80,18 @@ def test_a_tiered_haircut_never_adds_value_and_grows_with_the_holding(a, b):
         lo, hi = sorted((a, b))
         assert D(0) <= tiered(lo, tiers) <= lo
         assert tiered(lo, tiers) <= tiered(hi, tiers)
+
+
+def test_scenario_loss_values_the_pnl_at_the_moved_settle_price():
+    """A 1 BTC linear long loses 5,000 USD in a -10 % scenario; an inverse short of
+    50,000 one-dollar contracts entered at 50,000, settled in BTC, loses its coin PnL
+    valued at the moved BTC price: -0.0909... BTC x 55,000 = 5,000 USD, as a 1 BTC linear
+    short does (inverse PnL 50,000 x (1/50,000 - 1/55,000))."""
+    with engine_context():
+        pnl = F.unrealized_pnl(D(1), D(50000), D(45000))
+        assert F.scenario_loss(D(0), pnl, D(1), D(0)) == D(5000)
+        coin = F.inverse_pnl(D(-50000), D(1), D(50000), D(55000))
+        loss = F.scenario_loss(D(0), coin, D(50000), D("0.1"))
+        assert abs(loss - D(5000)) < D("1e-20")
+        # a PnL already made counts from where it stands: no move, no loss
+        assert F.scenario_loss(D(300), D(300), D(2), D(0)) == 0

@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from perpmargin.engine.unified import UnifiedAccount
-from perpmargin.errors import InvalidInput, NotModelled
+from perpmargin.errors import InvalidInput, MissingParameter, NotModelled
 from perpmargin.sim.unified_grid import unified_stress_grid
 
 INDEX = {"USDT": "1", "BTC": "50000", "ETH": "3000"}
@@ -129,10 +129,103 @@ def test_monte_carlo_paths_through_the_exact_engine():
         unified_montecarlo(acct, sigma=(0.01, 0.01), correlation=1)
 
 
-def test_risk_based_rules_are_left_to_the_exact_account():
-    tiers = {"USDT": [("0", "", "1")]}
-    acct = UnifiedAccount("bybit-pm", {"USDT": 10000}, {"USDT": "1", "BTC": "50000"},
-                          collateral=tiers, contingency={"BTC": "0.001"})  # fmt: skip
+def assert_cells_of(acct: UnifiedAccount, grid, marks0) -> None:
+    """Every cell against the exact reading, the marks of ``marks0`` (symbol: (base,
+    mark)) and the moved bases' index prices moved by the cell's moves."""
+    index0 = acct.index_prices
+    for iy in range(grid.shocks_y.size):
+        for ix in range(grid.shocks_x.size):
+            moves = {grid.assets[0]: D(repr(float(grid.shocks_x[ix])))}
+            if len(grid.assets) == 2:
+                moves[grid.assets[1]] = D(repr(float(grid.shocks_y[iy])))
+            marks = {s: m * (1 + moves.get(b, D(0))) for s, (b, m) in marks0.items()}
+            r = acct.reading(marks, {b: index0[b] * (1 + mv) for b, mv in moves.items()})
+            scale = max(1.0, abs(float(r.adjusted_equity)), float(r.maintenance))
+            assert abs(float(r.adjusted_equity) - grid.adjusted_equity[iy, ix]) <= 1e-9 * scale
+            assert abs(float(r.maintenance) - grid.maintenance[iy, ix]) <= 1e-9 * scale
+            near = r.ratio is not None and abs(float(r.ratio) - 1) < 1e-9  # a float tie
+            assert near or r.liquidated == bool(grid.liquidated[iy, ix]), (iy, ix)
+
+
+OKX = {"BTC-USDT-SWAP": ("BTC", D(50000)), "ETH-USDT-SWAP": ("ETH", D(3000))}
+
+
+def test_okx_portfolio_margin_cell_by_cell():
+    """OKX PM (MR1 shocks per coin group, MR6 = 0.5 x the loss at the extreme move, the
+    MR4 add-on at the user's rate): a BTC long and an ETH short, BTC collateral."""
+    acct = UnifiedAccount("okx-pm", {"USDT": 10000, "BTC": "0.2"}, INDEX,
+                          collateral={"USDT": [("0", "", "1")], "BTC": [("0", "", "0.95")]},
+                          contingency={"BTC": "0.001", "ETH": "0.002"})  # fmt: skip
+    acct.restore("BTC-USDT-SWAP", "long", "1", "50000", "50000")
+    acct.restore("ETH-USDT-SWAP", "short", "5", "3000", "3000")
+    grid = unified_stress_grid(acct)
+    assert 0 < grid.liquidated.sum() < grid.liquidated.size
+    assert_cells_of(acct, grid, OKX)
+    # at the centre the maintenance is the exact account's units, MR6 where it is larger
+    units = acct.reading().units
+    assert grid.maintenance[12, 12] == pytest.approx(float(sum(u.maintenance for u in units)))
+
+
+@settings(max_examples=20)
+@given(
+    btc=st.decimals("0", "3", places=3),
+    usdt=st.decimals("0", "50000", places=2),
+    qty=st.decimals("0.001", "4", places=3),
+    side=st.sampled_from(["long", "short"]),
+    entry_ratio=st.decimals("0.8", "1.2", places=3),
+    rate=st.decimals("0", "0.01", places=4),
+    move=st.sampled_from(["0.04", "0.1", "0.2"]),
+)
+def test_bybit_portfolio_margin_random_accounts_cell_by_cell(
+    btc, usdt, qty, side, entry_ratio, rate, move
+):
+    acct = UnifiedAccount("bybit-pm", {"BTC": btc, "USDT": usdt}, INDEX,
+                          collateral={"USDT": [("0", "", "1")], "BTC": [("0", "1", "0.95"),
+                                                                         ("1", "", "0.5")]},
+                          contingency={"BTC": rate}, price_moves={"BTC": move})  # fmt: skip
+    acct.restore("BTCUSDT", side, qty, (D(50000) * entry_ratio).quantize(D("0.01")), "50000")
+    grid = unified_stress_grid(acct, shocks=np.linspace(-0.7, 0.7, 9))
+    assert_cells_of(acct, grid, {"BTCUSDT": ("BTC", D(50000))})
+
+
+def test_deribit_portfolio_margin_cell_by_cell_and_its_refusal_of_tiers():
+    """Deribit PM's nine buckets over the user's ranges: the fast grid reads the risk
+    units, never the size-scaled standard-margin rates the kernels' tier arrays refuse."""
+    acct = UnifiedAccount("deribit-pm", {"USDC": 100000},
+                          {"USDC": "1", "BTC": "50000", "SOL": "200"},
+                          contingency={"BTC": "0.001", "SOL": "0"},
+                          price_moves={"BTC": "0.16", "SOL": "0.2"})  # fmt: skip
+    acct.restore("BTC_USDC-PERPETUAL", "long", "3", "50000", "50000")
+    acct.restore("SOL_USDC-PERPETUAL", "short", "100", "200", "200")
+    grid = unified_stress_grid(acct)
+    assert 0 < grid.liquidated.sum() < grid.liquidated.size
+    marks = {"BTC_USDC-PERPETUAL": ("BTC", D(50000)), "SOL_USDC-PERPETUAL": ("SOL", D(200))}
+    assert_cells_of(acct, grid, marks)
+    unpriced = UnifiedAccount("deribit-pm", {"USDC": 100000}, {"USDC": "1", "BTC": "50000"},
+                              contingency={"BTC": "0"})  # fmt: skip
+    with pytest.raises(MissingParameter, match="price_moves"):
+        unpriced.open("BTC_USDC-PERPETUAL", "long", "1", "50000")
+
+
+def test_risk_based_monte_carlo_paths_through_the_exact_engine():
+    """Bybit PM: each sampled path walked through the exact account gives the kernel's
+    first liquidated step."""
+    from perpmargin.sim.mc_kernels import normal
+    from perpmargin.sim.unified_grid import unified_montecarlo
+
+    acct = UnifiedAccount("bybit-pm", {"USDT": 6000, "BTC": "0.05"}, INDEX,
+                          collateral={"USDT": [("0", "", "1")], "BTC": [("0", "", "0.95")]},
+                          contingency={"BTC": "0.002"})  # fmt: skip
     acct.restore("BTCUSDT", "long", "1", "50000", "50000")
-    with pytest.raises(NotModelled, match="risk-based maintenance is read by the exact account"):
-        unified_stress_grid(acct)
+    sigma = 0.01
+    mc = unified_montecarlo(acct, sigma=(sigma,), paths=40, steps=200, seed=3, assets=["BTC"])
+    assert 0.1 < mc.p_liquidation < 0.9
+    for path in range(mc.paths):
+        x, first = 0.0, -1
+        for t in range(mc.steps):
+            x += -0.5 * sigma**2 + sigma * normal(3, path, t, 0)
+            f = D(repr(float(np.exp(x))))
+            if acct.reading({"BTCUSDT": D(50000) * f}, {"BTC": D(50000) * f}).liquidated:
+                first = t
+                break
+        assert first == mc.first_step[path], path

@@ -385,6 +385,11 @@ class UnifiedAccount:
         return self._rules
 
     @property
+    def index_prices(self) -> dict[str, Decimal]:
+        """The USD index price of every asset the account knows (a copy)."""
+        return dict(self._state.index)
+
+    @property
     def balances(self) -> dict[str, Decimal]:
         """Wallet balance per asset (asset units; negative: owed)."""
         return dict(self._state.balances)
@@ -477,23 +482,9 @@ class UnifiedAccount:
             by_base.setdefault(leg.spec.base, []).append(leg)
         out = []
         for base, legs in sorted(by_base.items()):
-            moves = scenario.moves(base, self._price_moves)
-            if moves is None:
-                listed = ", ".join(sorted(scenario.grid)) or "none"
-                raise MissingParameter(
-                    f"{self._rules.id} publishes no price-move grid for {base} that was found "
-                    f"(listed: {listed}): pass price_moves={{'{base}': largest move}} or "
-                    "give your own rules file"
-                )
-            rate = self._contingency.get(base)
-            if rate is None:
-                raise MissingParameter(
-                    f"{self._rules.id}: the contingency rate of the {base} risk unit is not "
-                    f"published: pass contingency={{'{base}': rate}}"
-                )
+            moves, extreme, rate = self.risk_unit_rules(base)
             worst, at = max((self._scenario_loss(legs, base, m, marks, index), m) for m in moves)
             worst = max(worst, ZERO)
-            extreme = scenario.extreme_move(base)
             if extreme is not None and scenario.extreme_weight > 0:
                 far, far_at = max(
                     (self._scenario_loss(legs, base, m, marks, index), m)
@@ -509,6 +500,30 @@ class UnifiedAccount:
                                    None if factor is None else mm * factor))  # fmt: skip
         return tuple(out)
 
+    def risk_unit_rules(self, base: str) -> tuple[tuple[Decimal, ...], Decimal | None, Decimal]:
+        """Risk-based rules only: the risk unit of ``base``'s price moves (0 and each move
+        up and down; the user's ``price_moves`` where given), its extreme move (None:
+        none) and its contingency rate (the user's). Raises MissingParameter where the
+        rules publish none and the user gave none."""
+        scenario = self._rules.scenario
+        if scenario is None:
+            raise InvalidInput(f"{self._rules.id} is not risk-based: it has no risk units")
+        moves = scenario.moves(base, self._price_moves)
+        if moves is None:
+            listed = ", ".join(sorted(scenario.grid)) or "none"
+            raise MissingParameter(
+                f"{self._rules.id} publishes no price-move grid for {base} that was found "
+                f"(listed: {listed}): pass price_moves={{'{base}': largest move}} or "
+                "give your own rules file"
+            )
+        rate = self._contingency.get(base)
+        if rate is None:
+            raise MissingParameter(
+                f"{self._rules.id}: the contingency rate of the {base} risk unit is not "
+                f"published: pass contingency={{'{base}': rate}}"
+            )
+        return moves, scenario.extreme_move(base), rate
+
     def _scenario_loss(
         self,
         legs: Sequence[_Leg],
@@ -517,8 +532,9 @@ class UnifiedAccount:
         marks: Mapping[str, Decimal],
         index: Mapping[str, Decimal],
     ) -> Decimal:
-        """The USD loss (+) of ``legs`` if ``base`` moved by ``move``."""
-        change = ZERO
+        """The USD loss (+) of ``legs`` if ``base`` moved by ``move``
+        (:func:`perpmargin.formulas.scenario_loss` summed)."""
+        loss = ZERO
         for leg in legs:
             mark = marks[leg.spec.symbol]
             sign = 1 if leg.side == "long" else -1
@@ -526,9 +542,10 @@ class UnifiedAccount:
             settle = leg.spec.settle
             now = pmath.unrealized_pnl(sign, leg.quantity, leg.entry, mark, cv)
             then = pmath.unrealized_pnl(sign, leg.quantity, leg.entry, mark * (1 + move), cv)
-            price = self._price(settle, index)
-            change += then * price * (1 + move if settle == base else 1) - now * price
-        return -change
+            loss += F.scenario_loss(
+                now, then, self._price(settle, index), move if settle == base else ZERO
+            )
+        return loss
 
     def _haircut(self, asset: str, net: Decimal, price: Decimal) -> Decimal:
         """The haircut value (USD) of a positive net holding."""

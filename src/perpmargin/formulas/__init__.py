@@ -50,7 +50,8 @@ Which venue each rule serves
   Binance, Hyperliquid and dYdX count no fee to close.
 - :func:`haircut_slice`, :func:`collateral_value`, :func:`equity_ratio`: unified
   (portfolio-margin) accounts: Binance PM, Bybit UTA, OKX multi-currency, Hyperliquid PM
-  (:mod:`perpmargin.engine.unified`).
+  (:mod:`perpmargin.engine.unified`); :func:`scenario_loss`: risk-based ones (Bybit PM,
+  OKX PM, Deribit PM), in the engine and the fast grid.
 - :func:`settle_liquidation`: every venue; what is left after the fee goes to the
   insurance fund (Binance, Bybit, Gate) or back to the trader (``remainder_to``).
 
@@ -63,7 +64,12 @@ compiles everything listed in :data:`RULES`.
 """
 
 from perpmargin.formulas.arith import positive_part, smaller
-from perpmargin.formulas.collateral import collateral_value, equity_ratio, haircut_slice
+from perpmargin.formulas.collateral import (
+    collateral_value,
+    equity_ratio,
+    haircut_slice,
+    scenario_loss,
+)
 from perpmargin.formulas.prices import (
     bankruptcy_price,
     line_root,
@@ -134,6 +140,7 @@ __all__ = [
     "reciprocal",
     "requirement",
     "requirement_line",
+    "scenario_loss",
     "settle_isolated_close",
     "settle_isolated_funding",
     "settle_liquidation",
@@ -174,6 +181,7 @@ RULES = (
     reciprocal,
     requirement,
     requirement_line,
+    scenario_loss,
     settle_isolated_close,
     settle_isolated_funding,
     settle_liquidation,

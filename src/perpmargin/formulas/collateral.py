@@ -16,7 +16,7 @@ from __future__ import annotations
 from perpmargin.formulas._types import N
 from perpmargin.formulas.arith import positive_part, smaller
 
-__all__ = ["collateral_value", "equity_ratio", "haircut_slice"]
+__all__ = ["collateral_value", "equity_ratio", "haircut_slice", "scenario_loss"]
 
 
 def haircut_slice(amount: N, floor: N, cap: N, rate: N) -> N:
@@ -39,3 +39,14 @@ def equity_ratio(equity: N, requirement: N) -> N:
     ratio = adjusted equity / (maintenance + liquidation cost). The caller passes a
     positive requirement (an account with none has no ratio)."""
     return equity / requirement
+
+
+def scenario_loss(pnl_now: N, pnl_moved: N, settle_price: N, settle_move: N) -> N:
+    """A position's USD loss (+) in one scenario of risk-based portfolio margin (Bybit PM,
+    OKX PM's MR1, Deribit PM): its PnL ``pnl_now`` (settle asset, at the mark) becomes
+    ``pnl_moved`` (at the mark moved by the scenario's price move), and the settle asset,
+    priced ``settle_price`` (USD), moves by ``settle_move`` too: the scenario's move when
+    the position settles in its own underlying (an inverse BTC contract in a BTC move),
+    else 0. A risk unit's maintenance is the worst sum over its scenarios.
+    """
+    return pnl_now * settle_price - pnl_moved * settle_price * (settle_move + 1)

@@ -11,6 +11,12 @@ reading` computes them, with the same rules compiled for numba
 ``equity_ratio``, ``margin_ratio``, ``unrealized_pnl``, the tiered requirement); the
 tests check every cell against the exact reading.
 
+Risk-based rules (Bybit PM, OKX PM, Deribit PM) too: in each cell every risk unit's
+maintenance is the worst :func:`perpmargin.formulas.scenario_loss` over its moves (the
+weighted extreme move where larger) plus its contingency, from the moved prices, as
+:meth:`UnifiedAccount.reading` computes it (:meth:`UnifiedAccount.risk_unit_rules` gives
+the moves and rates to both).
+
 Modelled: linear contracts on one futures venue. Inverse contracts are refused (their
 coin PnL is valued differently), as are accounts without positions or collateral.
 """
@@ -34,6 +40,7 @@ from perpmargin.sim.compiled import (
     maintenance_margin,
     margin_ratio,
     position_value,
+    scenario_loss,
     unrealized_pnl,
 )
 from perpmargin.sim.kernels import tier_of
@@ -112,6 +119,54 @@ def judged(adj: float, mm: float, kind: int, trigger: int, threshold: float) -> 
 
 
 @njit(cache=True, inline="always")
+def unit_maintenance(
+    u: int,
+    sx: float,
+    sy: float,
+    qty: np.ndarray,
+    entry: np.ndarray,
+    mark: np.ndarray,
+    pos_axis: np.ndarray,
+    settle: np.ndarray,
+    index: np.ndarray,
+    asset_axis: np.ndarray,
+    units: tuple[Any, ...],
+) -> float:
+    """Risk unit ``u``'s maintenance at the moved prices: the worst loss of its positions
+    over its moves (0 at least), the weighted loss at its extreme move where larger, plus
+    its contingency rate x its size x its underlying's index."""
+    unit_of, settle_is_base, unit_axis, unit_index, moves, n_moves, extreme, weight, rate = units
+    worst = 0.0
+    far = -math.inf
+    n = n_moves[u]
+    total = n + (2 if extreme[u] > 0.0 and weight > 0.0 else 0)
+    for j in range(total):
+        m = moves[u, j] if j < n else (-extreme[u] if j == n else extreme[u])
+        loss = 0.0
+        for p in range(qty.size):
+            if unit_of[p] == u:
+                f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
+                a = settle[p]
+                g = sx if asset_axis[a] == 0 else (sy if asset_axis[a] == 1 else 1.0)
+                mk = mark[p] * f
+                loss += scenario_loss(unrealized_pnl(qty[p], entry[p], mk),
+                                      unrealized_pnl(qty[p], entry[p], mk * (1.0 + m)),
+                                      index[a] * g, m if settle_is_base[p] else 0.0)  # fmt: skip
+        if j < n:
+            worst = max(worst, loss)
+        else:
+            far = max(far, loss)
+    if far * weight > worst:
+        worst = far * weight
+    size = 0.0
+    for p in range(qty.size):
+        if unit_of[p] == u:
+            size += abs(qty[p])
+    h = sx if unit_axis[u] == 0 else (sy if unit_axis[u] == 1 else 1.0)
+    return worst + rate[u] * size * unit_index[u] * h
+
+
+@njit(cache=True, inline="always")
 def moved_reading(
     sx: float,
     sy: float,
@@ -132,14 +187,20 @@ def moved_reading(
     mmr: np.ndarray,
     amount: np.ndarray,
     by_qty: np.ndarray,
+    units: tuple[Any, ...],
 ) -> tuple[float, float]:
     """(adjusted equity, maintenance) with every price on axis 0 multiplied by ``sx``
     and every one on axis 1 by ``sy`` (axis -1: held): each position's mark and each
     asset's index; per asset the net balance (wallet + the uPnL of the positions
     settling in it) valued at its index, a positive one at its haircut tiers;
-    maintenance = each position's tiered requirement at its settle asset's index."""
+    maintenance = each position's tiered requirement at its settle asset's index, or,
+    for risk-based rules (``units``' count > 0), the sum of :func:`unit_maintenance`."""
     mm = 0.0
-    for p in range(sym.size):
+    n_units = units[2].size
+    for u in range(n_units):
+        mm += unit_maintenance(u, sx, sy, qty, entry, mark, pos_axis, settle, index,
+                               asset_axis, units)  # fmt: skip
+    for p in range(sym.size if n_units == 0 else 0):
         f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
         a = settle[p]
         g = sx if asset_axis[a] == 0 else (sy if asset_axis[a] == 1 else 1.0)
@@ -181,6 +242,7 @@ def unified_grid_kernel(
     mmr: np.ndarray,
     amount: np.ndarray,
     by_qty: np.ndarray,
+    units: tuple[Any, ...],
     kind: int,
     trigger: int,
     threshold: float,
@@ -197,7 +259,7 @@ def unified_grid_kernel(
         ix = cell - iy * nx
         adj, mm = moved_reading(1.0 + xs[ix], 1.0 + ys[iy], sym, qty, entry, mark, pos_axis,
                                 settle, wallet, index, asset_axis, floor, cap, rate,
-                                usd_tiers, upper, mmr, amount, by_qty)  # fmt: skip
+                                usd_tiers, upper, mmr, amount, by_qty, units)  # fmt: skip
         adjusted[iy, ix] = adj
         maintenance[iy, ix] = mm
         ratio[iy, ix], liquidated[iy, ix] = judged(adj, mm, kind, trigger, threshold)
@@ -227,6 +289,7 @@ def unified_mc_kernel(
     mmr: np.ndarray,
     amount: np.ndarray,
     by_qty: np.ndarray,
+    units: tuple[Any, ...],
     kind: int,
     trigger: int,
     threshold: float,
@@ -253,7 +316,8 @@ def unified_mc_kernel(
                 x1 += drift[1] + chol[1, 0] * z0 + chol[1, 1] * z1
             adj, mm = moved_reading(math.exp(x0), math.exp(x1), sym, qty, entry, mark,
                                     pos_axis, settle, wallet, index, asset_axis, floor, cap,
-                                    rate, usd_tiers, upper, mmr, amount, by_qty)  # fmt: skip
+                                    rate, usd_tiers, upper, mmr, amount, by_qty,
+                                    units)  # fmt: skip
             _, hit = judged(adj, mm, kind, trigger, threshold)
             if hit:
                 first_step[path] = t
@@ -274,11 +338,6 @@ def _arrays(
     """The underlyings moved (given, else the two with the largest exposure, positions
     and collateral together), the kernel's book arrays (positions, assets, haircut
     tiers, tier tables) and the rules' (kind, trigger, threshold) codes."""
-    if account.rules.scenario is not None:
-        raise NotModelled(
-            f"the {what} computes each position's bracket maintenance; {account.rules.id}'s "
-            "risk-based maintenance is read by the exact account (UnifiedAccount.reading)"
-        )
     reading = account.reading()
     positions = reading.positions
     if not positions:
@@ -307,8 +366,14 @@ def _arrays(
     def axis(base: str) -> int:
         return chosen.index(base) if base in chosen else -1
 
-    tiers = TierArrays.from_venue(venue, sorted({sp.symbol for sp in specs}))
-    names = list(tiers.symbols)
+    units = _unit_arrays(account, specs, [p.settle for p in positions], axis)
+    names = sorted({sp.symbol for sp in specs})
+    if account.rules.scenario is None:
+        tiers = TierArrays.from_venue(venue, names)
+        tables = (tiers.upper, tiers.mmr, tiers.amount, tiers.by_qty)
+    else:  # risk-based: the units' scenarios are the maintenance, no tier is read
+        tables = (np.full((len(names), 1), np.inf), np.zeros((len(names), 1)),
+                  np.zeros((len(names), 1)), np.zeros(len(names), dtype=np.bool_))  # fmt: skip
     asset_names = [a.asset for a in reading.assets]
     # every asset's tiers: a balance owed today may be positive after a move
     held = {a.asset: account.collateral_tiers(a.asset) for a in reading.assets}
@@ -331,10 +396,41 @@ def _arrays(
         np.array([float(a.index_price) for a in reading.assets]),
         np.array([axis(a.asset) for a in reading.assets], dtype=np.int64),
         floor, cap, rate, rules.haircut_unit == "usd_value",
-        tiers.upper, tiers.mmr, tiers.amount, tiers.by_qty,
+        *tables, units,
     )  # fmt: skip
     judge = (_KIND[rules.ratio_kind], _TRIGGER[rules.trigger], float(rules.liquidation_at))
     return chosen, book, judge
+
+
+def _unit_arrays(
+    account: UnifiedAccount,
+    specs: Sequence[Any],
+    settles: Sequence[str],
+    axis: Any,
+) -> tuple[Any, ...]:
+    """The risk units of risk-based rules as arrays (none for the others): per position
+    its unit and whether it settles in its underlying; per unit its axis, its
+    underlying's index price, its moves (padded), their count, its extreme move (0:
+    none) and contingency rate; the extreme-move weight."""
+    scenario = account.rules.scenario
+    bases = sorted({sp.base for sp in specs}) if scenario is not None else []
+    rules = [account.risk_unit_rules(b) for b in bases]
+    width = max((len(r[0]) for r in rules), default=1)
+    moves = np.zeros((len(bases), width))
+    for u, (mv, _, _) in enumerate(rules):
+        moves[u, : len(mv)] = [float(m) for m in mv]
+    index = account.index_prices
+    return (
+        np.array([bases.index(sp.base) if bases else -1 for sp in specs], dtype=np.int64),
+        np.array([st == sp.base for sp, st in zip(specs, settles, strict=True)]),
+        np.array([axis(b) for b in bases], dtype=np.int64),
+        np.array([float(index[b]) for b in bases]),  # the reading needed each
+        moves,
+        np.array([len(r[0]) for r in rules], dtype=np.int64),
+        np.array([0.0 if r[1] is None else float(r[1]) for r in rules]),
+        0.0 if scenario is None else float(scenario.extreme_weight),
+        np.array([float(r[2]) for r in rules]),
+    )
 
 
 def unified_stress_grid(
