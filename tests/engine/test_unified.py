@@ -186,6 +186,8 @@ actions = st.lists(
                   st.sampled_from(["long", "short"]), st.decimals("0.001", "2", places=3)),
         st.tuples(st.just("close"), st.sampled_from(["BTCUSDT", "ETHUSDT"])),
         st.tuples(st.just("mark"), st.decimals("0.5", "1.5", places=3)),
+        st.tuples(st.just("funding"), st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+                  st.decimals("-0.003", "0.003", places=6)),
     ),
     max_size=25,
 )  # fmt: skip
@@ -208,6 +210,8 @@ def _act(acct: UnifiedAccount, step, prices) -> None:
         acct.open(step[1], step[2], step[3], prices[step[1]])
     elif kind == "close":
         acct.close(step[1], prices[step[1]])
+    elif kind == "funding":
+        acct.settle_funding(step[1], step[2])
     else:
         with engine_context():
             btc = (D(50000) * step[1]).quantize(D("0.1"))
@@ -405,3 +409,27 @@ def test_hyperliquid_portfolio_margin_borrowable_is_the_ltv_value():
     assert r.ratio >= D("0.95")
     assert r.liquidated
     assert acct.positions()  # flagged, not closed: Hyperliquid's PM steps are not published
+
+
+def test_funding_is_paid_to_the_counterparties_at_the_mark():
+    """1 BTC long marked at 60,000 at +0.01 %: pays 6 USDT; a short at the same rate
+    receives; a refused call (no position, rate not a fraction) changes nothing."""
+    acct = UnifiedAccount("binance-pm", {"USDT": 20000}, INDEX)
+    acct.open("BTCUSDT", "long", "1", "50000")
+    acct.mark({"BTCUSDT": "60000"}, {"BTC": "60000"})
+    before = acct.balances["USDT"]
+    acct.settle_funding("BTCUSDT", "0.0001")
+    assert acct.balances["USDT"] == before - 6
+    assert acct.ledger[-1].kind == "funding"
+    assert acct.counterparty_pnl["USDT"] >= 6
+    acct.close("BTCUSDT", "60000")
+    acct.open("BTCUSDT", "short", "1", "60000")
+    before = acct.balances["USDT"]
+    acct.settle_funding("BTCUSDT", "0.0001")
+    assert acct.balances["USDT"] == before + 6
+    snap = (acct.balances, len(acct.ledger))
+    with pytest.raises(NoPosition):
+        acct.settle_funding("ETHUSDT", "0.0001")
+    with pytest.raises(InvalidInput):
+        acct.settle_funding("BTCUSDT", "1.5")
+    assert (acct.balances, len(acct.ledger)) == snap

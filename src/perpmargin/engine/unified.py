@@ -24,8 +24,7 @@ or the counterparties (PnL) is booked against them (:attr:`UnifiedAccount.venue_
 (typed error) changes nothing.
 
 Not modelled yet (said in the rules' notes and in errors): margin loans and their MM,
-open orders (Binance's OpenLoss, Bybit's order loss), risk-based portfolio margin
-(Bybit PM, OKX PM, Deribit PM scenario grids), funding.
+open orders (Binance's OpenLoss, Bybit's order loss), interest on liabilities.
 """
 
 from __future__ import annotations
@@ -82,6 +81,7 @@ class Booking:
         "convert",
         "fee",
         "realized_pnl",
+        "funding",
         "liquidation_fee",
         "insurance_fund",
     ]
@@ -350,7 +350,7 @@ class UnifiedAccount:
         s.ledger.append(Booking(len(s.ledger), kind, asset, amount, symbol, note))
         if kind in ("fee", "liquidation_fee"):
             s.venue_income[asset] = s.venue_income.get(asset, ZERO) - amount
-        elif kind == "realized_pnl":
+        elif kind in ("realized_pnl", "funding"):
             s.counterparty[asset] = s.counterparty.get(asset, ZERO) - amount
         elif kind == "insurance_fund":
             s.fund[asset] = s.fund.get(asset, ZERO) - amount
@@ -761,6 +761,34 @@ class UnifiedAccount:
             other: Side = "short" if leg.side == "long" else "long"
             self._trade(leg.spec, leg.venue, other, leg.quantity, px, "fee",
                         leg.venue.taker_fee_rate)  # fmt: skip
+
+    def settle_funding(self, symbol: str, rate: Number) -> UnifiedReading:
+        """Settle one funding payment on ``symbol`` at ``rate`` (a fraction): the position
+        pays ``side x value at its mark x rate`` (:func:`perpmargin.formulas.
+        funding_payment`; longs pay shorts when the rate is positive) in its settle
+        asset, rounded up against the trader, to the counterparties. Returns the reading
+        after the payment; where it is liquidated the venue's process then runs (as
+        :meth:`mark`: every position closed, or the account flagged)."""
+        with self._atomic():
+            leg = self._state.legs.get(symbol)
+            if leg is None:
+                raise NoPosition(f"no open position in {symbol}")
+            r = _number(rate, "funding rate")
+            if abs(r) >= 1:
+                raise InvalidInput(f"funding rate must be a fraction, was {r}")
+            sign = 1 if leg.side == "long" else -1
+            value = pmath.position_value(
+                leg.quantity, self._state.marks[symbol], leg.spec.inverse_value
+            )
+            amount = round_to_step(
+                F.funding_payment(sign * value, r), leg.venue.settle_precision, "up"
+            )
+            if amount:
+                self._book("funding", leg.spec.settle, -amount, symbol)
+            paid = self.reading()
+            if paid.liquidated:
+                self.mark()
+            return paid
 
     def _trade(
         self,

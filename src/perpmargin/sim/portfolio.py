@@ -6,31 +6,37 @@ The third mode beside the exact replay's isolated and cross runs
 either in the settle asset or converted at the first bar into another collateral asset
 (``collateral="BTC"``: the two-collateral case, where the collateral falls with a BTC
 long). Every bar is walked open -> adverse extreme -> favourable extreme -> close, as the
-exact replay walks it; each symbol's mark is the bar's price, and the index price of a
-symbol's base asset moves with it (the bars are the only prices there are; said in the
-notes). Money is valued in the bars' quote asset (USDT): its index is 1 by definition.
+exact replay walks it, on the mark bars (the trade bars where none are given) and the
+trade bars together; the index price of a symbol's base asset moves with its mark (the
+bars are the only prices there are; said in the notes). Money is valued in the bars'
+quote asset (USDT): its index is 1 by definition.
 Along each segment the first point on the tick grid where the account is liquidated is
 found by bisection, and the venue's rule acts there (Binance: every position closed at
 its mark with the liquidation fee; a venue whose steps are not published: flagged).
 
-Not modelled here (refused, not skipped): stops, take-profits, limit entries, margin
-triggers, hedge mode, counterparties. Funding is not applied (said in the notes).
+Stops and take-profits follow the engine's order rules (:class:`perpmargin.engine.orders.
+Order`: a stop triggered on its series fills at the worse of its price and the price
+seen, a take-profit at its price, both as takers); funding is settled at its times at
+the mark. Not modelled here (refused, not skipped): limit entries, hedge mode,
+counterparties; margin triggers top up isolated positions and do nothing here (said).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal
 
 import pandas as pd
 
+from perpmargin.engine.orders import Order, OrderType
 from perpmargin.engine.unified import ASSET_STEP, UnifiedAccount, UnifiedReading
 from perpmargin.errors import InsufficientMargin, NotModelled
 from perpmargin.numeric import Number, engine_context, nearest_step, round_to_step
 from perpmargin.sim.intrabar import waypoints
 from perpmargin.sim.market import MarketData, load_market
-from perpmargin.sim.plan import Plan
+from perpmargin.sim.plan import Plan, PositionPlan
 from perpmargin.sim.sizing import entry_index, size_position
 from perpmargin.venues.loader import load_venue
 from perpmargin.venues.schema import SymbolSpec, Venue
@@ -54,6 +60,8 @@ class PortfolioRun:
     liquidation_reading: UnifiedReading | None = None
     final: UnifiedReading | None = None
     notes: list[str] = field(default_factory=list)
+    exits: list[tuple[int, str, str, Decimal]] = field(default_factory=list)
+    """(time ms, symbol, "entry" / "stop" / "take-profit", fill price) of each fill."""
 
     @property
     def flagged_only(self) -> bool:
@@ -67,18 +75,15 @@ def _refuse_unmodelled(plan: Plan) -> None:
     for p in plan.positions:
         if p.entry is not None:
             what.append(f"{p.symbol}: a limit entry")
-        if p.stop is not None or p.take_profit is not None:
-            what.append(f"{p.symbol}: a stop or take-profit")
-        if p.add_margin:
-            what.append(f"{p.symbol}: margin triggers")
     if plan.position_mode == "hedge":
         what.append("hedge mode")
     if plan.counterparties:
         what.append("counterparties")
     if what:
         raise NotModelled(
-            f"{plan.name}: the portfolio-margin replay takes market entries held to the end; "
-            f"not modelled yet: {'; '.join(what)} (the isolated and cross replay model them)"
+            f"{plan.name}: the portfolio-margin replay takes market entries (with stops and "
+            f"take-profits); not modelled yet: {'; '.join(what)} (the isolated and cross "
+            "replay model them)"
         )
 
 
@@ -109,7 +114,7 @@ def replay_portfolio(
         raise NotModelled(f"{plan.name}: the portfolio replay takes linear {quote} contracts")
     quantities = [size_position(plan, v, data, p)[0] for p in plan.positions]
     bases = {specs[s].base: s for s in plan.symbols}
-    first = {s: data.trade[s][0][0] for s in plan.symbols}
+    first = {s: data.mark[s][0][0] for s in plan.symbols}
     index0 = {quote: Decimal(1), **{b: first[s] for b, s in bases.items()}}
     held = (collateral or quote).upper()
     if held != quote and held not in bases:
@@ -129,7 +134,7 @@ def replay_portfolio(
     )  # fmt: skip
     run = PortfolioRun(account, pd.DataFrame(), {held: amount})
     run.notes.append(
-        f"valued in {quote}; each base asset's index price is its symbol's bar price"
+        f"valued in {quote}; each base asset's index price is its symbol's mark"
         + (f"; the {plan.balance} {quote} balance held as {amount} {held}" if held != quote else "")
     )
     if v.id not in account.rules.futures:
@@ -137,101 +142,185 @@ def replay_portfolio(
             f"the plan's {v.id} contracts under {account.rules.id}'s account rules (its own "
             f"futures: {', '.join(account.rules.futures)})"
         )
-    if any(data.funding.values()):
-        run.notes.append("funding is not applied in the portfolio run")
-    _walk(plan, data, account, specs, bases, quantities, run)
+    if any(p.add_margin for p in plan.positions):
+        run.notes.append("margin triggers top up isolated positions: none in a unified account")
+    _Walk(plan, data, account, specs, bases, run).walk(quantities)
     return run
 
 
-def _walk(
-    plan: Plan,
-    data: MarketData,
-    account: UnifiedAccount,
-    specs: Mapping[str, SymbolSpec],
-    bases: Mapping[str, str],
-    quantities: list[Decimal],
-    run: PortfolioRun,
-) -> None:
-    entries: dict[int, list[int]] = {}
-    for k, p in enumerate(plan.positions):
-        entries.setdefault(entry_index(plan, data, p), []).append(k)
-    ticks = {s: specs[s].tick_size for s in plan.symbols}
-    rows = []
-    now = {s: data.trade[s][0][0] for s in plan.symbols}
-    for i in range(len(data)):
-        t = int(data.times[i])
-        opening = {s: data.trade[s][i][0] for s in plan.symbols}
-        _move(account, now, opening, bases, ticks, run, t)
-        now = opening
-        for k in entries.get(i, []):
-            p = plan.positions[k]
-            if run.liquidated_at is None:
-                try:
-                    account.open(p.symbol, p.side, quantities[k], now[p.symbol])
-                except InsufficientMargin as exc:  # the account is unchanged
-                    run.notes.append(f"entry of bar {i} refused: {exc}")
-        # each symbol's path through the bar, as the exact replay fixes it at the open
-        signs = {s: 1 if side == "long" else -1 for s, side, _, _ in account.positions()}
-        paths = {
-            s: waypoints(*data.trade[s][i], exposure=signs.get(s, 0), order=plan.intrabar)
-            for s in plan.symbols
-        }
-        for step in (1, 2, 3):
-            target = {s: paths[s][step] for s in plan.symbols}
-            _move(account, now, target, bases, ticks, run, t)
-            now = target
-        r = account.reading()
-        rows.append({
-            "time": t,
-            "equity": float(r.equity),
-            "adjusted_equity": float(r.adjusted_equity),
-            "maintenance": float(r.maintenance),
-            "ratio": float("nan") if r.ratio is None else float(r.ratio),
-        })  # fmt: skip
-    run.series = pd.DataFrame(rows)
-    run.final = account.reading()
+class _Walk:
+    """The bars walked as the exact replay walks them (:class:`perpmargin.sim.replay`):
+    each bar marked at its open, the entries due filled at the open's last price with
+    their stop and take-profit placed (:class:`perpmargin.engine.orders.Order`: the same
+    trigger and fill rules), the funding due settled, then open -> adverse extreme ->
+    favourable extreme -> close on the mark and last series together, stopping exactly
+    at each order's trigger and at the first liquidating mark on the tick grid."""
 
+    def __init__(
+        self,
+        plan: Plan,
+        data: MarketData,
+        account: UnifiedAccount,
+        specs: Mapping[str, SymbolSpec],
+        bases: Mapping[str, str],
+        run: PortfolioRun,
+    ) -> None:
+        self.plan, self.data, self.account, self.out = plan, data, account, run
+        self.symbols = list(plan.symbols)
+        self.ticks = {s: specs[s].tick_size for s in self.symbols}
+        self.bases = bases
+        self.orders: list[Order] = []
+        self.mark = {s: data.mark[s][0][0] for s in self.symbols}
+        self.last = {s: data.trade[s][0][0] for s in self.symbols}
+        self.time = int(data.times[0])
 
-def _move(
-    account: UnifiedAccount,
-    start: Mapping[str, Decimal],
-    end: Mapping[str, Decimal],
-    bases: Mapping[str, str],
-    ticks: Mapping[str, Decimal],
-    run: PortfolioRun,
-    t: int,
-) -> None:
-    """Mark the account along a straight move of every price, stopping at the first
-    liquidating point on the tick grid."""
+    def walk(self, quantities: list[Decimal]) -> None:
+        data, plan = self.data, self.plan
+        entries: dict[int, list[int]] = {}
+        for k, p in enumerate(plan.positions):
+            entries.setdefault(entry_index(plan, data, p), []).append(k)
+        rows = []
+        for i in range(len(data)):
+            self.time = t = int(data.times[i])
+            self._segment({s: data.mark[s][i][0] for s in self.symbols},
+                          {s: data.trade[s][i][0] for s in self.symbols})  # fmt: skip
+            for k in entries.get(i, []):
+                if self.out.liquidated_at is None:
+                    self._enter(plan.positions[k], quantities[k], i)
+            for s, rate in sorted(data.funding.get(i, {}).items()):
+                if self.out.liquidated_at is None and any(
+                    s == sym for sym, *_ in self.account.positions()
+                ):
+                    self._after(self.account.settle_funding(s, rate), dict(self.mark))
+            signs = {s: 1 if side == "long" else -1 for s, side, _, _ in self.account.positions()}
+            paths = {
+                s: (waypoints(*data.trade[s][i], exposure=signs.get(s, 0), order=plan.intrabar),
+                    waypoints(*data.mark[s][i], exposure=signs.get(s, 0), order=plan.intrabar))
+                for s in self.symbols
+            }  # fmt: skip
+            for step in (1, 2, 3):
+                self._segment({s: paths[s][1][step] for s in self.symbols},
+                              {s: paths[s][0][step] for s in self.symbols})  # fmt: skip
+            r = self.account.reading()
+            rows.append({
+                "time": t,
+                "equity": float(r.equity),
+                "adjusted_equity": float(r.adjusted_equity),
+                "maintenance": float(r.maintenance),
+                "ratio": float("nan") if r.ratio is None else float(r.ratio),
+            })  # fmt: skip
+        self.out.series = pd.DataFrame(rows)
+        self.out.final = self.account.reading()
 
-    def at(u: Decimal) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-        with engine_context():
-            marks = {s: end[s] if u == 1 else nearest_step(start[s] + (end[s] - start[s]) * u,
-                                                          ticks[s]) for s in start}  # fmt: skip
-        return marks, {b: marks[s] for b, s in bases.items()}
+    def _index(self, marks: Mapping[str, Decimal]) -> dict[str, Decimal]:
+        return {b: marks[s] for b, s in self.bases.items()}
 
-    marks, index = at(Decimal(1))
-    settled = run.liquidated_at is not None or not account.positions()
-    if settled or not account.reading(marks, index).liquidated:
-        account.mark(marks, index)
-        return
-    lo, hi = Decimal(0), Decimal(1)  # lo does not liquidate, hi does (rounded to the tick)
-    for _ in range(50):
-        mid = (lo + hi) / 2
-        if account.reading(*at(mid)).liquidated:
-            hi = mid
-        else:
-            lo = mid
-    first = at(hi)
-    run.liquidated_at, run.liquidation_marks = t, first[0]
-    run.liquidation_reading = account.mark(*first)
-    if run.flagged_only:
-        run.notes.append(
-            f"{account.rules.id} publishes no liquidation steps: the account reached its "
-            "trigger and is flagged, not closed; its positions are held after it, so the "
-            "final equity is that of holding them"
-        )
-    account.mark(marks, index)
+    def _enter(self, pos: PositionPlan, quantity: Decimal, i: int) -> None:
+        price = self.last[pos.symbol]
+        try:
+            self.account.open(pos.symbol, pos.side, quantity, price)
+        except InsufficientMargin as exc:  # the account is unchanged
+            self.out.notes.append(f"entry of bar {i} refused: {exc}")
+            return
+        self.out.exits.append((self.time, pos.symbol, "entry", price))
+        close_side: Literal["buy", "sell"] = "sell" if pos.side == "long" else "buy"
+        kinds: tuple[tuple[OrderType, Decimal | None], ...] = (
+            ("stop_market", pos.stop), ("take_profit_market", pos.take_profit))  # fmt: skip
+        for kind, price_ in kinds:
+            if price_ is not None:
+                self.orders.append(Order(len(self.orders), pos.symbol, close_side, kind,
+                                         quantity, stop_price=price_, reduce_only=True,
+                                         trigger_by=pos.stop_trigger
+                                         if kind == "stop_market" else "last"))  # fmt: skip
+
+    def _after(self, reading: UnifiedReading, marks: Mapping[str, Decimal]) -> None:
+        """Record the first liquidation (or flag) a call brought."""
+        if reading.liquidated and self.out.liquidated_at is None:
+            self.out.liquidated_at, self.out.liquidation_marks = self.time, dict(marks)
+            self.out.liquidation_reading = reading
+            if self.out.flagged_only:
+                self.out.notes.append(
+                    f"{self.account.rules.id} publishes no liquidation steps: the account "
+                    "reached its trigger and is flagged, not closed; its positions are held "
+                    "after it, so the final equity is that of holding them"
+                )
+        if not self.account.positions() or (reading.liquidated and not self.out.flagged_only):
+            self.orders = []  # reduce-only orders with nothing left to reduce
+
+    def _fill(self, marks: Mapping[str, Decimal], last: Mapping[str, Decimal]) -> None:
+        """Fill every order its price triggers at these prices (one per symbol)."""
+        held = {s for s, *_ in self.account.positions()}
+        for order in list(self.orders):
+            if order not in self.orders or order.symbol not in held:
+                continue
+            seen = (marks if order.trigger_by == "mark" else last)[order.symbol]
+            hit = order.check(seen)
+            if hit is None:
+                continue
+            self.account.close(order.symbol, hit[0])
+            kind = "stop" if order.type == "stop_market" else "take-profit"
+            self.out.exits.append((self.time, order.symbol, kind, hit[0]))
+            self.orders = [o for o in self.orders if o.symbol != order.symbol]
+            held.discard(order.symbol)
+
+    def _segment(self, end_mark: Mapping[str, Decimal], end_last: Mapping[str, Decimal]) -> None:
+        """Move every price in a straight line to the segment's end, stopping exactly at
+        each order's trigger price and at the first liquidating mark on the tick grid."""
+        start_mark, start_last = dict(self.mark), dict(self.last)
+
+        def at(u: Decimal) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+            if u == 1:
+                return dict(end_mark), dict(end_last)
+            with engine_context():
+                return (
+                    {s: nearest_step(start_mark[s] + (end_mark[s] - start_mark[s]) * u,
+                                     self.ticks[s]) for s in self.symbols},
+                    {s: nearest_step(start_last[s] + (end_last[s] - start_last[s]) * u,
+                                     self.ticks[s]) for s in self.symbols},
+                )  # fmt: skip
+
+        u0 = Decimal(0)
+        while u0 < 1:
+            u_next, pin = Decimal(1), None
+            for order in self.orders:
+                s, on_mark = order.symbol, order.trigger_by == "mark"
+                a, b = (start_mark[s], end_mark[s]) if on_mark else (start_last[s], end_last[s])
+                assert order.stop_price is not None
+                if a != b:
+                    with engine_context():
+                        u = (order.stop_price - a) / (b - a)
+                    if u0 < u < u_next:
+                        u_next, pin = u, (s, on_mark, order.stop_price)
+            marks, last = at(u_next)
+            if pin is not None:  # exactly at the trigger price
+                (marks if pin[1] else last)[pin[0]] = pin[2]
+            live = self.out.liquidated_at is None and self.account.positions()
+            if live and self.account.reading(marks, self._index(marks)).liquidated:
+                u_next = self._first_liquidation(u0, u_next, at)
+                marks, last = at(u_next)
+                self._after(self.account.reading(marks, self._index(marks)), marks)
+            self.mark, self.last = marks, last
+            self.account.mark(marks, self._index(marks))
+            if not self.account.positions():
+                self.orders = []  # closed by the liquidation: nothing left to reduce
+            self._fill(marks, last)
+            u0 = u_next
+
+    def _first_liquidation(
+        self,
+        lo: Decimal,
+        hi: Decimal,
+        at: Callable[[Decimal], tuple[dict[str, Decimal], dict[str, Decimal]]],
+    ) -> Decimal:
+        """Bisection on the move: ``lo`` does not liquidate, ``hi`` does."""
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            marks = at(mid)[0]
+            if self.account.reading(marks, self._index(marks)).liquidated:
+                hi = mid
+            else:
+                lo = mid
+        return hi
 
 
 def portfolio_run_dict(run: PortfolioRun) -> dict[str, object]:
