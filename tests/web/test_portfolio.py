@@ -68,3 +68,41 @@ def test_page_keeps_the_text_and_names_the_problem(client):
     r = client.post("/portfolio", data={"account": "not json", "leverage": "10"})
     assert r.status_code == 422
     assert "not JSON" in r.text
+
+
+TRADE = {"symbol": "BTCUSDT", "side": "long", "entry": "50000", "stop": "48000",
+         "leverage": "10", "balance": "10000", "risk": "1%"}  # fmt: skip
+
+
+def test_check_api_adds_the_portfolio_mode_as_the_library_does(client):
+    """POST /api/v1/check with a unified account: a third mode, the library's own
+    (check_trade(portfolio=...)) to the last digit."""
+    from perpmargin import check_trade
+    from perpmargin.engine.unified import UnifiedAccount
+
+    r = client.post("/api/v1/check", json={**TRADE, "portfolio": EXAMPLE})
+    assert r.status_code == 200, r.text
+    (venue,) = r.json()["venues"]
+    modes = {m["margin_mode"]: m for m in venue["modes"]}
+    assert set(modes) == {"isolated", "cross", "portfolio"}
+    lib = check_trade(balance="10000", venues=["binance-usdm"], symbol="BTCUSDT", side="long",
+                      entry="50000", stop="48000", leverage="10", risk="1%",
+                      portfolio=UnifiedAccount.from_dict(EXAMPLE)).to_dict()  # fmt: skip
+    assert modes["portfolio"] == lib["venues"][0]["modes"][2]
+    bad = client.post("/api/v1/check", json={**TRADE, "portfolio": {**EXAMPLE, "rules": "x"}})
+    assert bad.status_code == 422
+    assert "rules must be one of" in bad.text
+
+
+def test_calculator_page_takes_a_unified_account(client):
+    from urllib.parse import urlencode
+
+    query = urlencode({**TRADE, "portfolio": json.dumps(EXAMPLE)})
+    page = client.get(f"/calculator?{query}")
+    assert page.status_code == 200, page.text
+    assert 'data-testid="mode-portfolio"' in page.text
+    assert "portfolio (binance-pm)" in page.text  # the checklist names the account
+    for text, words in (("{not json", "not JSON"), ("x" * 7000, "the calculator takes")):
+        bad = client.get(f"/calculator?{urlencode({**TRADE, 'portfolio': text})}")
+        assert bad.status_code == 422
+        assert words in bad.text

@@ -123,14 +123,31 @@ _CALC_DEFAULTS = {
     "leverage": "20",
     "balance": "10000",
     "take_profit": "",
+    "portfolio": "",
 }
 
 
 def _calc_request(form: dict[str, str], others: list[dict[str, str]]) -> CheckRequest:
     data: dict[str, Any] = {
-        k: v for k, v in form.items() if k != "venue" and v != "" and k in _CALC_DEFAULTS
+        k: v
+        for k, v in form.items()
+        if k not in ("venue", "portfolio") and v != "" and k in _CALC_DEFAULTS
     }
     data["venues"] = [form.get("venue", "binance-usdm")]
+    text = form.get("portfolio", "").strip()
+    if text:
+        if len(text) > _MAX_CALC_PORTFOLIO_TEXT:  # it travels in the page's URL
+            raise InvalidInput(
+                f"the unified account is {len(text):,} characters; the calculator takes "
+                f"{_MAX_CALC_PORTFOLIO_TEXT:,} (use the Portfolio page or the API for more)"
+            )
+        problem = json_problem(text.encode())
+        if problem is not None:
+            raise InvalidInput(problem)
+        try:
+            data["portfolio"] = json.loads(text)
+        except ValueError as exc:
+            raise InvalidInput(f"the unified account is not JSON: {exc}") from None
     data["other_positions"] = [
         {
             "symbol": o["symbol"],
@@ -144,6 +161,10 @@ def _calc_request(form: dict[str, str], others: list[dict[str, str]]) -> CheckRe
     ]
     return CheckRequest.model_validate(data)
 
+
+_MAX_CALC_PORTFOLIO_TEXT = 6_000
+"""The calculator is a GET form: its unified account stays well inside a URL the server
+reads (h11: 16 KiB of request line and headers)."""
 
 _CHECK_MONEY = ("notional", "risk_amount", "open_fee", "close_fee_at_stop")
 _MODE_MONEY = ("initial_margin", "loss_at_stop", "worst_case_loss", "funding_cost")

@@ -138,6 +138,11 @@ class CheckRequest(_Model):
     ] = Decimal("0.0001")
     hold_hours: Annotated[Decimal, Field(ge=0, le=100_000, allow_inf_nan=False)] = Decimal(24)
     other_positions: Annotated[list[OtherPositionIn], Field(max_length=20)] = []
+    portfolio: UnifiedAccountIn | None = Field(
+        None,
+        description="A unified account: adds the portfolio-margin mode (the trade opened in "
+        "a copy of it) beside isolated and cross",
+    )
 
 
 class CustomPlan(_Model):
@@ -286,9 +291,9 @@ class PortfolioPositionIn(_Model):
     mark_price: Price
 
 
-class PortfolioRequest(_Model):
-    """``perpmargin portfolio``: a unified account (bundled rules only) and its positions
-    under isolated, cross and portfolio margin side by side."""
+class UnifiedAccountIn(_Model):
+    """A unified (portfolio-margin) account on bundled rules: balances per asset, index
+    prices, positions and the parameters the venue does not publish."""
 
     rules: Name = Field(description="Bundled unified rules: binance-pm, bybit-uta, ...")
     balances: Annotated[dict[Asset, Balance], Field(max_length=20)]
@@ -304,4 +309,13 @@ class PortfolioRequest(_Model):
         Field(max_length=20, description="Risk-based rules: the largest price move per "
               "underlying (0.16 = +-16 %), e.g. Deribit PM's live ranges"),
     ] = {}  # fmt: skip
+
+
+class PortfolioRequest(UnifiedAccountIn):
+    """``perpmargin portfolio``: a unified account (bundled rules only) and its positions
+    under isolated, cross and portfolio margin side by side."""
+
     leverage: Leverage = Decimal(10)
+
+
+CheckRequest.model_rebuild()  # its portfolio field names a model defined below it

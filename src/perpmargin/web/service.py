@@ -41,6 +41,7 @@ from perpmargin.web.schemas import (
     PlanChoice,
     PortfolioRequest,
     ReplayRequest,
+    UnifiedAccountIn,
 )
 from perpmargin.web.store import Store
 
@@ -240,6 +241,8 @@ def run_check(req: CheckRequest) -> dict[str, Any]:
         "funding_rate": req.funding_rate,
         "hold_hours": req.hold_hours,
     }
+    if req.portfolio is not None:
+        common["portfolio"] = unified_account(req.portfolio)
     if req.other_positions:
         account = _account(venues[0], req.balance, req.other_positions)
         result = check_trade(account=account, venue=venues[0], **common)
@@ -700,11 +703,10 @@ def validate_inputs(kind: str, inputs: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"inputs.{where}: {first['msg']}") from None
 
 
-def run_portfolio(req: PortfolioRequest) -> dict[str, Any]:
-    """A unified account under isolated, cross and portfolio margin (as ``perpmargin
-    portfolio --json``). Only bundled rules: a request never names a file."""
+def unified_account(req: UnifiedAccountIn) -> Any:
+    """The unified account a request describes. Only bundled rules: a request never
+    names a file."""
     from perpmargin.engine.unified import UnifiedAccount
-    from perpmargin.risk.modes import compare_modes, comparison_dict
     from perpmargin.venues.unified import bundled_unified
 
     if req.rules not in bundled_unified():
@@ -723,5 +725,12 @@ def run_portfolio(req: PortfolioRequest) -> dict[str, Any]:
         "contingency": dict(req.contingency),
         "price_moves": dict(req.price_moves),
     }
-    account = UnifiedAccount.from_dict(doc)
-    return comparison_dict(compare_modes(account, leverage=req.leverage))
+    return UnifiedAccount.from_dict(doc)
+
+
+def run_portfolio(req: PortfolioRequest) -> dict[str, Any]:
+    """A unified account under isolated, cross and portfolio margin (as ``perpmargin
+    portfolio --json``)."""
+    from perpmargin.risk.modes import compare_modes, comparison_dict
+
+    return comparison_dict(compare_modes(unified_account(req), leverage=req.leverage))
