@@ -624,6 +624,14 @@ def replay(
             "rate, ASSET=RATE (one rate for any amount, e.g. USDT=1).",
         ),
     ] = None,
+    interest: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--interest",
+            help="With --portfolio: an hourly interest rate on what the account owes in an "
+            "asset, ASSET=RATE (the venues publish theirs live only).",
+        ),
+    ] = None,
     price_move: Annotated[
         list[str] | None,
         typer.Option(
@@ -655,10 +663,13 @@ def replay(
     report_dir = out if out is not None or as_json else Path("report")
     if report_dir is not None:  # before the replay, which can take a while
         _check_report_dir(report_dir, "--out", ("index.html",))
-    if (collateral is not None or contingency or price_move or haircut) and portfolio is None:
+    extras = (contingency, price_move, haircut, interest)
+    if (collateral is not None or any(extras)) and portfolio is None:
         raise InvalidInput(
-            "--collateral, --contingency, --haircut and --price-move go with --portfolio RULES"
+            "--collateral, --contingency, --haircut, --interest and --price-move go with "
+            "--portfolio RULES"
         )
+    hourly = _asset_values(interest or [], "--interest")
     rates = _asset_values(contingency or [], "--contingency")
     ranges = _asset_values(price_move or [], "--price-move")
     haircuts = {a: [("0", "", r)] for a, r in _asset_values(haircut or [], "--haircut").items()}
@@ -688,7 +699,7 @@ def replay(
     third = [
         replay_portfolio(
             r.plan, portfolio, collateral=collateral, market=r.market,
-            contingency=rates, price_moves=ranges, haircuts=haircuts,
+            contingency=rates, price_moves=ranges, haircuts=haircuts, interest=hourly,
             venue=load_venue(r.plan.venue, as_of=utc_text(int(r.market.times[0]))[:10])
             if tiers_of_the_day else None,
         )

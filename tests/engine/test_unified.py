@@ -188,6 +188,8 @@ actions = st.lists(
         st.tuples(st.just("mark"), st.decimals("0.5", "1.5", places=3)),
         st.tuples(st.just("funding"), st.sampled_from(["BTCUSDT", "ETHUSDT"]),
                   st.decimals("-0.003", "0.003", places=6)),
+        st.tuples(st.just("interest"), st.decimals("0", "0.001", places=6),
+                  st.integers(1, 48)),
     ),
     max_size=25,
 )  # fmt: skip
@@ -212,6 +214,8 @@ def _act(acct: UnifiedAccount, step, prices) -> None:
         acct.close(step[1], prices[step[1]])
     elif kind == "funding":
         acct.settle_funding(step[1], step[2])
+    elif kind == "interest":
+        acct.accrue_interest({"USDT": step[1], "BTC": step[1]}, step[2])
     else:
         with engine_context():
             btc = (D(50000) * step[1]).quantize(D("0.1"))
@@ -432,4 +436,28 @@ def test_funding_is_paid_to_the_counterparties_at_the_mark():
         acct.settle_funding("ETHUSDT", "0.0001")
     with pytest.raises(InvalidInput):
         acct.settle_funding("BTCUSDT", "1.5")
+    assert (acct.balances, len(acct.ledger)) == snap
+
+
+def test_interest_is_charged_on_what_is_owed_at_the_users_rate():
+    """A BTC-collateral account whose USDT-margined long lost 5,000 USDT owes 5,000
+    USDT: 24 hours at 0.0005 % an hour costs 0.6 USDT, to the venue; an asset it does
+    not owe costs nothing; bad rates change nothing."""
+    acct = UnifiedAccount("binance-pm", {"BTC": 1}, INDEX)
+    acct.open("BTCUSDT", "long", "1", "50000")
+    acct.close("BTCUSDT", "45000")
+    owed = -acct.balances["USDT"]
+    assert owed > 5000  # the loss and the fees
+    income = acct.venue_income["USDT"]
+    acct.accrue_interest({"USDT": "0.000005", "BTC": "0.01"}, 24)
+    with engine_context():
+        charge = (owed * D("0.000005") * 24).quantize(D("1e-8"), "ROUND_CEILING")
+    assert acct.balances["USDT"] == -owed - charge
+    assert acct.venue_income["USDT"] == income + charge
+    assert acct.balances["BTC"] == 1  # held, not owed: no interest
+    assert acct.ledger[-1].kind == "interest"
+    snap = (acct.balances, len(acct.ledger))
+    for bad in ({"USDT": "-0.1"}, {"USDT": "1.5"}, {"USDT": "nan"}):
+        with pytest.raises(InvalidInput):
+            acct.accrue_interest(bad)
     assert (acct.balances, len(acct.ledger)) == snap

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from perpmargin.cli import app
-from perpmargin.errors import MissingParameter, NotModelled
+from perpmargin.errors import InvalidInput, MissingParameter, NotModelled
 from perpmargin.sim.plan import load_plans
 from perpmargin.sim.portfolio import replay_portfolio
 from perpmargin.sim.replay import replay
@@ -32,6 +32,23 @@ def test_settle_asset_collateral_ends_as_cross_does_on_a_quiet_plan():
     assert cross.funding != 0  # the day has funding times, and both runs pay them
     assert run.final.equity == cross.final_equity
     assert any(b.kind == "funding" for b in run.account.ledger)
+
+
+def test_interest_is_charged_hourly_on_what_is_owed(half_account):
+    """The half-account long with its balance in BTC: its USDT losses are a liability
+    that pays the user's hourly rate at each full hour until the liquidation; without
+    rates nothing is charged and the notes say so."""
+    plan, result = half_account
+    free = replay_portfolio(plan, "binance-pm", collateral="BTC", market=result.market)
+    assert any("no interest is charged" in n for n in free.notes)
+    paid = replay_portfolio(plan, "binance-pm", collateral="BTC", market=result.market,
+                            interest={"USDT": "0.001"})  # fmt: skip
+    charges = [b for b in paid.account.ledger if b.kind == "interest"]
+    assert charges
+    assert all(b.asset == "USDT" and b.amount < 0 for b in charges)
+    assert paid.liquidated_at <= free.liquidated_at
+    with pytest.raises(InvalidInput):
+        replay_portfolio(plan, "binance-pm", market=result.market, interest={"USDT": "2"})
 
 
 @pytest.mark.parametrize(
@@ -147,7 +164,7 @@ def test_the_replay_command_shows_three_modes(tmp_path):
     assert doc[1]["portfolio"]["liquidated_at"] is not None
     bad = runner.invoke(app, ["replay", "seed-2020-03-12", "--collateral", "BTC", "--json"])
     assert bad.exit_code == 2
-    assert "--collateral, --contingency, --haircut and --price-move go with" in bad.output
+    assert "--collateral, --contingency, --haircut, --interest and --price-move go" in bad.output
     bad = runner.invoke(app, ["replay", "seed-2020-03-12", "--portfolio", "deribit-pm",
                               "--haircut", "USDT", "--json"])  # fmt: skip
     assert bad.exit_code == 2

@@ -24,7 +24,9 @@ or the counterparties (PnL) is booked against them (:attr:`UnifiedAccount.venue_
 (typed error) changes nothing.
 
 Not modelled yet (said in the rules' notes and in errors): margin loans and their MM,
-open orders (Binance's OpenLoss, Bybit's order loss), interest on liabilities.
+open orders (Binance's OpenLoss, Bybit's order loss), borrowing limits and the MM of margin
+loans. Interest on what is owed is charged at the user's rates (:meth:`UnifiedAccount.
+accrue_interest`): the venues publish them live only.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class Booking:
         "fee",
         "realized_pnl",
         "funding",
+        "interest",
         "liquidation_fee",
         "insurance_fund",
     ]
@@ -348,7 +351,7 @@ class UnifiedAccount:
         s = self._state
         s.balances[asset] = s.balances.get(asset, ZERO) + amount
         s.ledger.append(Booking(len(s.ledger), kind, asset, amount, symbol, note))
-        if kind in ("fee", "liquidation_fee"):
+        if kind in ("fee", "liquidation_fee", "interest"):
             s.venue_income[asset] = s.venue_income.get(asset, ZERO) - amount
         elif kind in ("realized_pnl", "funding"):
             s.counterparty[asset] = s.counterparty.get(asset, ZERO) - amount
@@ -789,6 +792,29 @@ class UnifiedAccount:
             if paid.liquidated:
                 self.mark()
             return paid
+
+    def accrue_interest(self, rates: Mapping[str, Number], periods: Number = 1) -> UnifiedReading:
+        """Charge interest on what the account owes: per asset whose balance is negative,
+        ``-balance x rate x periods`` (the rate per period the venue charges, e.g. an
+        hourly rate for ``periods`` hours; venues publish them live only: the user's),
+        rounded up to the asset unit against the trader, to the venue. Returns the
+        reading after it; where it is liquidated the venue's process then runs (as
+        :meth:`mark`). Assets without a rate owe nothing here."""
+        with self._atomic():
+            n = _number(periods, "periods", non_negative=True)
+            parsed = {_asset_name(a): _number(r, f"interest rate of {a}", non_negative=True)
+                      for a, r in rates.items()}  # fmt: skip
+            if any(r >= 1 for r in parsed.values()):
+                raise InvalidInput("an interest rate per period is a fraction below 1")
+            for asset, rate in sorted(parsed.items()):
+                owed = -self._state.balances.get(asset, ZERO)
+                if owed > 0 and rate > 0:
+                    charge = round_to_step(owed * rate * n, ASSET_STEP, "up")
+                    self._book("interest", asset, -charge)
+            charged = self.reading()
+            if charged.liquidated:
+                self.mark()
+            return charged
 
     def _trade(
         self,

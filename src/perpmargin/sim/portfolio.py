@@ -97,13 +97,16 @@ def replay_portfolio(
     venue: Venue | None = None,
     contingency: Mapping[str, Number] | None = None,
     price_moves: Mapping[str, Number] | None = None,
+    interest: Mapping[str, Number] | None = None,
 ) -> PortfolioRun:
     """Replay ``plan`` under the unified-account ``rules`` (see the module docstring).
 
     ``collateral``: the asset the plan's balance is held in (default the settle asset);
     ``haircuts``: haircut tables per asset for rules that publish none (as
     :class:`UnifiedAccount`'s ``collateral``); ``contingency``, ``price_moves``: risk-based
-    rules' rates and price ranges (as :class:`UnifiedAccount` takes them).
+    rules' rates and price ranges (as :class:`UnifiedAccount` takes them); ``interest``:
+    hourly rates per asset charged on what the account owes at each full hour
+    (:meth:`UnifiedAccount.accrue_interest`; without it nothing is charged, said).
     """
     _refuse_unmodelled(plan)
     data = market if market is not None else load_market(plan)
@@ -144,8 +147,17 @@ def replay_portfolio(
         )
     if any(p.add_margin for p in plan.positions):
         run.notes.append("margin triggers top up isolated positions: none in a unified account")
-    _Walk(plan, data, account, specs, bases, run).walk(quantities)
+    walk = _Walk(plan, data, account, specs, bases, run)
+    if interest:
+        account.accrue_interest(interest, 0)  # the rates are checked before the walk
+        walk.interest = dict(interest)
+    else:
+        run.notes.append("no interest is charged on what the account owes (pass hourly rates)")
+    walk.walk(quantities)
     return run
+
+
+_HOUR_MS = 3_600_000
 
 
 class _Walk:
@@ -173,6 +185,7 @@ class _Walk:
         self.mark = {s: data.mark[s][0][0] for s in self.symbols}
         self.last = {s: data.trade[s][0][0] for s in self.symbols}
         self.time = int(data.times[0])
+        self.interest: dict[str, Number] = {}
 
     def walk(self, quantities: list[Decimal]) -> None:
         data, plan = self.data, self.plan
@@ -187,6 +200,9 @@ class _Walk:
             for k in entries.get(i, []):
                 if self.out.liquidated_at is None:
                     self._enter(plan.positions[k], quantities[k], i)
+            hours = (t // _HOUR_MS) - (int(data.times[i - 1]) // _HOUR_MS) if i else 0
+            if self.interest and hours > 0 and self.out.liquidated_at is None:
+                self._after(self.account.accrue_interest(self.interest, hours), dict(self.mark))
             for s, rate in sorted(data.funding.get(i, {}).items()):
                 if self.out.liquidated_at is None and any(
                     s == sym for sym, *_ in self.account.positions()
