@@ -34,7 +34,8 @@ def _tiers(v: pm.Venue, symbol: str) -> list[tuple[D, D | None, D, D, D]]:
 
 
 def test_every_usdt_and_usdc_perpetual_has_its_table(binance: pm.Venue) -> None:
-    assert len(binance.symbols) == 682
+    assert len([s for s in binance.symbols.values() if not s.dated]) == 682
+    assert len(binance.symbols) == 686  # and the four quarterly futures of 2026
     assert binance.featured == ("BTCUSDT", "ETHUSDT")  # the file's own, with their grids
     sol = _tiers(binance, "SOLUSDT")
     assert len(sol) == 10
@@ -69,12 +70,12 @@ def test_the_fast_path_defaults_to_the_files_symbols(binance: pm.Venue) -> None:
 def test_summaries_show_the_files_tables_and_name_every_symbol(binance: pm.Venue) -> None:
     doc = venue_summary(binance)
     assert list(doc["symbols"]) == ["BTCUSDT", "ETHUSDT"]
-    assert len(doc["all_symbols"]) == 682
+    assert len(doc["all_symbols"]) == 686
     assert list(venue_summary(binance, ["LTCUSDT"])["symbols"]) == ["LTCUSDT"]
 
 
 def test_an_unknown_symbol_names_the_nearest(binance: pm.Venue) -> None:
-    with pytest.raises(pm.UnknownSymbol, match=r"682 symbols; nearest: LTCUSDT"):
+    with pytest.raises(pm.UnknownSymbol, match=r"686 symbols; nearest: LTCUSDT"):
         binance.symbol("LTCUSDTT")
 
 
@@ -98,13 +99,13 @@ def test_the_venues_page_and_api_find_any_symbol(tmp_path: Path) -> None:
     assert page.status_code == 200
     assert "SOLUSDT" in page.text
     assert 'data-testid="symbol-search"' in page.text
-    assert "lists 682 symbols" in client.get("/venues?venue=binance-usdm").text
+    assert "lists 686 symbols" in client.get("/venues?venue=binance-usdm").text
     missing = client.get("/venues?venue=binance-usdm&symbol=SOLUSDTT")
     assert missing.status_code == 404
     assert "nearest: SOLUSDT" in missing.text
     api = client.get("/api/v1/venues/binance-usdm?symbol=LTCUSDT&symbol=SOLUSDC").json()
     assert sorted(api["symbols"]) == ["LTCUSDT", "SOLUSDC"]
-    assert len(api["all_symbols"]) == 682
+    assert len(api["all_symbols"]) == 686
 
 
 def test_the_check_says_when_a_symbol_has_no_grid() -> None:

@@ -1151,6 +1151,11 @@ class Account:
             q = self._quantity(spec, qty)
             p = self._price(price)
             self._set_time(time)
+            expiry = spec.expiry_ms
+            if expiry is not None and self._time is not None and self._time >= expiry:
+                raise InvalidInput(
+                    f"{spec.symbol} was delivered at {spec.expiry}: it trades no more"
+                )
             start = len(self._ledger)
             order_side: OrderSide = "buy" if position_side == "long" else "sell"
             leg_side = position_side if self._position_mode == "hedge" else None
@@ -1197,6 +1202,31 @@ class Account:
                 leg.side if self._position_mode == "hedge" else None,
                 reduce_only=True,
             )
+            liquidation.check(self._book)
+            return self._ledger[start:]
+
+    def deliver(self, symbol: str, price: Number, *, time: TimeLike = None) -> list[Event]:
+        """Deliver a dated future: every leg of ``symbol`` closed at the delivery
+        ``price`` (the venue's delivery price: Binance averages the index over the last
+        hour), its PnL settled. No fee is charged: the venue files hold no delivery fee
+        (a venue that charges one is not modelled here, said).
+
+        Raises
+        ------
+        InvalidInput (a perpetual), NoPosition
+        """
+        with self._atomic():
+            spec = self._spec(symbol)
+            if not spec.dated:
+                raise InvalidInput(f"{spec.symbol} is a perpetual: it is never delivered")
+            p = self._price(price)
+            legs = self._legs_of(spec.symbol)
+            if not legs:
+                raise NoPosition(f"no open position in {spec.symbol} to deliver")
+            self._set_time(time)
+            start = len(self._ledger)
+            for leg in legs:
+                self._reduce(leg, leg.quantity, p, "delivery", None)
             liquidation.check(self._book)
             return self._ledger[start:]
 
@@ -1356,9 +1386,9 @@ class Account:
         if qty > 0 and not reduce_only:
             self._increase(spec, opening_side, qty, price, liquidity, order_id)
 
-    def _fee_rate(self, liquidity: Literal["maker", "taker", "adl"]) -> Decimal:
-        if liquidity == "adl":
-            return ZERO  # deleveraged at the bankruptcy price, no trading fee
+    def _fee_rate(self, liquidity: Literal["maker", "taker", "adl", "delivery"]) -> Decimal:
+        if liquidity in ("adl", "delivery"):
+            return ZERO  # deleveraged at the bankruptcy price / delivered: no trading fee
         return self._venue.maker_fee_rate if liquidity == "maker" else self._venue.taker_fee_rate
 
     def _increase(
@@ -1440,7 +1470,7 @@ class Account:
         leg: Leg,
         qty: Decimal,
         price: Decimal,
-        liquidity: Literal["maker", "taker", "adl"],
+        liquidity: Literal["maker", "taker", "adl", "delivery"],
         order_id: int | None,
     ) -> None:
         cv = self._spec(leg.symbol).inverse_value
@@ -1807,6 +1837,8 @@ class Account:
         """
         with self._atomic():
             spec = self._spec(symbol)
+            if spec.dated:
+                raise InvalidInput(f"{spec.symbol} is a dated future: it pays no funding")
             r = _to_decimal(rate, "funding rate")
             if abs(r) >= ONE:
                 raise InvalidInput(f"funding rate must be a fraction, was {r}")

@@ -108,7 +108,7 @@ class Fill(Event):
     order_side: Literal["buy", "sell"]
     quantity: Decimal
     price: Decimal
-    liquidity: Literal["maker", "taker", "adl"]
+    liquidity: Literal["maker", "taker", "adl", "delivery"]
     fee: Decimal
     realized_pnl: Decimal
     cross_wallet_delta: Decimal

@@ -776,6 +776,8 @@ class UnifiedAccount:
             leg = self._state.legs.get(symbol)
             if leg is None:
                 raise NoPosition(f"no open position in {symbol}")
+            if leg.spec.dated:
+                raise InvalidInput(f"{symbol} is a dated future: it pays no funding")
             r = _number(rate, "funding rate")
             if abs(r) >= 1:
                 raise InvalidInput(f"funding rate must be a fraction, was {r}")
@@ -792,6 +794,22 @@ class UnifiedAccount:
             if paid.liquidated:
                 self.mark()
             return paid
+
+    def deliver(self, symbol: str, price: Number) -> UnifiedReading:
+        """Deliver a dated future: the position closed at the delivery ``price``, its
+        PnL booked, no fee (the venue files hold no delivery fee). Returns the reading
+        after it."""
+        with self._atomic():
+            leg = self._state.legs.get(symbol)
+            if leg is None:
+                raise NoPosition(f"no open position in {symbol}")
+            if not leg.spec.dated:
+                raise InvalidInput(f"{symbol} is a perpetual: it is never delivered")
+            px = _number(price, "delivery price", positive=True)
+            other: Side = "short" if leg.side == "long" else "long"
+            self._trade(leg.spec, leg.venue, other, leg.quantity, px, "fee", ZERO)
+            self._state.marks[symbol] = px
+            return self.reading()
 
     def accrue_interest(self, rates: Mapping[str, Number], periods: Number = 1) -> UnifiedReading:
         """Charge interest on what the account owes: per asset whose balance is negative,
@@ -831,7 +849,8 @@ class UnifiedAccount:
         fee = round_to_step(
             F.trade_fee(pmath.position_value(qty, px, cv), fee_rate), venue.settle_precision, "up"
         )
-        self._book(fee_kind, spec.settle, -fee, spec.symbol)
+        if fee:
+            self._book(fee_kind, spec.settle, -fee, spec.symbol)
         leg = s.legs.get(spec.symbol)
         if leg is None or leg.side == side:
             if leg is None:

@@ -69,7 +69,7 @@ REFRESH_EXCHANGES: Mapping[str, _Target] = {
 """Bundled venue -> the ccxt exchange, market kind and settle currencies it covers."""
 
 _LIVE_HINT = "refresh needs the internet (the live extra: pip install 'perpmargin[live]')"
-_TABLE_KEYS = ("symbols", "missing", "tier_snapshot", "_listed")
+_TABLE_KEYS = ("symbols", "missing", "tier_snapshot", "_listed", "dated_futures")
 _NOT_PUBLIC = ("AuthenticationError", "PermissionDenied", "NotSupported")
 _DECIMAL_PLACES = 2  # ccxt's precisionMode constants
 _TICK_SIZE = 4

@@ -10,7 +10,7 @@ kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from perpmargin.errors import InvalidInput, NotModelled
 from perpmargin.sim.data import Bars, DataError, Funding, align, load_bars, load_funding
 from perpmargin.sim.plan import Plan
+from perpmargin.venues.schema import Venue
 
-__all__ = ["OHLC", "MarketData", "load_market"]
+__all__ = ["OHLC", "MarketData", "check_dated", "load_market"]
 
 OHLC = tuple[Decimal, Decimal, Decimal, Decimal]
 """One bar's (open, high, low, close), exact."""
@@ -144,3 +146,20 @@ def load_market(
         sources=sources,
         funding_outside=outside,
     )
+
+
+def check_dated(market: MarketData, venue: Venue, symbols: Sequence[str]) -> None:
+    """Refuse bars a dated future cannot have: past its delivery (the replay does not
+    deliver: give bars up to it), or funding (it pays none)."""
+    for name in symbols:
+        spec = venue.symbol(name)
+        expiry = spec.expiry_ms
+        if expiry is None:
+            continue
+        if len(market) and int(market.times[-1]) >= expiry:
+            raise NotModelled(
+                f"{spec.symbol} is delivered at {spec.expiry} and the bars run past it: the "
+                "replay does not deliver (pm.Account.deliver does); give bars up to it"
+            )
+        if market.funding and any(spec.symbol in f for f in market.funding.values()):
+            raise InvalidInput(f"{spec.symbol} is a dated future: it pays no funding")

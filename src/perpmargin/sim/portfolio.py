@@ -35,7 +35,7 @@ from perpmargin.engine.unified import ASSET_STEP, UnifiedAccount, UnifiedReading
 from perpmargin.errors import InsufficientMargin, NotModelled
 from perpmargin.numeric import Number, engine_context, nearest_step, round_to_step
 from perpmargin.sim.intrabar import waypoints
-from perpmargin.sim.market import MarketData, load_market
+from perpmargin.sim.market import MarketData, check_dated, load_market
 from perpmargin.sim.plan import Plan, PositionPlan
 from perpmargin.sim.sizing import entry_index, size_position
 from perpmargin.venues.loader import load_venue
@@ -111,6 +111,7 @@ def replay_portfolio(
     _refuse_unmodelled(plan)
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
+    check_dated(data, v, plan.symbols)
     specs = {s: v.symbol(s) for s in plan.symbols}
     quote = specs[plan.symbols[0]].settle
     if any(spec.inverse_value is not None or spec.settle != quote for spec in specs.values()):

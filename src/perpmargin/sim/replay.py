@@ -58,7 +58,7 @@ from perpmargin.numeric import ZERO, engine_context, nearest_step, round_to_step
 from perpmargin.sim import quiet
 from perpmargin.sim.data import utc_text
 from perpmargin.sim.intrabar import first_liquidation, waypoints
-from perpmargin.sim.market import MarketData, load_market
+from perpmargin.sim.market import MarketData, check_dated, load_market
 from perpmargin.sim.plan import (
     TRADER,
     Counterparty,
@@ -1108,6 +1108,7 @@ def replay(
     """
     data = market if market is not None else load_market(plan)
     v = venue if venue is not None else load_venue(plan.venue)
+    check_dated(data, v, plan.symbols)
     sized = [size_position(plan, v, data, pos) for pos in plan.positions]
     result = PlanResult(
         plan=plan,

@@ -159,7 +159,27 @@ def _load(name_or_path: str | Path) -> Venue:
         raise VenueDataError(f"{label}: not valid JSON ({exc})") from None
     if isinstance(doc, dict) and "tier_snapshot" in doc:
         doc = with_snapshot(doc, folder, label)
+    if isinstance(doc, dict) and "dated_futures" in doc:
+        doc = with_dated_futures(doc, label)
     return parse_venue(doc, label)
+
+
+def with_dated_futures(doc: dict[str, Any], label: str) -> dict[str, Any]:
+    """``doc`` with its ``dated_futures`` (symbols with an ``expiry``) among its symbols,
+    not among those it features (:attr:`~perpmargin.venues.schema.Venue.featured`: the
+    perpetuals the fast paths and pickers start from)."""
+    dated = doc["dated_futures"]
+    if not isinstance(dated, Mapping) or not all(
+        isinstance(v, Mapping) and v.get("expiry") for v in dated.values()
+    ):
+        raise VenueDataError(f"{label}.dated_futures maps a symbol to a contract with an expiry")
+    symbols = dict(_req(doc, "symbols", label))
+    clash = sorted(set(symbols) & set(dated))
+    if clash:
+        raise VenueDataError(f"{label}.dated_futures repeats symbols: {', '.join(clash)}")
+    listed = doc.get("_listed") or sorted(symbols)
+    out = {k: v for k, v in doc.items() if k != "dated_futures"}
+    return {**out, "symbols": {**symbols, **dated}, "_listed": listed}
 
 
 _SNAPSHOT_GRID = (
@@ -221,7 +241,7 @@ _KEYS: dict[str, frozenset[str]] = {
     "venue": frozenset(
         ("schema", "id", "name", "version", "as_of", "source", "settle_precision", "rules",
          "fees", "liquidation", "funding", "symbols", "historical_tiers", "missing",
-         "tier_snapshot", "default_settle", "_listed")
+         "tier_snapshot", "default_settle", "_listed", "dated_futures")
     ),
     "rules": frozenset(
         ("default_leverage", "default_margin_mode", "default_position_mode",
@@ -247,7 +267,7 @@ _KEYS: dict[str, frozenset[str]] = {
         ("base", "quote", "settle", "ccxt_symbol", "contract", "contract_value", "tick_size",
          "step_size", "min_quantity", "max_quantity", "liquidation_fee_rate", "margin_modes",
          "funding_interval_hours", "tier_basis", "tiers", "tiers_as_of", "tiers_source",
-         "grid_source")
+         "grid_source", "expiry", "expiry_source")
     ),
     "tier": frozenset(
         ("tier", "min_notional", "max_notional", "min_quantity", "max_quantity",
@@ -420,6 +440,7 @@ def _parse_symbol(
     if interval <= 0:
         raise VenueDataError(f"{where}.funding_interval_hours must be > 0")
     cv = doc.get("contract_value")
+    expiry = _expiry(doc, where)
     tiers = parse_tiers(_req(doc, "tiers", where), basis, where)
     if tiers.size_scaled:
         if contract != "linear":
@@ -452,7 +473,29 @@ def _parse_symbol(
         tiers_as_of=str(doc.get("tiers_as_of", "")),
         contract_value=None if cv is None else to_decimal(cv, f"{where}.contract_value"),
         grid_source=str(doc.get("grid_source", "")),
+        expiry=expiry,
+        expiry_source=str(doc.get("expiry_source", "")),
     )
+
+
+def _expiry(doc: Mapping[str, Any], where: str) -> str:
+    """A dated future's ``expiry`` (ISO 8601 in UTC, with its ``expiry_source``), or ""."""
+    expiry = str(doc.get("expiry", ""))
+    if not expiry:
+        return ""
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(expiry.replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is None or when.utcoffset() != dt.timedelta(0):
+        raise VenueDataError(
+            f"{where}.expiry must be an ISO time in UTC like 2026-03-27T08:00:00Z, was {expiry!r}"
+        )
+    if not doc.get("expiry_source"):
+        raise VenueDataError(f"{where}.expiry_source: say where the delivery time is from")
+    return expiry
 
 
 def _flag(doc: Mapping[str, Any], key: str, where: str) -> bool:

@@ -157,6 +157,26 @@ class SymbolSpec:
     grid_source: str = ""
     """Where the tick, step and size limits were read; "unknown: ..." when the venue
     file has none for the symbol (a tier snapshot's), so nothing is rounded to a grid."""
+    expiry: str = ""
+    """A dated future's delivery time (ISO 8601, UTC, e.g. ``2026-03-27T08:00:00Z``);
+    "" for a perpetual. A dated future pays no funding and is delivered (closed at the
+    delivery price) at its expiry."""
+    expiry_source: str = ""
+
+    @property
+    def dated(self) -> bool:
+        """True for a dated (delivery) future, False for a perpetual."""
+        return bool(self.expiry)
+
+    @property
+    def expiry_ms(self) -> int | None:
+        """The delivery time in ms since the epoch (None for a perpetual)."""
+        if not self.expiry:
+            return None
+        import datetime as dt
+
+        when = dt.datetime.fromisoformat(self.expiry.replace("Z", "+00:00"))
+        return int(when.timestamp() * 1000)
 
     @property
     def inverse_value(self) -> Decimal | None:
