@@ -25,9 +25,11 @@ def test_the_gpu_script_checks_every_kernel_under_the_simulator():
     doc = json.loads(run.stdout.strip().splitlines()[-1])
     assert doc["simulator"] is True
     assert doc["checks_failed"] == []
-    assert len(doc["checks"]) == 30  # 3 books x 5, 9 Monte Carlo (3 with stops), 3 sweeps, 3 advise
+    # 3 books x 6 (one of them streamed), 9 Monte Carlo (3 with stops), 3 sweeps, 3 advise
+    assert len(doc["checks"]) == 33
     for key in ("gpu_revalue_positions_per_s", "gpu_mc_path_steps_per_s",
                 "gpu_sweep_bar_steps_per_s", "cpu_revalue_positions_per_s",
                 "cpu_mc_path_steps_per_s", "cpu_sweep_bar_steps_per_s",
-                "gpu_revalue_fraction_of_read_bandwidth"):  # fmt: skip
+                "gpu_revalue_fraction_of_read_bandwidth",
+                "gpu_revalue_streamed_positions_per_s"):  # fmt: skip
         assert doc[key] > 0, key

@@ -385,6 +385,10 @@ def revalue(
     in place and returned (a risk loop revaluing the same book at new marks then
     allocates nothing; a fresh 20 M-position result costs page faults that can take
     longer than the kernel itself).
+
+    ``chunks``: with ``backend="dask"`` the tasks; with ``backend="cuda"`` a book that
+    does not stay on the device, cut into that many chunks of accounts copied through
+    pinned host memory on two streams (:func:`perpmargin.sim.gpu.revalue_cuda_streamed`).
     """
     _check_backend(backend)
     m = _marks(marks, tiers)
@@ -395,6 +399,11 @@ def revalue(
         return _revalue_numba(portfolio, m, tiers, out)
     if backend == "numpy":
         result = _revalue_numpy(portfolio, m, tiers)
+    elif backend == "cuda" and chunks:
+        from perpmargin.sim.gpu import revalue_cuda_streamed
+
+        per = -(-portfolio.n_accounts // chunks)  # ceil: ``chunks`` chunks at most
+        result = revalue_cuda_streamed(portfolio, m, tiers, chunk_accounts=max(1, per))
     elif backend == "cuda":
         from perpmargin.sim.gpu import revalue_cuda
 

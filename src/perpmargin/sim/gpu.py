@@ -34,6 +34,7 @@ __all__ = [
     "liq_prices_cuda",
     "mc_cuda",
     "revalue_cuda",
+    "revalue_cuda_streamed",
     "sweep_cuda",
 ]
 
@@ -105,6 +106,109 @@ def revalue_cuda(portfolio: Portfolio, marks: np.ndarray, tiers: TierArrays) -> 
     )  # fmt: skip
     outputs = (out.iso_liquidated, out.cross_equity, out.cross_maintenance, out.cross_liquidated)
     _launch(_kernel, a, inputs, outputs)
+    return out
+
+
+def revalue_cuda_streamed(
+    portfolio: Portfolio,
+    marks: np.ndarray,
+    tiers: TierArrays,
+    *,
+    chunk_accounts: int = 1_000_000,
+    streams: int = 2,
+) -> Revaluation:
+    """:func:`revalue_cuda` for books that do not stay on the device: the accounts cut
+    into chunks of ``chunk_accounts``, each staged in pinned (page-locked) host memory and
+    copied in, run and copied out on one of ``streams`` CUDA streams in turn, so one
+    chunk's copies overlap another's kernel. The marks and tier tables are copied once.
+    Same results as :func:`revalue_cuda` (the same kernel, chunk by chunk)."""
+    from perpmargin.sim.fast import Revaluation
+
+    if not available():
+        raise PerpMarginError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
+    if chunk_accounts < 1 or streams < 1:
+        raise PerpMarginError("chunk_accounts and streams must be >= 1")
+    p = portfolio
+    n_acc = p.n_accounts
+    out = Revaluation(
+        np.empty(p.n_positions, dtype=np.uint8), np.empty(n_acc), np.empty(n_acc),
+        np.empty(n_acc, dtype=np.uint8),
+    )  # fmt: skip
+    starts = list(range(0, n_acc, chunk_accounts))
+    if not starts:
+        return out
+    width = max(int(p.offsets[min(a + chunk_accounts, n_acc)] - p.offsets[a]) for a in starts)
+    rows = min(chunk_accounts, n_acc)
+    resident = [
+        cuda.to_device(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+        for x in (marks, *tiers.args())
+    ]
+    # per stream: pinned host buffers and device arrays of the largest chunk, reused
+    per_pos = (p.sym, p.qty, p.entry, p.margin, p.fee_reserve)
+    lanes = []
+    for _ in range(min(streams, len(starts))):
+        host_in = [cuda.pinned_array(rows + 1, dtype=p.offsets.dtype)]
+        host_in += [cuda.pinned_array(width, dtype=x.dtype) for x in per_pos]
+        host_in.append(cuda.pinned_array(rows, dtype=p.balance.dtype))
+        host_out = [cuda.pinned_array(width, dtype=np.uint8)] + [
+            cuda.pinned_array(rows, dtype=d) for d in (np.float64, np.float64, np.uint8)
+        ]
+        lanes.append({
+            "stream": cuda.stream(),
+            "host_in": host_in,
+            "dev_in": [cuda.device_array(h.shape, dtype=h.dtype) for h in host_in],
+            "host_out": host_out,
+            "dev_out": [cuda.device_array(h.shape, dtype=h.dtype) for h in host_out],
+            "pending": None,
+        })  # fmt: skip
+    kernel = _kernel()
+    threads = 128
+
+    def collect(lane: dict[str, Any]) -> None:
+        """Wait for the lane's chunk and copy its results into ``out``."""
+        if lane["pending"] is None:
+            return
+        lane["stream"].synchronize()
+        a0, a1, lo, hi = lane["pending"]
+        flags, eq, mm, liq = lane["host_out"]
+        out.iso_liquidated[lo:hi] = flags[: hi - lo]
+        out.cross_equity[a0:a1] = eq[: a1 - a0]
+        out.cross_maintenance[a0:a1] = mm[: a1 - a0]
+        out.cross_liquidated[a0:a1] = liq[: a1 - a0]
+        lane["pending"] = None
+
+    with warnings.catch_warnings():
+        from numba import config
+
+        if config.ENABLE_CUDASIM:
+            warnings.simplefilter("ignore", RuntimeWarning)
+        for k, a0 in enumerate(starts):
+            lane = lanes[k % len(lanes)]
+            collect(lane)  # its buffers are free again
+            a1 = min(a0 + chunk_accounts, n_acc)
+            c = p.chunk(a0, a1)
+            lo, hi = int(p.offsets[a0]), int(p.offsets[a1])
+            stream = lane["stream"]
+            sizes = (a1 - a0 + 1, *([hi - lo] * len(per_pos)), a1 - a0)
+            for h, d, x, n in zip(lane["host_in"], lane["dev_in"],
+                                  (c.offsets, *(x[lo:hi] for x in per_pos), c.balance), sizes,
+                                  strict=True):  # fmt: skip
+                h[:n] = x
+                d[:n].copy_to_device(h[:n], stream=stream)
+            n_pos_out, n_acc_out = hi - lo, a1 - a0
+            dev_out = [lane["dev_out"][0][:n_pos_out]] + [
+                d[:n_acc_out] for d in lane["dev_out"][1:]
+            ]
+            offsets_d, *pos_d = (d[:n] for d, n in zip(lane["dev_in"], sizes, strict=True))
+            balance_d = pos_d.pop()
+            blocks = max(1, (a1 - a0 + threads - 1) // threads)
+            kernel[blocks, threads, stream](offsets_d, *pos_d[:4], pos_d[4], balance_d,
+                                            *resident, *dev_out)  # fmt: skip
+            for d, h in zip(dev_out, lane["host_out"], strict=True):
+                d.copy_to_host(h[: d.shape[0]], stream=stream)
+            lane["pending"] = (a0, a1, lo, hi)
+        for lane in lanes:
+            collect(lane)
     return out
 
 
