@@ -267,21 +267,17 @@ def search_tables(
     width = 16 if k <= 16 else 64
     if k > 64:
         raise ValueError(f"at most 64 tiers per symbol, got {k}")
+    nt = n_tiers.astype(np.int64)[:, None]
+    # every symbol at once (a stress grid holds a symbol per cell: 10^5 and more)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        bounds = np.where(by_qty[:, None], np.nextafter(upper, np.inf), upper / marks[:, None])
     qbound = np.full((n_sym, width), np.inf)
-    rate = np.empty((n_sym, width))
-    amt = np.empty((n_sym, width))
-    for s in range(n_sym):
-        nt = int(n_tiers[s])
-        bounds = upper[s, : nt - 1]
-        if by_qty[s]:
-            qbound[s, : nt - 1] = np.nextafter(bounds, np.inf)
-        else:
-            qbound[s, : nt - 1] = bounds / marks[s]
-        _, slope = _requirement_line(1.0, mmr[s, :nt], amount[s, :nt], fee[s], 0.0, False)
-        rate[s, :nt] = slope
-        rate[s, nt:] = rate[s, nt - 1]
-        amt[s, :nt] = amount[s, :nt]
-        amt[s, nt:] = amount[s, nt - 1]
+    qbound[:, :k] = np.where(np.arange(k)[None, :] < nt - 1, bounds, np.inf)
+    one, zero = np.ones_like(mmr), np.zeros_like(mmr)  # |q| = 1, no bankruptcy price
+    _, slope = _requirement_line(one, mmr, amount, fee[:, None] + zero, zero, False)
+    last = np.minimum(np.arange(width)[None, :], nt - 1)  # padding repeats the last tier
+    rate = np.take_along_axis(np.asarray(slope, dtype=np.float64), last, axis=1)
+    amt = np.take_along_axis(amount, last, axis=1)
     return width, qbound.ravel(), rate.ravel(), amt.ravel()
 
 

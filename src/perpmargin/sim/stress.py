@@ -262,13 +262,34 @@ def _shock_axis(values: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _cell_marks(
+    account: Account, chosen: Sequence[str], xs: np.ndarray, ys: np.ndarray
+) -> tuple[list[str], np.ndarray]:
+    """The legs' symbols and their marks per cell, shape (len(ys) x len(xs), symbols),
+    row ``iy * len(xs) + ix``: the held marks, the shocked ones on the tick grid
+    (:func:`_shocked`, once per shock: a grid of 501 x 501 cells rounds 1,002 prices)."""
+    venue = account.venue
+    symbols = sorted({v.symbol for v in account.positions()})
+    held = account.marks
+    grid = np.tile(np.array([float(held[s]) for s in symbols]), (ys.size * xs.size, 1))
+    for k, (symbol, shocks) in enumerate(zip(chosen, (xs, ys), strict=False)):
+        moved = np.array([float(_shocked(venue, symbol, held[symbol], float(x))) for x in shocks])
+        # x runs along each row of cells, y down the rows
+        grid[:, symbols.index(symbol)] = (
+            np.tile(moved, ys.size) if k == 0 else np.repeat(moved, xs.size)
+        )
+    return symbols, grid
+
+
 def _pool_values(
     account: Account,
-    cells: list[dict[str, Decimal]],
+    symbols: Sequence[str],
+    cell_marks: np.ndarray,
     backend: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Equity after the move per cell, liquidated flag per (cell, leg), cross flag per cell.
 
+    ``cell_marks``: per cell the mark of each of ``symbols`` (the legs' symbols, sorted).
     Two portfolios on the fast kernels, one account per cell: the isolated legs (their
     own margins) and the cross legs (the cross wallet). Inverse legs are linear in x =
     1/P (:func:`perpmargin.formulas.to_reciprocal`): money in the coin throughout.
@@ -279,12 +300,11 @@ def _pool_values(
 
     legs = account.positions()
     venue = account.venue
-    symbols = sorted({v.symbol for v in legs})
-    base = TierArrays.from_venue(venue, symbols)
-    n_cells, n_sym = len(cells), len(symbols)
+    base = TierArrays.from_venue(venue, list(symbols))
+    n_cells, n_sym = cell_marks.shape
     tiled = base.linear().tiled(n_cells)
     inverse = np.array([venue.symbol(s).inverse_value is not None for s in symbols])
-    marks = np.array([float(c[s]) for c in cells for s in symbols])
+    marks = cell_marks.ravel()
     marks = np.where(np.tile(inverse, n_cells), F.reciprocal(marks), marks)
     col = {s: i for i, s in enumerate(symbols)}
     leg_col = np.array([col[v.symbol] for v in legs])
@@ -404,14 +424,7 @@ def stress_grid(
     )
     venue = account.venue
     marks = dict(account.marks)
-    cells = []
-    for y in ys:
-        for x in xs:
-            cell = dict(marks)
-            cell[chosen[0]] = _shocked(venue, chosen[0], marks[chosen[0]], float(x))
-            if len(chosen) == 2:
-                cell[chosen[1]] = _shocked(venue, chosen[1], marks[chosen[1]], float(y))
-            cells.append(cell)
+    symbols, cell_marks = _cell_marks(account, chosen, xs, ys)
     notes: list[str] = list(support_notes)
     equity: dict[str, np.ndarray] = {}
     liq: dict[str, np.ndarray] = {}
@@ -420,7 +433,7 @@ def stress_grid(
     start = float(account.equity)
     shape = (ys.size, xs.size)
     for name, acct in _readings(account, scenarios, notes):
-        total, flags, cflag = _pool_values(acct, cells, backend)
+        total, flags, cflag = _pool_values(acct, symbols, cell_marks, backend)
         equity[name] = total.reshape(shape)
         liq[name] = flags.reshape((*shape, len(legs)))
         cross[name] = cflag.reshape(shape)

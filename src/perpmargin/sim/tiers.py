@@ -116,7 +116,7 @@ class TierArrays:
         """``copies`` copies of every symbol (``SYMBOL#c``): one book per scenario cell."""
 
         def rep(a: np.ndarray) -> np.ndarray:
-            return np.concatenate([a] * copies)
+            return np.tile(a, (copies,) + (1,) * (a.ndim - 1))
 
         cv = self.contract_value
         return TierArrays(
