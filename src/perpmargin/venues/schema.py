@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
 from perpmargin import formulas as F
@@ -32,6 +32,8 @@ __all__ = [
     "Venue",
     "VenueRules",
 ]
+
+_LEVERAGE_STEP = Decimal("0.01")
 
 MarginMode = Literal["isolated", "cross"]
 PositionMode = Literal["one-way", "hedge"]
@@ -66,7 +68,9 @@ class Tier:
 
     def at_size(self, quantity: Decimal) -> Tier:
         """This tier's rates for a position of ``quantity`` (>= 0): itself unless its rates
-        grow with size; then MMR and IMR at that size and max leverage = 1 / IMR."""
+        grow with size; then MMR and IMR at that size and max leverage = 1 / IMR, rounded
+        down to 0.01 (as venues print leverage; a leverage within it holds at least the
+        IM rate)."""
         if not self.rate_per_quantity:
             return self
         assert self.initial_margin_rate is not None  # the loader requires it
@@ -77,7 +81,7 @@ class Tier:
                 self.maintenance_margin_rate, self.rate_per_quantity, quantity
             ),
             initial_margin_rate=imr,
-            max_leverage=ONE / imr,
+            max_leverage=(ONE / imr).quantize(_LEVERAGE_STEP, rounding=ROUND_DOWN),
             rate_per_quantity=ZERO,
         )
 
