@@ -84,10 +84,6 @@ def test_one_underlying_and_refusals():
         unified_stress_grid(acct, shocks=[-1.5])
     with pytest.raises(InvalidInput, match="one or two different"):
         unified_stress_grid(acct, assets=["BTC", "BTC"])
-    coinm = UnifiedAccount("binance-pm", {"BTC": 1}, INDEX)
-    coinm.restore("BTCUSD_PERP", "long", "10", "50000", "50000")
-    with pytest.raises(NotModelled, match="linear contracts"):
-        unified_stress_grid(coinm)
 
 
 def test_monte_carlo_paths_through_the_exact_engine():
@@ -226,6 +222,50 @@ def test_risk_based_monte_carlo_paths_through_the_exact_engine():
             x += -0.5 * sigma**2 + sigma * normal(3, path, t, 0)
             f = D(repr(float(np.exp(x))))
             if acct.reading({"BTCUSDT": D(50000) * f}, {"BTC": D(50000) * f}).liquidated:
+                first = t
+                break
+        assert first == mc.first_step[path], path
+
+
+def test_inverse_contracts_cell_by_cell():
+    """Inverse positions in x = 1/P, as the engine solves them: a COIN-M long on BTC
+    collateral under Binance PM (the coin PnL and the collateral fall together), and
+    Bybit PM's hedged book, a BTCUSDT long against BTCUSD shorts (its loss in each
+    scenario valued at the moved BTC price)."""
+    coinm = UnifiedAccount("binance-pm", {"BTC": 1, "USDT": 2000}, INDEX)
+    coinm.restore("BTCUSD_PERP", "long", "300", "52000", "50000")
+    coinm.restore("ETHUSDT", "short", "4", "3000", "3000")
+    grid = unified_stress_grid(coinm, shocks=np.linspace(-0.7, 0.7, 15))
+    assert grid.assets == ("BTC", "ETH")
+    assert 0 < grid.liquidated.sum() < grid.liquidated.size
+    assert_cells_of(coinm, grid, {"BTCUSD_PERP": ("BTC", D(50000)), "ETHUSDT": ("ETH", D(3000))})
+    hedged = UnifiedAccount("bybit-pm", {"USDT": 3000}, INDEX,
+                            collateral={"USDT": [("0", "", "1")], "BTC": [("0", "", "0.9")]},
+                            contingency={"BTC": "0.002"})  # fmt: skip
+    hedged.restore("BTCUSDT", "long", "1.5", "50000", "50000")
+    hedged.restore("BTCUSD", "short", "50000", "50500", "50000")
+    grid = unified_stress_grid(hedged, assets=["BTC"], shocks=np.linspace(-0.8, 0.8, 33))
+    assert_cells_of(hedged, grid, {"BTCUSDT": ("BTC", D(50000)), "BTCUSD": ("BTC", D(50000))})
+    assert 0 < grid.liquidated.sum() < grid.liquidated.size
+
+
+def test_inverse_monte_carlo_paths_through_the_exact_engine():
+    """The COIN-M long on BTC collateral: each sampled path's first liquidated step, walked
+    through the exact account, is the kernel's."""
+    from perpmargin.sim.mc_kernels import normal
+    from perpmargin.sim.unified_grid import unified_montecarlo
+
+    acct = UnifiedAccount("binance-pm", {"BTC": "0.4"}, INDEX)
+    acct.restore("BTCUSD_PERP", "long", "1000", "50000", "50000")  # 100,000 USD, 5x
+    sigma = 0.01
+    mc = unified_montecarlo(acct, sigma=(sigma,), paths=30, steps=200, seed=11, assets=["BTC"])
+    assert 0.1 < mc.p_liquidation < 0.9
+    for path in range(mc.paths):
+        x, first = 0.0, -1
+        for t in range(mc.steps):
+            x += -0.5 * sigma**2 + sigma * normal(11, path, t, 0)
+            f = D(repr(float(np.exp(x))))
+            if acct.reading({"BTCUSD_PERP": D(50000) * f}, {"BTC": D(50000) * f}).liquidated:
                 first = t
                 break
         assert first == mc.first_step[path], path

@@ -17,8 +17,8 @@ weighted extreme move where larger) plus its contingency, from the moved prices,
 :meth:`UnifiedAccount.reading` computes it (:meth:`UnifiedAccount.risk_unit_rules` gives
 the moves and rates to both).
 
-Modelled: linear contracts on one futures venue. Inverse contracts are refused (their
-coin PnL is valued differently), as are accounts without positions or collateral.
+Modelled: linear and inverse contracts (the latter in x = 1/P, as the engine solves them)
+on one futures venue; accounts without positions are refused.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from perpmargin import formulas as F
 from perpmargin.engine.unified import UnifiedAccount
 from perpmargin.errors import InvalidInput, NotModelled
 from perpmargin.sim.compiled import (
@@ -127,6 +128,7 @@ def unit_maintenance(
     entry: np.ndarray,
     mark: np.ndarray,
     pos_axis: np.ndarray,
+    inverse: np.ndarray,
     settle: np.ndarray,
     index: np.ndarray,
     asset_axis: np.ndarray,
@@ -148,9 +150,11 @@ def unit_maintenance(
                 f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
                 a = settle[p]
                 g = sx if asset_axis[a] == 0 else (sy if asset_axis[a] == 1 else 1.0)
-                mk = mark[p] * f
+                # inverse positions are linear in x = 1 / P: a move of P divides x
+                mk = mark[p] / f if inverse[p] else mark[p] * f
+                moved = mk / (1.0 + m) if inverse[p] else mk * (1.0 + m)
                 loss += scenario_loss(unrealized_pnl(qty[p], entry[p], mk),
-                                      unrealized_pnl(qty[p], entry[p], mk * (1.0 + m)),
+                                      unrealized_pnl(qty[p], entry[p], moved),
                                       index[a] * g, m if settle_is_base[p] else 0.0)  # fmt: skip
         if j < n:
             worst = max(worst, loss)
@@ -160,8 +164,9 @@ def unit_maintenance(
         worst = far * weight
     size = 0.0
     for p in range(qty.size):
-        if unit_of[p] == u:
-            size += abs(qty[p])
+        if unit_of[p] == u:  # in the underlying: base units, or the coin an inverse is worth
+            f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
+            size += abs(qty[p]) * (mark[p] / f if inverse[p] else 1.0)
     h = sx if unit_axis[u] == 0 else (sy if unit_axis[u] == 1 else 1.0)
     return worst + rate[u] * size * unit_index[u] * h
 
@@ -175,6 +180,7 @@ def moved_reading(
     entry: np.ndarray,
     mark: np.ndarray,
     pos_axis: np.ndarray,
+    inverse: np.ndarray,
     settle: np.ndarray,
     wallet: np.ndarray,
     index: np.ndarray,
@@ -198,13 +204,13 @@ def moved_reading(
     mm = 0.0
     n_units = units[2].size
     for u in range(n_units):
-        mm += unit_maintenance(u, sx, sy, qty, entry, mark, pos_axis, settle, index,
+        mm += unit_maintenance(u, sx, sy, qty, entry, mark, pos_axis, inverse, settle, index,
                                asset_axis, units)  # fmt: skip
     for p in range(sym.size if n_units == 0 else 0):
         f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
         a = settle[p]
         g = sx if asset_axis[a] == 0 else (sy if asset_axis[a] == 1 else 1.0)
-        m = mark[p] * f
+        m = mark[p] / f if inverse[p] else mark[p] * f
         aq = abs(qty[p])
         notional = position_value(aq, m)
         k = tier_of(upper, by_qty, sym[p], aq, notional)
@@ -216,7 +222,8 @@ def moved_reading(
         for p in range(sym.size):
             if settle[p] == a:
                 f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
-                net += unrealized_pnl(qty[p], entry[p], mark[p] * f)
+                net += unrealized_pnl(qty[p], entry[p],
+                                      mark[p] / f if inverse[p] else mark[p] * f)  # fmt: skip
         adj += asset_collateral(net, index[a] * g, floor[a], cap[a], rate[a], usd_tiers)
     return adj, mm
 
@@ -230,6 +237,7 @@ def unified_grid_kernel(
     entry: np.ndarray,
     mark: np.ndarray,
     pos_axis: np.ndarray,
+    inverse: np.ndarray,
     settle: np.ndarray,
     wallet: np.ndarray,
     index: np.ndarray,
@@ -258,6 +266,7 @@ def unified_grid_kernel(
         iy = cell // nx
         ix = cell - iy * nx
         adj, mm = moved_reading(1.0 + xs[ix], 1.0 + ys[iy], sym, qty, entry, mark, pos_axis,
+                                inverse,
                                 settle, wallet, index, asset_axis, floor, cap, rate,
                                 usd_tiers, upper, mmr, amount, by_qty, units)  # fmt: skip
         adjusted[iy, ix] = adj
@@ -277,6 +286,7 @@ def unified_mc_kernel(
     entry: np.ndarray,
     mark: np.ndarray,
     pos_axis: np.ndarray,
+    inverse: np.ndarray,
     settle: np.ndarray,
     wallet: np.ndarray,
     index: np.ndarray,
@@ -314,8 +324,8 @@ def unified_mc_kernel(
             x0 += drift[0] + chol[0, 0] * z0 + (chol[0, 1] * z1 if n_axes == 2 else 0.0)
             if n_axes == 2:
                 x1 += drift[1] + chol[1, 0] * z0 + chol[1, 1] * z1
-            adj, mm = moved_reading(math.exp(x0), math.exp(x1), sym, qty, entry, mark,
-                                    pos_axis, settle, wallet, index, asset_axis, floor, cap,
+            adj, mm = moved_reading(math.exp(x0), math.exp(x1), sym, qty, entry, mark, pos_axis,
+                                    inverse, settle, wallet, index, asset_axis, floor, cap,
                                     rate, usd_tiers, upper, mmr, amount, by_qty,
                                     units)  # fmt: skip
             _, hit = judged(adj, mm, kind, trigger, threshold)
@@ -342,16 +352,11 @@ def _arrays(
     positions = reading.positions
     if not positions:
         raise NotModelled(f"the {what} needs positions (the reading alone answers otherwise)")
-    venues = {account.venue_of(p.symbol).id for p in positions}
-    if len(venues) > 1:
-        raise NotModelled(f"the {what} takes positions on one futures venue, not {venues}")
-    venue = account.venue_of(positions[0].symbol)
-    specs = [venue.symbol(p.symbol) for p in positions]
-    if any(sp.inverse_value is not None for sp in specs):
-        raise NotModelled(f"the {what} takes linear contracts (inverse ones: the reading)")
+    specs = [account.venue_of(p.symbol).symbol(p.symbol) for p in positions]
     exposure: dict[str, float] = {}
-    for p, sp in zip(positions, specs, strict=True):
-        exposure[sp.base] = exposure.get(sp.base, 0.0) + float(p.quantity * p.mark_price)
+    for p, sp in zip(positions, specs, strict=True):  # USD: an inverse contract is worth cv
+        usd = p.quantity * (p.mark_price if sp.inverse_value is None else sp.inverse_value)
+        exposure[sp.base] = exposure.get(sp.base, 0.0) + float(usd)
     for a in reading.assets:
         if a.asset in exposure or a.net > 0:
             exposure[a.asset] = exposure.get(a.asset, 0.0) + abs(float(a.value))
@@ -369,8 +374,7 @@ def _arrays(
     units = _unit_arrays(account, specs, [p.settle for p in positions], axis)
     names = sorted({sp.symbol for sp in specs})
     if account.rules.scenario is None:
-        tiers = TierArrays.from_venue(venue, names)
-        tables = (tiers.upper, tiers.mmr, tiers.amount, tiers.by_qty)
+        tables = _tables(account, names)
     else:  # risk-based: the units' scenarios are the maintenance, no tier is read
         tables = (np.full((len(names), 1), np.inf), np.zeros((len(names), 1)),
                   np.zeros((len(names), 1)), np.zeros(len(names), dtype=np.bool_))  # fmt: skip
@@ -385,12 +389,21 @@ def _arrays(
         for j, t in enumerate(held[a.asset]):
             floor[i, j], cap[i, j], rate[i, j] = float(t.floor), float(t.cap), float(t.rate)
     rules = account.rules
+    # inverse positions as linear ones in x = 1 / P (the engine's identity): size -q x cv,
+    # entry 1 / E, mark 1 / M; their coin PnL and coin-valued tiers are then the linear ones
+    inverse = np.array([sp.inverse_value is not None for sp in specs])
+    signed = np.array([float(p.quantity) * (1 if p.side == "long" else -1) for p in positions])
+    entry = np.array([float(p.entry_price) for p in positions])
+    cv = np.array([float(sp.inverse_value or 1) for sp in specs])
+    x_qty, x_entry = F.to_reciprocal(signed, entry, cv)
+    marks = np.array([float(p.mark_price) for p in positions])
     book = (
         np.array([names.index(sp.symbol) for sp in specs], dtype=np.int64),
-        np.array([float(p.quantity) * (1 if p.side == "long" else -1) for p in positions]),
-        np.array([float(p.entry_price) for p in positions]),
-        np.array([float(p.mark_price) for p in positions]),
+        np.where(inverse, x_qty, signed),
+        np.where(inverse, x_entry, entry),
+        np.where(inverse, F.reciprocal(marks), marks),
         np.array([axis(sp.base) for sp in specs], dtype=np.int64),
+        inverse,
         np.array([asset_names.index(p.settle) for p in positions], dtype=np.int64),
         np.array([float(a.wallet) for a in reading.assets]),
         np.array([float(a.index_price) for a in reading.assets]),
@@ -400,6 +413,22 @@ def _arrays(
     )  # fmt: skip
     judge = (_KIND[rules.ratio_kind], _TRIGGER[rules.trigger], float(rules.liquidation_at))
     return chosen, book, judge
+
+
+def _tables(
+    account: UnifiedAccount, names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tier tables of ``names`` (upper, mmr, amount, by_qty), each from its own futures
+    venue (a Binance PM account holds USD-M and COIN-M contracts), padded to the longest."""
+    per = [TierArrays.from_venue(account.venue_of(n), [n]) for n in names]
+    k = max(t.upper.shape[1] for t in per)
+    upper = np.full((len(names), k), np.inf)
+    mmr = np.zeros((len(names), k))
+    amount = np.zeros((len(names), k))
+    for i, t in enumerate(per):
+        w = t.upper.shape[1]
+        upper[i, :w], mmr[i, :w], amount[i, :w] = t.upper[0], t.mmr[0], t.amount[0]
+    return upper, mmr, amount, np.array([t.by_qty[0] for t in per], dtype=np.bool_)
 
 
 def _unit_arrays(
