@@ -181,3 +181,29 @@ def test_the_report_shows_the_third_mode(tmp_path, half_account):
     assert 'data-testid="three-modes"' in page
     assert "portfolio (binance-pm, held in BTC)" in page
     assert "portfolio (binance-pm) equity" in page  # its equity line in the chart
+
+
+def test_a_gap_through_the_stop_fills_at_the_open_as_in_cross(tmp_path):
+    """Synthetic 15-minute BTCUSDT bars that gap from 50,000 to 46,000 past a stop at
+    48,000: the stop fills at the open, 46,000 (a gap fills worse), in cross and under
+    portfolio margin alike, and both end with the same equity."""
+    rows = ["timestamp,open,high,low,close,volume"]
+    t0 = 1700000100000
+    prices = [(50000, 50100, 49900, 50000), (46000, 46100, 45900, 46000),
+              (46000, 46100, 45900, 46000)]  # fmt: skip
+    for k, (o, h, low, c) in enumerate(prices):
+        rows.append(f"{t0 + k * 900_000},{o},{h},{low},{c},1")
+    (tmp_path / "b.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "p.toml").write_text(
+        'name = "gap"\nvenue = "binance-usdm"\nbalance = 10000\nmodes = ["cross"]\n'
+        '[bars]\nBTCUSDT = "b.csv"\n[[positions]]\nsymbol = "BTCUSDT"\nside = "long"\n'
+        "leverage = 5\nsize = { margin = 1000 }\nstop = 48000\n"
+    )
+    plan = load_plans(str(tmp_path / "p.toml"))[0]
+    result = replay(plan)
+    cross = result.runs["cross"].outcome
+    (stop,) = [t for t in cross.trades if t.kind == "stop"]
+    assert stop.price == D(46000)
+    run = replay_portfolio(plan, "binance-pm", market=result.market)
+    assert [(e[2], e[3]) for e in run.exits] == [("entry", D(50000)), ("stop", D(46000))]
+    assert run.final.equity == cross.final_equity

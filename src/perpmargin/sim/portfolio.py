@@ -163,9 +163,10 @@ _HOUR_MS = 3_600_000
 
 class _Walk:
     """The bars walked as the exact replay walks them (:class:`perpmargin.sim.replay`):
-    each bar marked at its open, the entries due filled at the open's last price with
-    their stop and take-profit placed (:class:`perpmargin.engine.orders.Order`: the same
-    trigger and fill rules), the funding due settled, then open -> adverse extreme ->
+    each bar marked at its open (a jump from the last close), the entries due filled at
+    the open's last price with their stop and take-profit placed (:class:`perpmargin.
+    engine.orders.Order`: the same trigger and fill rules), the funding due settled, then
+    open -> adverse extreme ->
     favourable extreme -> close on the mark and last series together, stopping exactly
     at each order's trigger and at the first liquidating mark on the tick grid."""
 
@@ -196,8 +197,8 @@ class _Walk:
         rows = []
         for i in range(len(data)):
             self.time = t = int(data.times[i])
-            self._segment({s: data.mark[s][i][0] for s in self.symbols},
-                          {s: data.trade[s][i][0] for s in self.symbols})  # fmt: skip
+            self._jump({s: data.mark[s][i][0] for s in self.symbols},
+                       {s: data.trade[s][i][0] for s in self.symbols})  # fmt: skip
             for k in entries.get(i, []):
                 if self.out.liquidated_at is None:
                     self._enter(plan.positions[k], quantities[k], i)
@@ -279,6 +280,19 @@ class _Walk:
             self.out.exits.append((self.time, order.symbol, kind, hit[0]))
             self.orders = [o for o in self.orders if o.symbol != order.symbol]
             held.discard(order.symbol)
+
+    def _jump(self, marks: Mapping[str, Decimal], last: Mapping[str, Decimal]) -> None:
+        """The bar's open: a jump from the last close (a gap), as the exact replay marks
+        it: a liquidation or an order it triggers happens at the open's prices (a stop
+        gapped through fills at the open, worse than its price)."""
+        marks, last = dict(marks), dict(last)
+        if self.out.liquidated_at is None and self.account.positions():
+            self._after(self.account.reading(marks, self._index(marks)), marks)
+        self.mark, self.last = marks, last
+        self.account.mark(marks, self._index(marks))
+        if not self.account.positions():
+            self.orders = []
+        self._fill(marks, last)
 
     def _segment(self, end_mark: Mapping[str, Decimal], end_last: Mapping[str, Decimal]) -> None:
         """Move every price in a straight line to the segment's end, stopping exactly at
