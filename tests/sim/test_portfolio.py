@@ -84,6 +84,11 @@ def test_stops_and_take_profits_fill_as_in_cross(stop, take_profit, trigger, kin
     assert (exits[0][0], exits[0][3]) == (closing[0].time, closing[0].price)
     assert run.final.equity == cross.final_equity
     assert run.account.positions() == []
+    from perpmargin.sim.portfolio import portfolio_run_dict
+
+    fills = portfolio_run_dict(run)["fills"]
+    assert [f["kind"] for f in fills] == ["entry", kind]
+    assert fills[1]["price"] == str(closing[0].price)
 
 
 def test_btc_collateral_falls_with_the_btc_long(half_account):

@@ -369,5 +369,6 @@ def portfolio_run_dict(run: PortfolioRun) -> dict[str, object]:
         if run.liquidation_marks is None
         else {s: str(p) for s, p in run.liquidation_marks.items()},
         "insurance_fund_net": {a: str(x) for a, x in run.account.insurance_fund_net.items()},
+        "fills": [{"time": t, "symbol": s, "kind": k, "price": str(p)} for t, s, k, p in run.exits],
         "notes": list(run.notes),
     }
