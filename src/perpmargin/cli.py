@@ -1125,6 +1125,17 @@ def portfolio(
         assets.add_row(a.asset, money(a.wallet, places), money(a.unrealized_pnl, places),
                        f"{a.index_price:,}", money(a.value), money(a.collateral))  # fmt: skip
     console.print(_fold(assets))
+    if reading.units:  # risk-based rules: the maintenance is the risk units' scenarios
+        units = Table(title="risk units (maintenance = worst loss over the moves + add-on)")
+        for col in ("underlying", "worst loss USD", "at move", "add-on USD", "maintenance USD",
+                    "initial margin USD"):  # fmt: skip
+            units.add_column(col, justify="right")
+        for u in reading.units:
+            units.add_row(u.base, money(u.max_loss), f"{u.worst_move * 100:+.2f} %",
+                          money(u.contingency), money(u.maintenance),
+                          "not published" if u.initial_margin is None
+                          else money(u.initial_margin))  # fmt: skip
+        console.print(_fold(units))
     table = Table(title=f"liquidation price by margin mode (isolated at {result.leverage}x)")
     for col in ("position", "mark", "isolated", "cross (settle wallet)", "portfolio",
                 "portfolio move"):  # fmt: skip

@@ -72,6 +72,25 @@ def test_the_portfolio_command_on_the_bundled_example():
     assert "uniMMR 186.5381" in text.output
 
 
+def test_the_deribit_example_reads_its_risk_units():
+    """The bundled Deribit PM example (a BTC_USDC long, a SOL_USDC short, the user's
+    ranges +-16 % and +-20 %): maintenance = the loss of each risk unit at its worst
+    bucket: 3 x 50,000 x 16 % + 100 x 200 x 20 % = 24,000 + 4,000."""
+    out = CliRunner().invoke(app, ["portfolio", "unified-deribit-pm", "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert D(doc["maintenance_usd"]) == D(28000)
+    units = {u["base"]: u for u in doc["risk_units"]}
+    assert (D(units["BTC"]["max_loss"]), D(units["BTC"]["worst_move"])) == (D(24000), D("-0.16"))
+    assert (D(units["SOL"]["max_loss"]), D(units["SOL"]["worst_move"])) == (D(4000), D("0.2"))
+    assert doc["ratio_name"] == "maintenance margin / margin balance"
+    assert not doc["liquidated"]
+    text = CliRunner().invoke(app, ["portfolio", "unified-deribit-pm"], env={"COLUMNS": "200"})
+    assert "risk units" in text.output
+    assert "24,000.00" in text.output
+    assert "-16.00 %" in text.output
+
+
 def test_the_portfolio_command_refuses_a_bad_account(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"rules": "bybit-uta", "balances": {"BTC": "1"},

@@ -106,3 +106,16 @@ def test_calculator_page_takes_a_unified_account(client):
         bad = client.get(f"/calculator?{urlencode({**TRADE, 'portfolio': text})}")
         assert bad.status_code == 422
         assert words in bad.text
+
+
+def test_page_shows_the_risk_units_of_risk_based_rules(client):
+    from importlib import resources
+
+    doc = (resources.files("perpmargin") / "examples" / "unified-deribit-pm.json").read_text()
+    r = client.post("/portfolio", data={"account": doc, "leverage": "10"})
+    assert r.status_code == 200, r.text
+    assert 'data-testid="portfolio-units"' in r.text
+    assert "24,000.00" in r.text
+    assert "-16.00 %" in r.text
+    plain = client.post("/portfolio", data={"account": json.dumps(EXAMPLE), "leverage": "10"})
+    assert 'data-testid="portfolio-units"' not in plain.text

@@ -147,5 +147,6 @@ def comparison_dict(result: ModeComparison, notes: tuple[str, ...] = ()) -> dict
         "assets": [{k: text(v) for k, v in vars(a).items()} for a in reading.assets],
         "surface": {b: [text(m) for m in moves] for b, moves in result.surface.items()},
         "positions": [{k: text(v) for k, v in vars(p).items()} for p in result.positions],
+        "risk_units": [{k: text(v) for k, v in vars(u).items()} for u in reading.units],
         "notes": [*notes, *result.notes, *reading.notes],
     }

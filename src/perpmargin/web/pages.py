@@ -252,6 +252,15 @@ def _shown_portfolio(result: dict[str, Any]) -> dict[str, Any]:
     shown["positions"] = [
         {**p, "move_shown": _move_words(p["portfolio_move"])} for p in result["positions"]
     ]
+    shown["units_shown"] = [
+        {"base": u["base"], "max_loss": money(Decimal(u["max_loss"])),
+         "worst_move": _move_words(u["worst_move"]),
+         "contingency": money(Decimal(u["contingency"])),
+         "maintenance": money(Decimal(u["maintenance"])),
+         "initial_margin": "not published" if u["initial_margin"] is None
+         else money(Decimal(u["initial_margin"]))}
+        for u in result.get("risk_units", [])
+    ]  # fmt: skip
     shown["surface_shown"] = [
         (b, (_move_words(m[0]), _move_words(m[1]))) for b, m in result["surface"].items()
     ]
