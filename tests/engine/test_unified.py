@@ -226,14 +226,21 @@ def _act(acct: UnifiedAccount, step, prices) -> None:
             assert all(x >= 0 for x in acct.balances.values())
 
 
+ALL_TIERS = {"USDT": [("0", "", "1")], "BTC": [("0", "1", "0.95"), ("1", "", "0.8")],
+             "ETH": [("0", "", "0.9")]}  # fmt: skip
+
+
 @settings(max_examples=60)
-@given(actions)
-def test_money_is_conserved_to_the_last_unit(steps):
+@given(actions, st.sampled_from(["binance-pm", "bybit-uta", "bybit-pm", "okx-pm",
+                                 "okx-multi-currency"]))  # fmt: skip
+def test_money_is_conserved_to_the_last_unit(steps, rules):
     """Per asset: wallet + the venue's fees + the counterparties' PnL + the insurance
     fund's cover = what came in and went out (deposits, withdrawals, conversions); every
     balance is its bookings' sum; a conversion loses less than one unit of what it
-    credits; a liquidated account owes nothing."""
-    acct = UnifiedAccount("binance-pm", {"USDT": 20000, "BTC": 1}, INDEX)
+    credits; a liquidated account owes nothing. Under every kind of rules: Binance's
+    closing liquidation, rules that only flag, risk-based maintenance (Bybit PM, OKX PM)."""
+    acct = UnifiedAccount(rules, {"USDT": 20000, "BTC": 1}, INDEX, collateral=ALL_TIERS,
+                          contingency={"BTC": "0.001", "ETH": "0.002"})  # fmt: skip
     prices = {"BTCUSDT": D(50000), "ETHUSDT": D(3000)}
     for step in steps:
         with contextlib.suppress(InsufficientMargin, NoPosition, InvalidInput):
