@@ -11,6 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import perpmargin as pm
 from perpmargin.engine.unified import ASSET_STEP, UnifiedAccount
 from perpmargin.errors import (
     InsufficientMargin,
@@ -468,3 +469,53 @@ def test_interest_is_charged_on_what_is_owed_at_the_users_rate():
         with pytest.raises(InvalidInput):
             acct.accrue_interest(bad)
     assert (acct.balances, len(acct.ledger)) == snap
+
+
+same_trades = st.lists(
+    st.one_of(
+        st.tuples(st.just("open"), st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+                  st.sampled_from(["long", "short"]), st.decimals("0.001", "3", places=3)),
+        st.tuples(st.just("close"), st.sampled_from(["BTCUSDT", "ETHUSDT"])),
+        st.tuples(st.just("mark"), st.decimals("0.8", "1.25", places=6)),
+        st.tuples(st.just("funding"), st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+                  st.decimals("-0.001", "0.001", places=8)),
+    ),
+    max_size=20,
+)  # fmt: skip
+
+
+@settings(max_examples=60)
+@given(same_trades)
+def test_a_usdt_unified_account_keeps_the_books_of_a_cross_account(steps):
+    """The same trades, marks and funding in a classic Binance cross account and in a
+    Binance PM account holding the same USDT: fees, realised PnL and funding are booked
+    alike, so the two equities agree to the last unit at every step (neither is
+    liquidated: the balance is large). Two engines, one set of rules."""
+    cross = pm.Account(pm.load_venue("binance-usdm"), "200000")
+    unified = UnifiedAccount("binance-pm", {"USDT": "200000"}, INDEX)
+    prices = {"BTCUSDT": D(50000), "ETHUSDT": D(3000)}
+    cross.mark(prices)
+    for step in steps:
+        kind = step[0]
+        if kind == "open":
+            cross.open(step[1], step[2], step[3], prices[step[1]])
+            unified.open(step[1], step[2], step[3], prices[step[1]])
+        elif kind == "close":
+            if cross.position(step[1]) is None:
+                continue
+            cross.close(step[1], prices[step[1]])
+            unified.close(step[1], prices[step[1]])
+        elif kind == "mark":
+            with engine_context():
+                prices = {"BTCUSDT": (D(50000) * step[1]).quantize(D("0.1")),
+                          "ETHUSDT": (D(3000) * step[1]).quantize(D("0.01"))}  # fmt: skip
+            cross.mark(prices)
+            unified.mark(prices, {"BTC": prices["BTCUSDT"], "ETH": prices["ETHUSDT"]})
+        else:
+            if cross.position(step[1]) is None:
+                continue
+            cross.settle_funding(step[1], step[2])
+            unified.settle_funding(step[1], step[2])
+        assert unified.reading().equity == cross.equity
+        assert not unified.reading().liquidated
+    assert unified.balances.get("USDT", D(0)) == cross.wallet_balance
