@@ -117,3 +117,33 @@ def test_the_fast_paths_refuse_size_scaled_rates(deribit):
     with pytest.raises(NotModelled, match="grow with the position's size"):
         stress_grid(acct, shocks=[-0.05])
     assert acct.position(BTC) == before
+
+
+def test_a_replay_on_deribit_reads_quiet_stretches_as_the_walk(tmp_path):
+    """The exact replay takes size-scaled rates: a 20x BTC_USDC long on synthetic bars
+    liquidated in both modes, the quiet reading equal to walking every bar."""
+    import math
+
+    from perpmargin.sim.plan import load_plans
+    from perpmargin.sim.replay import replay
+
+    rows, price = ["timestamp,open,high,low,close,volume"], 50000.0
+    for k in range(200):
+        close = price * (1 + 0.004 * math.sin(k / 7) - 0.002)
+        high, low = max(price, close) * 1.001, min(price, close) * 0.999
+        rows.append(f"{1700000100000 + k * 900_000},{price:.0f},{high:.0f},{low:.0f},{close:.0f},1")
+        price = close
+    (tmp_path / "b.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "p.toml").write_text(
+        'name = "deribit"\nvenue = "deribit"\nbalance = 10000\nmodes = ["isolated", "cross"]\n'
+        '[bars]\nBTC_USDC-PERPETUAL = "b.csv"\n[[positions]]\nsymbol = "BTC_USDC-PERPETUAL"\n'
+        'side = "long"\nleverage = 20\nsize = { margin = 2000 }\n'
+    )
+    plan = load_plans(str(tmp_path / "p.toml"))[0]
+    quick, walked = replay(plan), replay(plan, skip_quiet=False)
+    for mode in ("isolated", "cross"):
+        a, b = quick.runs[mode].outcome, walked.runs[mode].outcome
+        assert a.final_equity == b.final_equity
+        assert [x.mark_price for x in a.liquidations] == [x.mark_price for x in b.liquidations]
+        assert a.liquidations
+    assert quick.runs["cross"].quiet_bars > 100
