@@ -206,22 +206,30 @@ def test_deribit_portfolio_margin_cell_by_cell_and_its_refusal_of_tiers():
 def test_risk_based_monte_carlo_paths_through_the_exact_engine():
     """Bybit PM: each sampled path walked through the exact account gives the kernel's
     first liquidated step."""
-    from perpmargin.sim.mc_kernels import normal
     from perpmargin.sim.unified_grid import unified_montecarlo
 
     acct = UnifiedAccount("bybit-pm", {"USDT": 6000, "BTC": "0.05"}, INDEX,
                           collateral={"USDT": [("0", "", "1")], "BTC": [("0", "", "0.95")]},
                           contingency={"BTC": "0.002"})  # fmt: skip
     acct.restore("BTCUSDT", "long", "1", "50000", "50000")
-    sigma = 0.01
-    mc = unified_montecarlo(acct, sigma=(sigma,), paths=40, steps=200, seed=3, assets=["BTC"])
+    mc = unified_montecarlo(acct, sigma=(0.01,), paths=40, steps=200, seed=3, assets=["BTC"])
     assert 0.1 < mc.p_liquidation < 0.9
+    assert_btc_paths(acct, mc, "BTCUSDT")
+
+
+def assert_btc_paths(acct: UnifiedAccount, mc, symbol: str) -> None:
+    """Each path of a one-underlying (BTC at 50,000) Monte Carlo, regenerated from its
+    counter-based normals and walked through the exact account: the first liquidated
+    step is the kernel's."""
+    from perpmargin.sim.mc_kernels import normal
+
+    (sigma,) = mc.sigma_per_step
     for path in range(mc.paths):
         x, first = 0.0, -1
         for t in range(mc.steps):
-            x += -0.5 * sigma**2 + sigma * normal(3, path, t, 0)
+            x += -0.5 * sigma**2 + sigma * normal(mc.seed, path, t, 0)
             f = D(repr(float(np.exp(x))))
-            if acct.reading({"BTCUSDT": D(50000) * f}, {"BTC": D(50000) * f}).liquidated:
+            if acct.reading({symbol: D(50000) * f}, {"BTC": D(50000) * f}).liquidated:
                 first = t
                 break
         assert first == mc.first_step[path], path
@@ -252,20 +260,10 @@ def test_inverse_contracts_cell_by_cell():
 def test_inverse_monte_carlo_paths_through_the_exact_engine():
     """The COIN-M long on BTC collateral: each sampled path's first liquidated step, walked
     through the exact account, is the kernel's."""
-    from perpmargin.sim.mc_kernels import normal
     from perpmargin.sim.unified_grid import unified_montecarlo
 
     acct = UnifiedAccount("binance-pm", {"BTC": "0.4"}, INDEX)
     acct.restore("BTCUSD_PERP", "long", "1000", "50000", "50000")  # 100,000 USD, 5x
-    sigma = 0.01
-    mc = unified_montecarlo(acct, sigma=(sigma,), paths=30, steps=200, seed=11, assets=["BTC"])
+    mc = unified_montecarlo(acct, sigma=(0.01,), paths=30, steps=200, seed=11, assets=["BTC"])
     assert 0.1 < mc.p_liquidation < 0.9
-    for path in range(mc.paths):
-        x, first = 0.0, -1
-        for t in range(mc.steps):
-            x += -0.5 * sigma**2 + sigma * normal(11, path, t, 0)
-            f = D(repr(float(np.exp(x))))
-            if acct.reading({"BTCUSD_PERP": D(50000) * f}, {"BTC": D(50000) * f}).liquidated:
-                first = t
-                break
-        assert first == mc.first_step[path], path
+    assert_btc_paths(acct, mc, "BTCUSD_PERP")
