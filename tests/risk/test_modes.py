@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import perpmargin as pm
-from perpmargin.cli import app
+from perpmargin.cli import _unified_account, app
 from perpmargin.engine.unified import UnifiedAccount
 from perpmargin.risk.modes import compare_modes
 
@@ -147,3 +147,27 @@ def test_the_check_command_takes_a_unified_account():
     modes = json.loads(out.output)["venues"][0]["modes"]
     assert modes[-1]["margin_mode"] == "portfolio"
     assert modes[-1]["liquidation_price"] is not None
+
+
+def test_the_portfolio_command_stresses_and_simulates_the_account():
+    """``--stress`` and ``--sigma`` give the fast grid's and Monte Carlo's readings of the
+    account (the same numbers as the library's), in the terminal and in JSON; a bad
+    sigma is a clear error."""
+    from perpmargin.sim.unified_grid import unified_montecarlo, unified_stress_grid
+
+    runner = CliRunner()
+    args = ["portfolio", "unified-btc-collateral", "--stress", "--sigma", "BTC=0.004",
+            "--paths", "500", "--steps", "300"]  # fmt: skip
+    doc = json.loads(runner.invoke(app, [*args, "--json"]).output)
+    account = _unified_account("unified-btc-collateral")
+    grid = unified_stress_grid(account)
+    assert doc["stress"]["liquidated"] == grid.liquidated.tolist()
+    assert doc["stress"]["summary"]["liquidated_cells"] == int(grid.liquidated.sum()) > 0
+    mc = unified_montecarlo(account, sigma=[0.004], assets=["BTC"], paths=500, steps=300)
+    assert doc["odds"]["p_liquidation"] == mc.p_liquidation
+    text = runner.invoke(app, args, env={"COLUMNS": "200"}).output
+    assert f"liquidated in {int(grid.liquidated.sum()):,} of 625 cells" in text
+    assert "P(liquidated)" in text
+    bad = runner.invoke(app, ["portfolio", "unified-btc-collateral", "--sigma", "BTC=x"])
+    assert bad.exit_code == 2
+    assert "--sigma ASSET=SIGMA takes a number" in bad.output

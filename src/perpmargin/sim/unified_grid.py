@@ -80,6 +80,36 @@ class UnifiedGrid:
     liquidated: np.ndarray
     notes: tuple[str, ...] = ()
 
+    def summary(self) -> dict[str, Any]:
+        """How many cells liquidate the account, and the worst cell (lowest adjusted
+        equity) with its moves."""
+        iy, ix = np.unravel_index(int(np.argmin(self.adjusted_equity)), self.adjusted_equity.shape)
+        moves = {self.assets[0]: float(self.shocks_x[ix])}
+        if len(self.assets) == 2:
+            moves[self.assets[1]] = float(self.shocks_y[iy])
+        return {
+            "cells": int(self.liquidated.size),
+            "liquidated_cells": int(self.liquidated.sum()),
+            "worst_adjusted_equity_usd": float(self.adjusted_equity[iy, ix]),
+            "worst_moves": moves,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the axes, every cell's readings (rows: ``shocks_y``), the summary."""
+        return {
+            "rules": self.rules,
+            "ratio_name": self.ratio_name,
+            "assets": list(self.assets),
+            "shocks_x": self.shocks_x.tolist(),
+            "shocks_y": self.shocks_y.tolist() if len(self.assets) == 2 else [],
+            "adjusted_equity_usd": self.adjusted_equity.tolist(),
+            "maintenance_usd": self.maintenance.tolist(),
+            "ratio": [[None if np.isnan(r) else float(r) for r in row] for row in self.ratio],
+            "liquidated": self.liquidated.tolist(),
+            "summary": self.summary(),
+            "notes": list(self.notes),
+        }
+
 
 @njit(cache=True, inline="always")
 def asset_collateral(
@@ -509,6 +539,17 @@ class UnifiedMonteCarlo:
     p_liquidation: float
     interval: tuple[float, float]
     notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no per-path arrays)."""
+        return {
+            "rules": self.rules, "assets": list(self.assets), "paths": self.paths,
+            "steps": self.steps, "seed": self.seed, "sigma_per_step": list(self.sigma_per_step),
+            "correlation": self.correlation, "p_liquidation": self.p_liquidation,
+            "interval_95": list(self.interval),
+            "median_final_adjusted_equity_usd": float(np.median(self.final_adjusted_equity)),
+            "notes": list(self.notes),
+        }  # fmt: skip
 
 
 def unified_montecarlo(
