@@ -13,6 +13,7 @@ from perpmargin.display import money, places_for
 from perpmargin.sim.data import utc_text
 
 if TYPE_CHECKING:
+    from perpmargin.sim.portfolio import PortfolioRun
     from perpmargin.sim.results import Outcome, PlanResult
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "places_for",
     "result_places",
     "slug",
+    "three_mode_rows",
     "times",
     "utc",
     "verdict",
@@ -39,6 +41,31 @@ utc = utc_text  # one formatter for the replay's notes and the reports
 def result_places(result: PlanResult) -> int:
     """:func:`places_for` the settle asset of a replayed plan's money."""
     return places_for(next(iter(result.runs.values())).outcome.settle) if result.runs else 2
+
+
+def three_mode_rows(result: PlanResult, run: PortfolioRun) -> tuple[str, list[tuple[str, ...]]]:
+    """The quote asset and the rows (mode, final equity, liquidated, where) of one plan
+    under isolated and cross (the replay) and portfolio margin (``run``), as the terminal
+    and the HTML report show them."""
+    quote = next(iter(result.runs.values())).outcome.settle
+    places = places_for(quote)
+    rows: list[tuple[str, ...]] = []
+    for mode, r in result.runs.items():
+        liqs = r.outcome.liquidations
+        rows.append((mode, money(r.outcome.final_equity, places),
+                     utc(liqs[0].time) if liqs else "no",
+                     f"mark {liqs[0].mark_price:,}" if liqs else ""))  # fmt: skip
+    final = run.final
+    assert final is not None  # set by the replay
+    marks = run.liquidation_marks or {}
+    when = "no" if run.liquidated_at is None else utc(run.liquidated_at)
+    rows.append((
+        f"portfolio ({run.account.rules.id}, held in {', '.join(run.start_balances)})",
+        money(final.equity, places),
+        f"flagged {when}" if run.flagged_only and run.liquidated_at is not None else when,
+        ", ".join(f"{s} {p:,}" for s, p in marks.items()),
+    ))  # fmt: skip
+    return quote, rows
 
 
 def slug(text: str) -> str:

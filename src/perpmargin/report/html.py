@@ -23,9 +23,9 @@ from perpmargin.report.common import (
     MODE_COLORS,
     liquidation_status,
     money,
-    places_for,
     result_places,
     slug,
+    three_mode_rows,
     times,
     utc,
 )
@@ -374,25 +374,7 @@ def _market_table(result: PlanResult) -> str:
 def _portfolio_table(result: PlanResult, run: PortfolioRun) -> str:
     """The three modes of one plan: isolated and cross from the replay, portfolio margin
     from its own run (money in the quote asset)."""
-    quote = next(iter(result.runs.values())).outcome.settle
-    places = places_for(quote)
-    rows = []
-    for mode, r in result.runs.items():
-        liqs = r.outcome.liquidations
-        rows.append((mode, money(r.outcome.final_equity, places),
-                     utc(liqs[0].time) if liqs else "no",
-                     f"mark {liqs[0].mark_price:,}" if liqs else ""))  # fmt: skip
-    final = run.final
-    assert final is not None
-    marks = run.liquidation_marks or {}
-    rows.append((
-        f"portfolio ({run.account.rules.id}, held in {', '.join(run.start_balances)})",
-        money(final.equity, places),
-        ("flagged " if run.flagged_only else "") + utc(run.liquidated_at)
-        if run.liquidated_at is not None
-        else "no",
-        ", ".join(f"{s} {p:,}" for s, p in marks.items()),
-    ))  # fmt: skip
+    quote, rows = three_mode_rows(result, run)
     body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in run.notes)
     return (

@@ -12,8 +12,8 @@ from rich.text import Text
 from perpmargin.report.common import (
     liquidation_text,
     money,
-    places_for,
     result_places,
+    three_mode_rows,
     utc,
     verdict,
 )
@@ -114,29 +114,12 @@ def print_summary(
 def print_three_modes(console: Console, result: PlanResult, run: PortfolioRun) -> None:
     """Isolated, cross and portfolio margin of one plan (``run``:
     :func:`perpmargin.sim.portfolio.replay_portfolio` of it), in the quote asset."""
-    quote = result.runs[next(iter(result.runs))].outcome.settle
-    places = places_for(quote)
+    quote, rows = three_mode_rows(result, run)
     table = Table(title=f"{result.plan.name}: three margin modes ({quote})")
     for col in ("mode", "final equity", "liquidated", "where"):
         table.add_column(col, justify="right")
-    for mode, r in result.runs.items():
-        liqs = r.outcome.liquidations
-        table.add_row(
-            mode, money(r.outcome.final_equity, places),
-            utc(liqs[0].time) if liqs else "no",
-            f"mark {liqs[0].mark_price:,}" if liqs else "",
-        )  # fmt: skip
-    final = run.final
-    assert final is not None  # set by the replay
-    marks = run.liquidation_marks or {}
-    table.add_row(
-        f"portfolio ({run.account.rules.id}, held in {', '.join(run.start_balances)})",
-        money(final.equity, places),
-        ("flagged " if run.flagged_only else "") + utc(run.liquidated_at)
-        if run.liquidated_at is not None
-        else "no",
-        ", ".join(f"{s} {p:,}" for s, p in marks.items()),
-    )  # fmt: skip
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     for note in run.notes:
         console.print(Text(f"- portfolio: {note}"))
