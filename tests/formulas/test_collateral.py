@@ -95,3 +95,17 @@ def test_scenario_loss_values_the_pnl_at_the_moved_settle_price():
         assert abs(loss - D(5000)) < D("1e-20")
         # a PnL already made counts from where it stands: no move, no loss
         assert F.scenario_loss(D(300), D(300), D(2), D(0)) == 0
+
+
+def test_risk_unit_requirement_takes_the_larger_of_the_grid_and_the_weighted_extreme():
+    """OKX PM's structure (E-OKX-1: mr6 = 0.5 |pnl|; 2025-01-06 BTC moves): a 0.1 BTC short
+    at 100,000 loses 1,200 at the grid's +12 % and 2,400 at the extreme +24 %, weight
+    0.5 -> 1,200 either way; at +36 % extreme (3,600 x 0.5 = 1,800) the extreme counts.
+    A unit that gains in every scenario counts 0; the add-on is rate x size x price."""
+    with engine_context():
+        assert F.risk_unit_requirement(D(1200), D(2400), D("0.5"), D("0.0002"), D("0.1"),
+                                       D(100000)) == (D(1200), D(2))  # fmt: skip
+        assert F.risk_unit_requirement(D(1200), D(3600), D("0.5"), D(0), D(1), D(1))[0] == 1800
+        assert F.risk_unit_requirement(D(-50), D(-10), D("0.5"), D(0), D(1), D(1))[0] == 0
+        assert F.risk_unit_requirement(D(700), D(0), D(0), D("0.001"), D(2), D(50000)) == (
+            D(700), D(100))  # fmt: skip

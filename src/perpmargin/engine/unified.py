@@ -487,17 +487,20 @@ class UnifiedAccount:
         for base, legs in sorted(by_base.items()):
             moves, extreme, rate = self.risk_unit_rules(base)
             worst, at = max((self._scenario_loss(legs, base, m, marks, index), m) for m in moves)
-            worst = max(worst, ZERO)
+            far, far_at, weight = ZERO, at, ZERO
             if extreme is not None and scenario.extreme_weight > 0:
                 far, far_at = max(
                     (self._scenario_loss(legs, base, m, marks, index), m)
                     for m in (-extreme, extreme)
                 )
-                if far * scenario.extreme_weight > worst:
-                    worst, at = far * scenario.extreme_weight, far_at
+                weight = scenario.extreme_weight
             size = sum((_base_quantity(leg, marks) for leg in legs), ZERO)
-            contingency = rate * size * self._price(base, index)
-            mm = worst + contingency
+            counted, contingency = F.risk_unit_requirement(
+                worst, far, weight, rate, size, self._price(base, index)
+            )
+            if counted != max(worst, ZERO):  # the weighted extreme move counts
+                at = far_at
+            worst, mm = counted, counted + contingency
             factor = scenario.factor(base)
             out.append(UnitReading(base, worst, at, contingency, mm,
                                    None if factor is None else mm * factor))  # fmt: skip

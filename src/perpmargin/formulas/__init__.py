@@ -50,8 +50,8 @@ Which venue each rule serves
   Binance, Hyperliquid and dYdX count no fee to close.
 - :func:`haircut_slice`, :func:`collateral_value`, :func:`equity_ratio`: unified
   (portfolio-margin) accounts: Binance PM, Bybit UTA, OKX multi-currency, Hyperliquid PM
-  (:mod:`perpmargin.engine.unified`); :func:`scenario_loss`: risk-based ones (Bybit PM,
-  OKX PM, Deribit PM), in the engine and the fast grid.
+  (:mod:`perpmargin.engine.unified`); :func:`scenario_loss`, :func:`risk_unit_requirement`:
+  risk-based ones (Bybit PM, OKX PM, Deribit PM), in the engine and the fast grid.
 - :func:`settle_liquidation`: every venue; what is left after the fee goes to the
   insurance fund (Binance, Bybit, Gate) or back to the trader (``remainder_to``).
 
@@ -68,6 +68,7 @@ from perpmargin.formulas.collateral import (
     collateral_value,
     equity_ratio,
     haircut_slice,
+    risk_unit_requirement,
     scenario_loss,
 )
 from perpmargin.formulas.prices import (
@@ -140,6 +141,7 @@ __all__ = [
     "reciprocal",
     "requirement",
     "requirement_line",
+    "risk_unit_requirement",
     "scenario_loss",
     "settle_isolated_close",
     "settle_isolated_funding",
@@ -181,6 +183,7 @@ RULES = (
     reciprocal,
     requirement,
     requirement_line,
+    risk_unit_requirement,
     scenario_loss,
     settle_isolated_close,
     settle_isolated_funding,

@@ -16,7 +16,13 @@ from __future__ import annotations
 from perpmargin.formulas._types import N
 from perpmargin.formulas.arith import positive_part, smaller
 
-__all__ = ["collateral_value", "equity_ratio", "haircut_slice", "scenario_loss"]
+__all__ = [
+    "collateral_value",
+    "equity_ratio",
+    "haircut_slice",
+    "risk_unit_requirement",
+    "scenario_loss",
+]
 
 
 def haircut_slice(amount: N, floor: N, cap: N, rate: N) -> N:
@@ -50,3 +56,19 @@ def scenario_loss(pnl_now: N, pnl_moved: N, settle_price: N, settle_move: N) -> 
     else 0. A risk unit's maintenance is the worst sum over its scenarios.
     """
     return pnl_now * settle_price - pnl_moved * settle_price * (settle_move + 1)
+
+
+def risk_unit_requirement(
+    worst_loss: N, extreme_loss: N, extreme_weight: N, contingency_rate: N, size: N, price: N
+) -> tuple[N, N]:
+    """A risk unit's maintenance in two parts, ``(loss counted, add-on)`` (USD; their sum
+    is the maintenance): the worst :func:`scenario_loss` over the unit's grid of moves (0
+    at least), or ``extreme_weight x`` the worst loss at its extreme moves where that is
+    larger (OKX's MR6; weight 0 where the rules have none), and the add-on
+    ``contingency_rate x size x price`` (Bybit's contingency, OKX's MR4; ``size`` in the
+    underlying, ``price`` its index). Example (OKX PM, BTC): a 0.1 BTC short at 100,000
+    loses 1,200 at +12 % and 2,400 at +24 % (weight 0.5): (1,200, 2 at a 0.0002 rate).
+    """
+    kept = positive_part(worst_loss)
+    weighted = extreme_loss * extreme_weight
+    return (weighted if weighted > kept else kept), contingency_rate * size * price

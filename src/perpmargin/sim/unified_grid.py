@@ -41,6 +41,7 @@ from perpmargin.sim.compiled import (
     maintenance_margin,
     margin_ratio,
     position_value,
+    risk_unit_requirement,
     scenario_loss,
     unrealized_pnl,
 )
@@ -168,7 +169,7 @@ def unit_maintenance(
     over its moves (0 at least), the weighted loss at its extreme move where larger, plus
     its contingency rate x its size x its underlying's index."""
     unit_of, settle_is_base, unit_axis, unit_index, moves, n_moves, extreme, weight, rate = units
-    worst = 0.0
+    worst = -math.inf
     far = -math.inf
     n = n_moves[u]
     total = n + (2 if extreme[u] > 0.0 and weight > 0.0 else 0)
@@ -190,15 +191,17 @@ def unit_maintenance(
             worst = max(worst, loss)
         else:
             far = max(far, loss)
-    if far * weight > worst:
-        worst = far * weight
     size = 0.0
     for p in range(qty.size):
         if unit_of[p] == u:  # in the underlying: base units, or the coin an inverse is worth
             f = sx if pos_axis[p] == 0 else (sy if pos_axis[p] == 1 else 1.0)
             size += abs(qty[p]) * (mark[p] / f if inverse[p] else 1.0)
     h = sx if unit_axis[u] == 0 else (sy if unit_axis[u] == 1 else 1.0)
-    return worst + rate[u] * size * unit_index[u] * h
+    extremes = total > n  # without them the weighted term counts nothing
+    counted, add_on = risk_unit_requirement(worst, far if extremes else 0.0,
+                                            weight if extremes else 0.0, rate[u], size,
+                                            unit_index[u] * h)  # fmt: skip
+    return counted + add_on
 
 
 @njit(cache=True, inline="always")
