@@ -70,7 +70,7 @@ def waypoints(
 
 
 def first_liquidation(
-    account: Account,
+    account: Account | Callable[[Mapping[str, Decimal]], bool],
     start_marks: Mapping[str, Decimal],
     u_lo: Decimal,
     u_hi: Decimal,
@@ -83,8 +83,10 @@ def first_liquidation(
     ``u_hi`` does. Bisection on u; since the marks are on the tick grid this ends at the
     first tick that liquidates (for one symbol: the liquidation price rounded towards
     the move). Equity minus requirement is concave along the move, so the liquidating
-    points form one interval that ``u_hi`` lies in.
+    points form one interval that ``u_hi`` lies in. ``account``: an :class:`Account`
+    (its ``liquidates_at``), or any test of marks (a unified account's reading).
     """
+    liquidates = account if callable(account) else account.liquidates_at
     m_lo, m_hi = at(u_lo)[0], at(u_hi)[0]
     m_lo = dict(start_marks) if u_lo == 0 else m_lo
     for _ in range(80):
@@ -92,7 +94,7 @@ def first_liquidation(
             break
         mid = (u_lo + u_hi) / 2
         m_mid = at(mid)[0]
-        if m_mid == m_hi or (m_mid != m_lo and account.liquidates_at(m_mid)):
+        if m_mid == m_hi or (m_mid != m_lo and liquidates(m_mid)):
             u_hi, m_hi = mid, m_mid
         else:
             u_lo, m_lo = mid, m_mid

@@ -23,7 +23,7 @@ counterparties; margin triggers top up isolated positions and do nothing here (s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -34,7 +34,7 @@ from perpmargin.engine.orders import Order, OrderType
 from perpmargin.engine.unified import ASSET_STEP, UnifiedAccount, UnifiedReading
 from perpmargin.errors import InsufficientMargin, NotModelled
 from perpmargin.numeric import Number, engine_context, nearest_step, round_to_step
-from perpmargin.sim.intrabar import waypoints
+from perpmargin.sim.intrabar import first_liquidation, waypoints
 from perpmargin.sim.market import MarketData, check_dated, load_market
 from perpmargin.sim.plan import Plan, PositionPlan
 from perpmargin.sim.sizing import entry_index, size_position
@@ -327,7 +327,10 @@ class _Walk:
                 (marks if pin[1] else last)[pin[0]] = pin[2]
             live = self.out.liquidated_at is None and self.account.positions()
             if live and self.account.reading(marks, self._index(marks)).liquidated:
-                u_next = self._first_liquidation(u0, u_next, at)
+                u_next = first_liquidation(
+                    lambda m: self.account.reading(m, self._index(m)).liquidated,
+                    start_mark, u0, u_next, at,
+                )  # fmt: skip
                 marks, last = at(u_next)
                 self._after(self.account.reading(marks, self._index(marks)), marks)
             self.mark, self.last = marks, last
@@ -336,22 +339,6 @@ class _Walk:
                 self.orders = []  # closed by the liquidation: nothing left to reduce
             self._fill(marks, last)
             u0 = u_next
-
-    def _first_liquidation(
-        self,
-        lo: Decimal,
-        hi: Decimal,
-        at: Callable[[Decimal], tuple[dict[str, Decimal], dict[str, Decimal]]],
-    ) -> Decimal:
-        """Bisection on the move: ``lo`` does not liquidate, ``hi`` does."""
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            marks = at(mid)[0]
-            if self.account.reading(marks, self._index(marks)).liquidated:
-                hi = mid
-            else:
-                lo = mid
-        return hi
 
 
 def portfolio_run_dict(run: PortfolioRun) -> dict[str, object]:
