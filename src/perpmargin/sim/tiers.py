@@ -48,22 +48,27 @@ class TierArrays:
         """Arrays of ``venue``'s tiers (by default the symbols its file lists itself,
         :attr:`~perpmargin.venues.schema.Venue.featured`, sorted; a tier snapshot's
         hundreds of others are taken when named)."""
-        names = tuple(venue.symbol(s).symbol for s in (symbols or sorted(venue.featured)))
-        specs = [venue.symbol(s) for s in names]
-        scaled = [sp.symbol for sp in specs if sp.tiers.size_scaled]
+        names = symbols or sorted(venue.featured)
+        return cls.from_symbols([(venue, s) for s in names])
+
+    @classmethod
+    def from_symbols(cls, symbols: Sequence[tuple[Venue, str]]) -> TierArrays:
+        """Arrays of each ``(venue, symbol)``'s tiers, its fee to close by its own venue's
+        rules (a unified account trades on several venues: Binance USD-M and COIN-M)."""
+        specs = [venue.symbol(s) for venue, s in symbols]
+        scaled = [f"{sp.symbol} on {v.id}" for (v, _), sp in zip(symbols, specs, strict=True)
+                  if sp.tiers.size_scaled]  # fmt: skip
         if scaled:
             raise NotModelled(
-                f"{', '.join(scaled)} on {venue.id}: margin rates that grow with the "
-                "position's size are not on the fast path (its tier arrays hold fixed "
-                "rates); use the exact engine (pm.Account, replay)"
+                f"{', '.join(scaled)}: margin rates that grow with the position's size are "
+                "not on the fast path (its tier arrays hold fixed rates); use the exact "
+                "engine (pm.Account, replay)"
             )
         k = max(len(sp.tiers.tiers) for sp in specs)
         shape = (len(specs), k)
         upper = np.full(shape, np.inf)
         mmr = np.zeros(shape)
         amount = np.zeros(shape)
-        rules = venue.liquidation
-        fee_rate = float(venue.taker_fee_rate) if rules.close_fee_in_maintenance else 0.0
         for i, sp in enumerate(specs):
             tiers = sp.tiers.tiers
             for j, t in enumerate(tiers):
@@ -71,16 +76,23 @@ class TierArrays:
                 upper[i, j] = np.inf if t.upper is None or last else float(t.upper)
                 mmr[i, j] = float(t.maintenance_margin_rate)
                 amount[i, j] = float(t.maintenance_amount)
+        rules = [v.liquidation for v, _ in symbols]
         return cls(
-            symbols=names,
+            symbols=tuple(sp.symbol for sp in specs),
             upper=upper,
             mmr=mmr,
             amount=amount,
             n_tiers=np.array([len(sp.tiers.tiers) for sp in specs], dtype=np.int64),
             by_qty=np.array([sp.tiers.basis == "quantity" for sp in specs], dtype=np.bool_),
-            fee=np.full(len(specs), fee_rate),
-            fee_bk=np.full(
-                len(specs), rules.close_fee_in_maintenance and rules.close_fee_basis == "bankruptcy"
+            fee=np.array(
+                [
+                    float(v.taker_fee_rate) if r.close_fee_in_maintenance else 0.0
+                    for (v, _), r in zip(symbols, rules, strict=True)
+                ]
+            ),
+            fee_bk=np.array(
+                [r.close_fee_in_maintenance and r.close_fee_basis == "bankruptcy" for r in rules],
+                dtype=np.bool_,
             ),
             liquidation_fee=np.array([float(sp.liquidation_fee_rate) for sp in specs]),
             contract_value=np.array([float(sp.inverse_value or 0.0) for sp in specs]),

@@ -407,7 +407,8 @@ def _arrays(
     units = _unit_arrays(account, specs, [p.settle for p in positions], axis)
     names = sorted({sp.symbol for sp in specs})
     if account.rules.scenario is None:
-        tables = _tables(account, names)
+        table = TierArrays.from_symbols([(account.venue_of(n), n) for n in names])
+        tables = (table.upper, table.mmr, table.amount, table.by_qty)
     else:  # risk-based: the units' scenarios are the maintenance, no tier is read
         tables = (np.full((len(names), 1), np.inf), np.zeros((len(names), 1)),
                   np.zeros((len(names), 1)), np.zeros(len(names), dtype=np.bool_))  # fmt: skip
@@ -446,22 +447,6 @@ def _arrays(
     )  # fmt: skip
     judge = (_KIND[rules.ratio_kind], _TRIGGER[rules.trigger], float(rules.liquidation_at))
     return chosen, book, judge
-
-
-def _tables(
-    account: UnifiedAccount, names: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The tier tables of ``names`` (upper, mmr, amount, by_qty), each from its own futures
-    venue (a Binance PM account holds USD-M and COIN-M contracts), padded to the longest."""
-    per = [TierArrays.from_venue(account.venue_of(n), [n]) for n in names]
-    k = max(t.upper.shape[1] for t in per)
-    upper = np.full((len(names), k), np.inf)
-    mmr = np.zeros((len(names), k))
-    amount = np.zeros((len(names), k))
-    for i, t in enumerate(per):
-        w = t.upper.shape[1]
-        upper[i, :w], mmr[i, :w], amount[i, :w] = t.upper[0], t.mmr[0], t.amount[0]
-    return upper, mmr, amount, np.array([t.by_qty[0] for t in per], dtype=np.bool_)
 
 
 def _unit_arrays(
