@@ -122,3 +122,23 @@ def test_a_replay_of_a_dated_future_stops_short_of_its_delivery(tmp_path):
             call()
     with pytest.raises(InvalidInput, match="pays no funding"):
         replay(_plan(tmp_path, expiry - 8 * 900_000, funding=True))
+
+
+def test_a_bad_expiry_is_refused_on_load():
+    import json
+    from importlib import resources
+
+    from perpmargin.errors import VenueDataError
+    from perpmargin.venues.loader import parse_venue
+
+    doc = json.loads(
+        (resources.files("perpmargin.venues") / "data" / "binance-usdm.json").read_text()
+    )
+    doc.pop("tier_snapshot", None)
+    quarterly = doc.pop("dated_futures")[Q]
+    for bad in ({"expiry": "2026-03-27"}, {"expiry": "2026-03-27T08:00:00+02:00"},
+                {"expiry_source": ""}):  # fmt: skip
+        sym = {**quarterly, **bad}
+        with pytest.raises(VenueDataError, match="expiry"):
+            parse_venue({**doc, "symbols": {Q: sym}}, "test")
+    assert parse_venue({**doc, "symbols": {Q: quarterly}}, "test").symbol(Q).dated
